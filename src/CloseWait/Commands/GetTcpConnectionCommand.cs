@@ -1,0 +1,24 @@
+using System.Management.Automation;
+
+namespace CloseWait.Commands
+{
+    /// <summary>Lists TCP sockets from the operating system's own table, with their owners.</summary>
+    [Cmdlet(VerbsCommon.Get, "TcpConnection")]
+    [OutputType(typeof(TcpConnection))]
+    public sealed class GetTcpConnectionCommand : TcpConnectionCommandBase
+    {
+        [Parameter(Position = 0)]
+        [ValidateNotNullOrEmpty]
+        public TcpState[]? State { get; set; }
+
+        protected override TcpState[]? RequestedStates => State;
+
+        protected override void EndProcessing()
+        {
+            foreach (var c in ListConnections())
+            {
+                WriteObject(c);
+            }
+        }
+    }
+}

@@ -1,0 +1,229 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Management.Automation;
+using System.Net.Sockets;
+using System.Threading;
+using CloseWait.Platform;
+using CloseWait.Platform.Linux;
+
+namespace CloseWait.Commands
+{
+    /// <summary>
+    /// The parameters and the listing loop shared by Get-TcpConnection, Get-TcpCloseWait and the
+    /// cmdlets that select connections the same way (Close-TcpConnection).
+    /// </summary>
+    public abstract class TcpConnectionCommandBase : PSCmdlet
+    {
+        private readonly CancellationTokenSource _stop = new CancellationTokenSource();
+        private readonly HashSet<int> _pipelinePids = new HashSet<int>();
+        private bool _sawInput;
+
+        [Parameter]
+        [ValidateRange(0, 65535)]
+        public int[]? LocalPort { get; set; }
+
+        [Parameter]
+        [ValidateRange(0, 65535)]
+        public int[]? RemotePort { get; set; }
+
+        /// <summary>An address or CIDR prefix: 10.0.0.5, 10.0.0.0/8, ::1, fe80::/10.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public IPPrefix[]? LocalAddress { get; set; }
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public IPPrefix[]? RemoteAddress { get; set; }
+
+        /// <summary>Owner PID; binds from Get-Process output by its Id property.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [Alias("Id", "OwningProcess")]
+        [ValidateRange(0, int.MaxValue)]
+        public int[]? ProcessId { get; set; }
+
+        [Parameter]
+        [SupportsWildcards]
+        [ValidateNotNullOrEmpty]
+        public string[]? ProcessName { get; set; }
+
+        [Parameter]
+        [ValidateSet("IPv4", "IPv6", "InterNetwork", "InterNetworkV6", IgnoreCase = true)]
+        public string? AddressFamily { get; set; }
+
+        /// <summary>Linux: read another network namespace (a container's) by PID, name or path.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? NetworkNamespace { get; set; }
+
+        /// <summary>Skip the owner lookup: faster, owner fields stay $null.</summary>
+        [Parameter]
+        public SwitchParameter NoOwner { get; set; }
+
+        /// <summary>The states to ask the kernel for; null for all.</summary>
+        protected abstract TcpState[]? RequestedStates { get; }
+
+        protected virtual TimeSpan? RequestedMinimumIdleTime => null;
+
+        protected CancellationToken StopToken => _stop.Token;
+
+        protected override void ProcessRecord()
+        {
+            if (MyInvocation.ExpectingInput)
+            {
+                _sawInput = true;
+                if (ProcessId != null)
+                {
+                    _pipelinePids.UnionWith(ProcessId);
+                }
+            }
+        }
+
+        protected override void StopProcessing() => _stop.Cancel();
+
+        /// <summary>Lists the connections that match the parameters, once, after all pipeline input is in.</summary>
+        protected IEnumerable<TcpConnection> ListConnections()
+        {
+            if (MyInvocation.ExpectingInput && !_sawInput)
+            {
+                yield break; // empty pipeline input selects nothing, never everything
+            }
+
+            if (NetworkNamespace != null && !PlatformServices.IsLinux)
+            {
+                ThrowTerminatingError(new CloseWaitException("NetworkNamespaceNotSupported", ErrorCategory.InvalidArgument,
+                    "-NetworkNamespace is a Linux feature; leave it out on this platform.", NetworkNamespace).ToErrorRecord());
+            }
+
+            var filter = BuildFilter();
+            var query = new SocketQuery
+            {
+                States = RequestedStates,
+                AddressFamily = filter.AddressFamily,
+                NetworkNamespace = NetworkNamespace,
+            };
+
+            ConnectionLister lister;
+            try
+            {
+                lister = new ConnectionLister(PlatformServices.SocketTable, NoOwner && !filter.FiltersByOwner ? null : PlatformServices.OwnerResolver);
+            }
+            catch (CloseWaitException e)
+            {
+                ThrowTerminatingError(e.ToErrorRecord());
+                yield break;
+            }
+
+            var watch = Stopwatch.StartNew();
+            int count = 0;
+            using (var e = lister.List(filter, query, !NoOwner, StopToken).GetEnumerator())
+            {
+                while (true)
+                {
+                    TcpConnection current;
+                    try
+                    {
+                        if (!e.MoveNext())
+                        {
+                            break;
+                        }
+
+                        current = e.Current;
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        yield break;
+                    }
+                    catch (Exception ex) when (TranslateFailure(ex) is ErrorRecord record)
+                    {
+                        ThrowTerminatingError(record);
+                        yield break;
+                    }
+
+                    count++;
+                    yield return current;
+                }
+            }
+
+            WriteVerbose($"Listed {count} matching socket(s) in {watch.ElapsedMilliseconds} ms.");
+            if (lister.UnownedSockets > 0 && lister.InaccessibleProcesses > 0)
+            {
+                WriteWarning($"{lister.UnownedSockets} socket(s) have no visible owner: {lister.InaccessibleProcesses} process(es) could not be inspected. Run as root (sudo) to see every socket's owner.");
+            }
+
+            if (lister.UnknownIdleTime > 0)
+            {
+                WriteWarning($"{lister.UnknownIdleTime} socket(s) were left out because this platform's socket table gives no idle time for them, so -MinimumIdleTime cannot be applied.");
+            }
+        }
+
+        private ConnectionFilter BuildFilter()
+        {
+            var filter = new ConnectionFilter
+            {
+                States = RequestedStates,
+                LocalPorts = LocalPort != null ? new HashSet<int>(LocalPort) : null,
+                RemotePorts = RemotePort != null ? new HashSet<int>(RemotePort) : null,
+                LocalAddresses = LocalAddress,
+                RemoteAddresses = RemoteAddress,
+                MinimumIdleTime = RequestedMinimumIdleTime,
+                AddressFamily = ParseFamily(AddressFamily),
+            };
+
+            if (_sawInput)
+            {
+                filter.ProcessIds = _pipelinePids;
+            }
+            else if (ProcessId != null)
+            {
+                filter.ProcessIds = new HashSet<int>(ProcessId);
+            }
+
+            if (ProcessName != null)
+            {
+                filter.ProcessNames = ProcessName.Select(n => new WildcardPattern(n, WildcardOptions.IgnoreCase)).ToArray();
+            }
+
+            return filter;
+        }
+
+        internal static System.Net.Sockets.AddressFamily? ParseFamily(string? family)
+        {
+            switch (family?.ToUpperInvariant())
+            {
+                case null:
+                    return null;
+                case "IPV4":
+                case "INTERNETWORK":
+                    return System.Net.Sockets.AddressFamily.InterNetwork;
+                default:
+                    return System.Net.Sockets.AddressFamily.InterNetworkV6;
+            }
+        }
+
+        /// <summary>Maps a back end failure to the ErrorRecord a user sees; null for exceptions that are bugs.</summary>
+        internal static ErrorRecord? TranslateFailure(Exception ex)
+        {
+            switch (ex)
+            {
+                case CloseWaitException cw:
+                    return cw.ToErrorRecord();
+                case NetlinkErrorException nl when nl.Errno == Interop.Libc.EACCES || nl.Errno == Interop.Libc.EPERM:
+                    return new ErrorRecord(new UnauthorizedAccessException($"The kernel refused to list sockets ({nl.Message}). Run elevated (sudo).", nl),
+                        "SocketTableAccessDenied", ErrorCategory.PermissionDenied, null);
+                case NetlinkErrorException nl:
+                    return new ErrorRecord(nl, "SocketTableReadFailed", ErrorCategory.ReadError, null);
+                case InvalidDataException bad:
+                    return new ErrorRecord(bad, "SocketTableMalformed", ErrorCategory.InvalidData, null);
+                case UnauthorizedAccessException denied:
+                    return new ErrorRecord(denied, "SocketTableAccessDenied", ErrorCategory.PermissionDenied, null);
+                case IOException io:
+                    return new ErrorRecord(io, "SocketTableReadFailed", ErrorCategory.ReadError, null);
+                default:
+                    return null;
+            }
+        }
+    }
+}

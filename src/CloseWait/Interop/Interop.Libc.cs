@@ -1,0 +1,114 @@
+using System;
+using System.Runtime.InteropServices;
+
+// Linux (glibc) declarations. Constants carry the kernel's names.
+internal static partial class Interop
+{
+    internal static unsafe partial class Libc
+    {
+        internal const int AF_NETLINK = 16;
+        internal const int SOCK_RAW = 3;
+        internal const int SOCK_CLOEXEC = 0x80000;
+        internal const int NETLINK_SOCK_DIAG = 4;
+        internal const int SOL_SOCKET = 1;
+        internal const int SO_RCVBUF = 8;
+        internal const int SO_RCVTIMEO = 20;
+        internal const int MSG_TRUNC = 0x20;
+
+        internal const int O_RDONLY = 0;
+        internal const int O_WRONLY = 1;
+        internal const int O_DIRECTORY = 0x10000;
+        internal const int O_CLOEXEC = 0x80000;
+
+        internal const int CLONE_NEWNET = 0x40000000;
+
+        internal const int EPERM = 1;
+        internal const int ENOENT = 2;
+        internal const int ESRCH = 3;
+        internal const int EINTR = 4;
+        internal const int EBADF = 9;
+        internal const int EAGAIN = 11;
+        internal const int EACCES = 13;
+        internal const int EINVAL = 22;
+        internal const int EROFS = 30;
+        internal const int ENOSYS = 38;
+        internal const int EPROTONOSUPPORT = 93;
+        internal const int EOPNOTSUPP = 95;
+        internal const int EAFNOSUPPORT = 97;
+        internal const int ESTALE = 116;
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct SockAddrNl
+        {
+            internal ushort nl_family;
+            internal ushort nl_pad;
+            internal uint nl_pid;
+            internal uint nl_groups;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct TimeVal
+        {
+            internal long tv_sec;
+            internal long tv_usec;
+        }
+
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern int socket(int domain, int type, int protocol);
+
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern int bind(int sockfd, ref SockAddrNl addr, int addrlen);
+
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern int getsockname(int sockfd, ref SockAddrNl addr, ref int addrlen);
+
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern int setsockopt(int sockfd, int level, int optname, ref int optval, int optlen);
+
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern int setsockopt(int sockfd, int level, int optname, ref TimeVal optval, int optlen);
+
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern IntPtr sendto(int sockfd, byte* buf, IntPtr len, int flags, ref SockAddrNl dest, int addrlen);
+
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern IntPtr recvfrom(int sockfd, byte* buf, IntPtr len, int flags, ref SockAddrNl src, ref int addrlen);
+
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern int close(int fd);
+
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern int open([MarshalAs(UnmanagedType.LPStr)] string pathname, int flags);
+
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern int openat(int dirfd, byte* pathname, int flags);
+
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern IntPtr read(int fd, byte* buf, IntPtr count);
+
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern IntPtr readlinkat(int dirfd, byte* pathname, byte* buf, IntPtr bufsiz);
+
+        /// <summary>glibc 2.30+; on older C libraries the owner walk falls back to managed enumeration.</summary>
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern IntPtr getdents64(int fd, byte* dirp, IntPtr count);
+
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern int setns(int fd, int nstype);
+
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern int unshare(int flags);
+
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern uint geteuid();
+
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern int getpid();
+
+        [DllImport(Libraries.Libc, EntryPoint = "strerror")]
+        private static extern IntPtr strerror_native(int errnum);
+
+        internal static string StrError(int errno) =>
+            Marshal.PtrToStringAnsi(strerror_native(errno)) ?? ("errno " + errno);
+    }
+}

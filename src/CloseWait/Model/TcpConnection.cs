@@ -1,0 +1,94 @@
+using System;
+using System.Net;
+using System.Net.Sockets;
+
+namespace CloseWait
+{
+    /// <summary>
+    /// One TCP socket as the operating system's socket table reports it. Values the platform
+    /// cannot give are null ($null in PowerShell), never made up.
+    /// </summary>
+    public sealed class TcpConnection
+    {
+        private static readonly TcpSocketOwner[] NoOwners = new TcpSocketOwner[0];
+
+        public AddressFamily AddressFamily { get; internal set; }
+
+        /// <summary>Textual address, IPv6 with its zone (%ifindex) where the kernel gives one.</summary>
+        public string LocalAddress { get; internal set; } = string.Empty;
+
+        public int LocalPort { get; internal set; }
+
+        public string RemoteAddress { get; internal set; } = string.Empty;
+
+        public int RemotePort { get; internal set; }
+
+        public TcpState State { get; internal set; }
+
+        /// <summary>Bytes received and not yet read by the owner; for a listener, connections waiting in the accept queue.</summary>
+        public long? ReceiveQueue { get; internal set; }
+
+        /// <summary>Bytes sent and not yet acknowledged; for a listener, the accept backlog.</summary>
+        public long? SendQueue { get; internal set; }
+
+        /// <summary>The owning process (the lowest PID when the socket is shared after fork).</summary>
+        public int? ProcessId { get; internal set; }
+
+        /// <summary>
+        /// Same as ProcessId. Stop-Process binds -Id from a property named Id; without it, it would
+        /// bind -Name from ProcessName and stop every process of that name.
+        /// </summary>
+        public int? Id => ProcessId;
+
+        public string? ProcessName { get; internal set; }
+
+        /// <summary>Every process holding the socket (a child that inherited it after fork is a classic CLOSE_WAIT cause).</summary>
+        public TcpSocketOwner[] Owners { get; internal set; } = NoOwners;
+
+        /// <summary>The socket's owning user id (Linux); null elsewhere.</summary>
+        public long? UserId { get; internal set; }
+
+        /// <summary>
+        /// Time since the peer last sent data (Linux tcp_info last_data_recv). For a CLOSE_WAIT
+        /// socket, about how long it has been stuck.
+        /// </summary>
+        public TimeSpan? IdleTime { get; internal set; }
+
+        /// <summary>True when the socket's keepalive timer is the one running (Linux idiag_timer).</summary>
+        public bool? KeepAliveTimer { get; internal set; }
+
+        /// <summary>When the running timer (retransmit, keepalive, TIME_WAIT...) fires next.</summary>
+        public TimeSpan? TimerExpiresIn { get; internal set; }
+
+        /// <summary>Linux socket inode: what /proc/&lt;pid&gt;/fd links point to.</summary>
+        public ulong? Inode { get; internal set; }
+
+        /// <summary>Linux socket cookie: the kernel's unique identity of this socket, never reused while it lives.</summary>
+        public ulong? Cookie { get; internal set; }
+
+        /// <summary>Interface index the socket is bound to (0 for none); null where not given.</summary>
+        public int? InterfaceIndex { get; internal set; }
+
+        /// <summary>When the connection was created (Windows); null elsewhere.</summary>
+        public DateTime? CreationTime { get; internal set; }
+
+        /// <summary>The network namespace read (a PID or a path) when not the caller's own; null for the caller's.</summary>
+        public string? NetworkNamespace { get; internal set; }
+
+        /// <summary>Which table this came from: Netlink, ProcNet, GetExtendedTcpTable, Sysctl.</summary>
+        public string Source { get; internal set; } = string.Empty;
+
+        internal IPAddress LocalIPAddress { get; set; } = IPAddress.None;
+
+        internal IPAddress RemoteIPAddress { get; set; } = IPAddress.None;
+
+        /// <summary>Raw kernel state number, kept for SOCK_DESTROY and diagnostics.</summary>
+        internal int NativeState { get; set; }
+
+        public override string ToString() =>
+            $"{FormatEndpoint(LocalAddress, LocalPort)} {FormatEndpoint(RemoteAddress, RemotePort)} {State}";
+
+        internal static string FormatEndpoint(string address, int port) =>
+            address.IndexOf(':') >= 0 ? $"[{address}]:{port}" : $"{address}:{port}";
+    }
+}

@@ -1,0 +1,390 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Net;
+using System.Net.Sockets;
+
+namespace CloseWait.Platform.Linux
+{
+    /// <summary>
+    /// NETLINK_SOCK_DIAG messages for TCP (linux/netlink.h, linux/sock_diag.h, linux/inet_diag.h),
+    /// built and parsed field by field with the kernel's sizes and alignment. No I/O here, so every
+    /// byte path is testable on captured buffers. Netlink is host byte order; addresses and ports
+    /// in inet_diag_sockid are network byte order.
+    /// </summary>
+    internal static class LinuxInetDiag
+    {
+        internal const int NLMSG_HDRLEN = 16;
+        internal const ushort NLMSG_NOOP = 1;
+        internal const ushort NLMSG_ERROR = 2;
+        internal const ushort NLMSG_DONE = 3;
+        internal const ushort NLM_F_REQUEST = 0x1;
+        internal const ushort NLM_F_MULTI = 0x2;
+        internal const ushort NLM_F_ACK = 0x4;
+        internal const ushort NLM_F_DUMP_INTR = 0x10;
+        internal const ushort NLM_F_DUMP = 0x300;
+        internal const ushort SOCK_DIAG_BY_FAMILY = 20;
+        internal const ushort SOCK_DESTROY = 21;
+        internal const byte IPPROTO_TCP = 6;
+        internal const byte AF_INET = 2;
+        internal const byte AF_INET6 = 10;
+
+        internal const int SockIdSize = 48;              // struct inet_diag_sockid
+        internal const int ReqV2Size = 8 + SockIdSize;   // struct inet_diag_req_v2
+        internal const int DiagMsgSize = 4 + SockIdSize + 20; // struct inet_diag_msg
+        internal const int RtaHdrLen = 4;                // struct rtattr
+        internal const ushort INET_DIAG_INFO = 2;
+        internal const ushort INET_DIAG_REQ_BYTECODE = 1;
+
+        // tcp_info offsets (linux/tcp.h): the times block follows 11 u32 after 8 u8.
+        internal const int TcpInfoLastDataRecvOffset = 52;
+
+        // idiag_timer values (ss's "timer:(...)"): 1 retransmit, 2 keepalive, 3 TIME_WAIT, 4 zero window probe.
+        internal const byte TimerKeepAlive = 2;
+
+        internal const uint NoCookie = 0xFFFFFFFF;
+
+        internal static int NlmsgAlign(int len) => (len + 3) & ~3;
+
+        /// <summary>Kernel TCP state numbers (include/net/tcp_states.h) to Get-NetTCPConnection's names.</summary>
+        internal static TcpState? ToTcpState(int linuxState)
+        {
+            switch (linuxState)
+            {
+                case 1: return TcpState.Established;
+                case 2: return TcpState.SynSent;
+                case 3: return TcpState.SynReceived;
+                case 4: return TcpState.FinWait1;
+                case 5: return TcpState.FinWait2;
+                case 6: return TcpState.TimeWait;
+                case 7: return TcpState.Closed;
+                case 8: return TcpState.CloseWait;
+                case 9: return TcpState.LastAck;
+                case 10: return TcpState.Listen;
+                case 11: return TcpState.Closing;
+                case 12: return TcpState.SynReceived; // TCP_NEW_SYN_RECV: a request socket
+                default: return null;
+            }
+        }
+
+        /// <summary>The idiag_states bit mask for the wanted states (all states when null).</summary>
+        internal static uint StateMask(ICollection<TcpState>? states)
+        {
+            if (states == null)
+            {
+                return 0xFFFFFFFF;
+            }
+
+            uint mask = 0;
+            for (int linux = 1; linux <= 12; linux++)
+            {
+                var s = ToTcpState(linux);
+                if (s.HasValue && states.Contains(s.Value))
+                {
+                    mask |= 1u << linux;
+                }
+            }
+
+            return mask;
+        }
+
+        /// <summary>A SOCK_DIAG_BY_FAMILY dump request for TCP sockets of one family in the given states.</summary>
+        internal static byte[] BuildDumpRequest(byte family, uint stateMask, bool withTcpInfo, uint sequence)
+        {
+            var buf = new byte[NLMSG_HDRLEN + ReqV2Size];
+            WriteHeader(buf, (uint)buf.Length, SOCK_DIAG_BY_FAMILY, (ushort)(NLM_F_REQUEST | NLM_F_DUMP), sequence);
+            int o = NLMSG_HDRLEN;
+            buf[o] = family;
+            buf[o + 1] = IPPROTO_TCP;
+            buf[o + 2] = withTcpInfo ? (byte)(1 << (INET_DIAG_INFO - 1)) : (byte)0;
+            WriteU32(buf, o + 4, stateMask);
+            // Wildcard socket id: no cookie.
+            WriteU32(buf, o + 8 + 40, NoCookie);
+            WriteU32(buf, o + 8 + 44, NoCookie);
+            return buf;
+        }
+
+        /// <summary>
+        /// A request naming one socket exactly (addresses, ports, cookie), for SOCK_DESTROY or a
+        /// single-socket SOCK_DIAG_BY_FAMILY lookup. The kernel refuses it when the cookie no longer matches.
+        /// </summary>
+        internal static byte[] BuildSocketRequest(ushort type, byte family, int linuxState, IPAddress local, int localPort, IPAddress remote, int remotePort, ulong cookie, uint sequence)
+        {
+            var buf = new byte[NLMSG_HDRLEN + ReqV2Size];
+            WriteHeader(buf, (uint)buf.Length, type, (ushort)(NLM_F_REQUEST | NLM_F_ACK), sequence);
+            int o = NLMSG_HDRLEN;
+            buf[o] = family;
+            buf[o + 1] = IPPROTO_TCP;
+            WriteU32(buf, o + 4, linuxState > 0 ? 1u << linuxState : 0xFFFFFFFF);
+            int id = o + 8;
+            buf[id] = (byte)(localPort >> 8);
+            buf[id + 1] = (byte)localPort;
+            buf[id + 2] = (byte)(remotePort >> 8);
+            buf[id + 3] = (byte)remotePort;
+            WriteAddress(buf, id + 4, local, family);
+            WriteAddress(buf, id + 20, remote, family);
+            WriteU32(buf, id + 40, (uint)cookie);
+            WriteU32(buf, id + 44, (uint)(cookie >> 32));
+            return buf;
+        }
+
+        private static void WriteAddress(byte[] buf, int offset, IPAddress address, byte family)
+        {
+            byte[] b = address.GetAddressBytes();
+            if (family == AF_INET && b.Length == 16)
+            {
+                // An IPv4-mapped address on an AF_INET request: the kernel wants the four IPv4 bytes.
+                Array.Copy(b, 12, buf, offset, 4);
+                return;
+            }
+
+            Array.Copy(b, 0, buf, offset, Math.Min(b.Length, 16));
+        }
+
+        private static void WriteHeader(byte[] buf, uint length, ushort type, ushort flags, uint sequence)
+        {
+            WriteU32(buf, 0, length);
+            WriteU16(buf, 4, type);
+            WriteU16(buf, 6, flags);
+            WriteU32(buf, 8, sequence);
+            WriteU32(buf, 12, 0); // port id: the kernel fills in the sender's
+        }
+
+        internal enum BatchResult
+        {
+            More,
+            Done,
+        }
+
+        /// <summary>
+        /// Parses one datagram of a dump reply. Messages for other sequences or port ids are skipped;
+        /// NLMSG_ERROR becomes a <see cref="NetlinkErrorException"/>; malformed input an
+        /// <see cref="InvalidDataException"/>. Never reads past <paramref name="length"/>.
+        /// </summary>
+        internal static BatchResult ParseDumpBatch(byte[] buf, int length, uint sequence, uint portId, List<TcpConnection> into, ref bool interrupted)
+        {
+            if (length < 0 || length > buf.Length)
+            {
+                throw new InvalidDataException("netlink: datagram length out of range.");
+            }
+
+            int offset = 0;
+            while (offset < length)
+            {
+                if (length - offset < NLMSG_HDRLEN)
+                {
+                    throw new InvalidDataException($"netlink: {length - offset} trailing bytes are too short for a message header.");
+                }
+
+                uint msgLen = ReadU32(buf, offset);
+                ushort type = ReadU16(buf, offset + 4);
+                ushort flags = ReadU16(buf, offset + 6);
+                uint seq = ReadU32(buf, offset + 8);
+                uint pid = ReadU32(buf, offset + 12);
+                if (msgLen < NLMSG_HDRLEN || msgLen > (uint)(length - offset))
+                {
+                    throw new InvalidDataException($"netlink: message length {msgLen} does not fit the {length - offset} bytes left.");
+                }
+
+                int payload = offset + NLMSG_HDRLEN;
+                int payloadLen = (int)msgLen - NLMSG_HDRLEN;
+                int next = offset + NlmsgAlign((int)msgLen);
+
+                if (seq == sequence && (pid == portId || portId == 0))
+                {
+                    if ((flags & NLM_F_DUMP_INTR) != 0)
+                    {
+                        interrupted = true;
+                    }
+
+                    switch (type)
+                    {
+                        case NLMSG_DONE:
+                            return BatchResult.Done;
+                        case NLMSG_ERROR:
+                            int err = ErrorCode(buf, payload, payloadLen);
+                            if (err != 0)
+                            {
+                                throw new NetlinkErrorException(-err);
+                            }
+
+                            return BatchResult.Done; // an ACK
+                        case NLMSG_NOOP:
+                            break;
+                        case SOCK_DIAG_BY_FAMILY:
+                            into.Add(DecodeDiagMessage(buf, payload, payloadLen));
+                            break;
+                        default:
+                            break;
+                    }
+                }
+
+                offset = Math.Min(next, length);
+            }
+
+            return BatchResult.More;
+        }
+
+        /// <summary>The (negative) errno of an NLMSG_ERROR payload; 0 is an acknowledgement.</summary>
+        internal static int ErrorCode(byte[] buf, int payload, int payloadLen)
+        {
+            if (payloadLen < 4)
+            {
+                throw new InvalidDataException("netlink: error message too short.");
+            }
+
+            return (int)ReadU32(buf, payload);
+        }
+
+        /// <summary>Decodes one struct inet_diag_msg and its attributes.</summary>
+        internal static TcpConnection DecodeDiagMessage(byte[] buf, int offset, int length)
+        {
+            if (length < DiagMsgSize || offset < 0 || offset + length > buf.Length)
+            {
+                throw new InvalidDataException($"inet_diag: message of {length} bytes is shorter than inet_diag_msg ({DiagMsgSize}).");
+            }
+
+            byte family = buf[offset];
+            byte state = buf[offset + 1];
+            byte timer = buf[offset + 2];
+            int id = offset + 4;
+            int sport = (buf[id] << 8) | buf[id + 1];
+            int dport = (buf[id + 2] << 8) | buf[id + 3];
+            uint ifIndex = ReadU32(buf, id + 36);
+            ulong cookie = ReadU32(buf, id + 40) | ((ulong)ReadU32(buf, id + 44) << 32);
+            int tail = id + SockIdSize;
+            uint expires = ReadU32(buf, tail);
+            uint rqueue = ReadU32(buf, tail + 4);
+            uint wqueue = ReadU32(buf, tail + 8);
+            uint uid = ReadU32(buf, tail + 12);
+            uint inode = ReadU32(buf, tail + 16);
+
+            AddressFamily af;
+            IPAddress local, remote;
+            if (family == AF_INET)
+            {
+                af = AddressFamily.InterNetwork;
+                local = new IPAddress(Slice(buf, id + 4, 4));
+                remote = new IPAddress(Slice(buf, id + 20, 4));
+            }
+            else if (family == AF_INET6)
+            {
+                af = AddressFamily.InterNetworkV6;
+                local = NewV6(Slice(buf, id + 4, 16), ifIndex);
+                remote = NewV6(Slice(buf, id + 20, 16), ifIndex);
+            }
+            else
+            {
+                throw new InvalidDataException($"inet_diag: unexpected address family {family}.");
+            }
+
+            var tcpState = ToTcpState(state) ?? throw new InvalidDataException($"inet_diag: unknown TCP state {state}.");
+
+            // TIME_WAIT and request sockets are mini sockets: no owner, no uid, no inode, no tcp_info.
+            bool mini = state == 6 || state == 12;
+            var c = new TcpConnection
+            {
+                AddressFamily = af,
+                LocalIPAddress = local,
+                RemoteIPAddress = remote,
+                LocalAddress = local.ToString(),
+                RemoteAddress = remote.ToString(),
+                LocalPort = sport,
+                RemotePort = dport,
+                State = tcpState,
+                NativeState = state,
+                ReceiveQueue = mini ? (long?)null : UnreadBytes(state, rqueue),
+                SendQueue = mini ? (long?)null : wqueue,
+                UserId = mini ? (long?)null : uid,
+                Inode = inode == 0 ? (ulong?)null : inode,
+                Cookie = cookie,
+                InterfaceIndex = (int)ifIndex,
+                KeepAliveTimer = timer == TimerKeepAlive,
+                TimerExpiresIn = timer == 0 ? (TimeSpan?)null : TimeSpan.FromMilliseconds(expires),
+                Source = "Netlink",
+            };
+
+            // Attributes (struct rtattr) follow the aligned message.
+            int a = offset + NlmsgAlign(DiagMsgSize);
+            int end = offset + length;
+            while (a + RtaHdrLen <= end)
+            {
+                ushort rtaLen = ReadU16(buf, a);
+                ushort rtaType = ReadU16(buf, a + 2);
+                if (rtaLen < RtaHdrLen || a + rtaLen > end)
+                {
+                    throw new InvalidDataException($"inet_diag: attribute length {rtaLen} does not fit the message.");
+                }
+
+                int data = a + RtaHdrLen;
+                int dataLen = rtaLen - RtaHdrLen;
+                if ((rtaType & 0x3FFF) == INET_DIAG_INFO && dataLen >= TcpInfoLastDataRecvOffset + 4)
+                {
+                    c.IdleTime = TimeSpan.FromMilliseconds(ReadU32(buf, data + TcpInfoLastDataRecvOffset));
+                }
+
+                a += NlmsgAlign(rtaLen);
+            }
+
+            return c;
+        }
+
+        /// <summary>
+        /// The kernel's receive queue is rcv_nxt - copied_seq, and a received FIN takes one sequence
+        /// number until the owner reads end-of-file. In the states that follow the peer's FIN
+        /// (CLOSE_WAIT, LAST_ACK, CLOSING) a non-zero queue is therefore one more than the unread
+        /// bytes; zero means the owner has already read end-of-file and still not closed.
+        /// </summary>
+        internal static long UnreadBytes(int linuxState, uint rqueue)
+        {
+            bool finReceived = linuxState == 8 || linuxState == 9 || linuxState == 11;
+            return finReceived && rqueue > 0 ? rqueue - 1 : rqueue;
+        }
+
+        private static IPAddress NewV6(byte[] bytes, uint ifIndex)
+        {
+            // Only link-local addresses carry a zone; elsewhere idiag_if is the bound device.
+            bool linkLocal = bytes[0] == 0xFE && (bytes[1] & 0xC0) == 0x80;
+            return linkLocal && ifIndex != 0 ? new IPAddress(bytes, ifIndex) : new IPAddress(bytes);
+        }
+
+        private static byte[] Slice(byte[] buf, int offset, int count)
+        {
+            var b = new byte[count];
+            Buffer.BlockCopy(buf, offset, b, 0, count);
+            return b;
+        }
+
+        internal static uint ReadU32(byte[] b, int o) =>
+            BitConverter.IsLittleEndian
+                ? (uint)(b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24))
+                : (uint)((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]);
+
+        internal static ushort ReadU16(byte[] b, int o) =>
+            BitConverter.IsLittleEndian ? (ushort)(b[o] | (b[o + 1] << 8)) : (ushort)((b[o] << 8) | b[o + 1]);
+
+        internal static void WriteU32(byte[] b, int o, uint v)
+        {
+            byte[] x = BitConverter.GetBytes(v);
+            Buffer.BlockCopy(x, 0, b, o, 4);
+        }
+
+        internal static void WriteU16(byte[] b, int o, ushort v)
+        {
+            byte[] x = BitConverter.GetBytes(v);
+            Buffer.BlockCopy(x, 0, b, o, 2);
+        }
+    }
+
+    /// <summary>The kernel answered a netlink request with an error (errno).</summary>
+    internal sealed class NetlinkErrorException : Exception
+    {
+        public NetlinkErrorException(int errno)
+            : base($"netlink: {LinuxErrno.Describe(errno)}")
+        {
+            Errno = errno;
+        }
+
+        public int Errno { get; }
+    }
+}

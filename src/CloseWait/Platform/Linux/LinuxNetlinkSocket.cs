@@ -1,0 +1,187 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Threading;
+
+namespace CloseWait.Platform.Linux
+{
+    /// <summary>
+    /// A NETLINK_SOCK_DIAG socket. It belongs to the network namespace of the thread that opens it.
+    /// </summary>
+    internal sealed unsafe class LinuxNetlinkSocket : IDisposable
+    {
+        // The kernel sends at most about 32 KiB per dump datagram; larger leaves room.
+        private const int BufferSize = 64 * 1024;
+        private readonly byte[] _buffer = new byte[BufferSize];
+        private int _fd;
+        private uint _portId;
+        private uint _sequence;
+
+        private LinuxNetlinkSocket(int fd, uint portId)
+        {
+            _fd = fd;
+            _portId = portId;
+            _sequence = (uint)Environment.TickCount;
+        }
+
+        /// <summary>Opens the socket; throws <see cref="NetlinkErrorException"/> with the errno when refused.</summary>
+        internal static LinuxNetlinkSocket Open()
+        {
+            int fd = Interop.Libc.socket(Interop.Libc.AF_NETLINK, Interop.Libc.SOCK_RAW | Interop.Libc.SOCK_CLOEXEC, Interop.Libc.NETLINK_SOCK_DIAG);
+            if (fd < 0)
+            {
+                throw new NetlinkErrorException(LinuxErrno.Last());
+            }
+
+            try
+            {
+                var addr = new Interop.Libc.SockAddrNl { nl_family = Interop.Libc.AF_NETLINK };
+                if (Interop.Libc.bind(fd, ref addr, sizeof(Interop.Libc.SockAddrNl)) != 0)
+                {
+                    throw new NetlinkErrorException(LinuxErrno.Last());
+                }
+
+                int len = sizeof(Interop.Libc.SockAddrNl);
+                if (Interop.Libc.getsockname(fd, ref addr, ref len) != 0)
+                {
+                    throw new NetlinkErrorException(LinuxErrno.Last());
+                }
+
+                // A bounded wait per receive so that a silent kernel can never hang a pipeline.
+                var tv = new Interop.Libc.TimeVal { tv_sec = 10 };
+                Interop.Libc.setsockopt(fd, Interop.Libc.SOL_SOCKET, Interop.Libc.SO_RCVTIMEO, ref tv, sizeof(Interop.Libc.TimeVal));
+                return new LinuxNetlinkSocket(fd, addr.nl_pid);
+            }
+            catch
+            {
+                Interop.Libc.close(fd);
+                throw;
+            }
+        }
+
+        internal uint NextSequence() => unchecked(++_sequence);
+
+        internal void Send(byte[] message)
+        {
+            var kernel = new Interop.Libc.SockAddrNl { nl_family = Interop.Libc.AF_NETLINK };
+            fixed (byte* p = message)
+            {
+                while (true)
+                {
+                    long n = (long)Interop.Libc.sendto(_fd, p, (IntPtr)message.Length, 0, ref kernel, sizeof(Interop.Libc.SockAddrNl));
+                    if (n >= 0)
+                    {
+                        return;
+                    }
+
+                    int errno = LinuxErrno.Last();
+                    if (errno != Interop.Libc.EINTR)
+                    {
+                        throw new NetlinkErrorException(errno);
+                    }
+                }
+            }
+        }
+
+        /// <summary>Receives one datagram from the kernel into the internal buffer; returns its length.</summary>
+        internal int Receive(out byte[] buffer)
+        {
+            buffer = _buffer;
+            fixed (byte* p = _buffer)
+            {
+                while (true)
+                {
+                    var from = new Interop.Libc.SockAddrNl();
+                    int fromLen = sizeof(Interop.Libc.SockAddrNl);
+                    long n = (long)Interop.Libc.recvfrom(_fd, p, (IntPtr)BufferSize, Interop.Libc.MSG_TRUNC, ref from, ref fromLen);
+                    if (n < 0)
+                    {
+                        int errno = LinuxErrno.Last();
+                        if (errno == Interop.Libc.EINTR)
+                        {
+                            continue;
+                        }
+
+                        throw new NetlinkErrorException(errno);
+                    }
+
+                    if (from.nl_pid != 0)
+                    {
+                        continue; // not from the kernel
+                    }
+
+                    if (n > BufferSize)
+                    {
+                        throw new InvalidDataException($"netlink: a {n}-byte datagram was truncated to {BufferSize} bytes.");
+                    }
+
+                    return (int)n;
+                }
+            }
+        }
+
+        /// <summary>Runs one dump, handing each batch of decoded sockets to the caller as it arrives.</summary>
+        internal IEnumerable<TcpConnection> Dump(byte family, uint stateMask, bool withTcpInfo, CancellationToken cancellationToken)
+        {
+            uint seq = NextSequence();
+            Send(LinuxInetDiag.BuildDumpRequest(family, stateMask, withTcpInfo, seq));
+            var batch = new List<TcpConnection>(256);
+            bool interrupted = false;
+            while (true)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                int n = Receive(out byte[] buf);
+                batch.Clear();
+                var result = LinuxInetDiag.ParseDumpBatch(buf, n, seq, _portId, batch, ref interrupted);
+                foreach (var c in batch)
+                {
+                    yield return c;
+                }
+
+                if (result == LinuxInetDiag.BatchResult.Done)
+                {
+                    // NLM_F_DUMP_INTR: the table changed during the dump; what was read is still
+                    // correct for each socket, the set may miss a socket that came or went.
+                    yield break;
+                }
+            }
+        }
+
+        /// <summary>Sends a request that names one socket and waits for its acknowledgement; returns 0 or the errno.</summary>
+        internal int Request(byte[] message, uint sequence)
+        {
+            Send(message);
+            while (true)
+            {
+                int n = Receive(out byte[] buf);
+                int offset = 0;
+                while (offset + LinuxInetDiag.NLMSG_HDRLEN <= n)
+                {
+                    uint msgLen = LinuxInetDiag.ReadU32(buf, offset);
+                    ushort type = LinuxInetDiag.ReadU16(buf, offset + 4);
+                    uint seq = LinuxInetDiag.ReadU32(buf, offset + 8);
+                    if (msgLen < LinuxInetDiag.NLMSG_HDRLEN || msgLen > (uint)(n - offset))
+                    {
+                        throw new InvalidDataException("netlink: malformed acknowledgement.");
+                    }
+
+                    if (seq == sequence && type == LinuxInetDiag.NLMSG_ERROR)
+                    {
+                        return -LinuxInetDiag.ErrorCode(buf, offset + LinuxInetDiag.NLMSG_HDRLEN, (int)msgLen - LinuxInetDiag.NLMSG_HDRLEN);
+                    }
+
+                    offset += LinuxInetDiag.NlmsgAlign((int)msgLen);
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            if (_fd >= 0)
+            {
+                Interop.Libc.close(_fd);
+                _fd = -1;
+            }
+        }
+    }
+}

@@ -1,0 +1,142 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Net.Sockets;
+using System.Threading;
+
+namespace CloseWait.Platform.Linux
+{
+    /// <summary>
+    /// The Linux socket table: netlink sock_diag with the kernel filtering by state, falling back to
+    /// /proc/net/tcp{,6} when netlink is refused (seccomp, old kernel without inet_diag).
+    /// </summary>
+    internal sealed class LinuxSocketTable : ISocketTable
+    {
+        internal const string ProcNetTcp = "/proc/net/tcp";
+        internal const string ProcNetTcp6 = "/proc/net/tcp6";
+        internal const string ThreadSelfNetTcp = "/proc/thread-self/net/tcp";
+        internal const string ThreadSelfNetTcp6 = "/proc/thread-self/net/tcp6";
+
+        /// <summary>Set to force a back end (tests compare them): null picks netlink, then /proc.</summary>
+        internal LinuxTableBackend? ForcedBackend { get; set; }
+
+        public IEnumerable<TcpConnection> Read(SocketQuery query, CancellationToken cancellationToken)
+        {
+            if (query.NetworkNamespace != null)
+            {
+                string ns = query.NetworkNamespace;
+                foreach (var c in LinuxNetworkNamespace.Stream(ns, ct => ReadHere(query, inNamespace: true, ct), cancellationToken))
+                {
+                    c.NetworkNamespace = ns;
+                    yield return c;
+                }
+
+                yield break;
+            }
+
+            foreach (var c in ReadHere(query, inNamespace: false, cancellationToken))
+            {
+                yield return c;
+            }
+        }
+
+        private IEnumerable<TcpConnection> ReadHere(SocketQuery query, bool inNamespace, CancellationToken cancellationToken)
+        {
+            LinuxNetlinkSocket? netlink = null;
+            if (ForcedBackend != LinuxTableBackend.ProcNet)
+            {
+                try
+                {
+                    netlink = LinuxNetlinkSocket.Open();
+                }
+                catch (NetlinkErrorException e) when (ForcedBackend == null && IsRefusal(e.Errno))
+                {
+                    netlink = null;
+                }
+            }
+
+            if (netlink != null)
+            {
+                using (netlink)
+                {
+                    uint mask = LinuxInetDiag.StateMask(query.States);
+                    foreach (byte family in Families(query))
+                    {
+                        foreach (var c in netlink.Dump(family, mask, query.IncludeDetails, cancellationToken))
+                        {
+                            yield return c;
+                        }
+                    }
+                }
+
+                yield break;
+            }
+
+            foreach (var c in ReadProc(query, inNamespace, cancellationToken))
+            {
+                yield return c;
+            }
+        }
+
+        internal static IEnumerable<TcpConnection> ReadProc(SocketQuery query, bool inNamespace, CancellationToken cancellationToken)
+        {
+            // /proc/net follows the process's namespace; /proc/thread-self/net the calling thread's.
+            if (query.WantsFamily(AddressFamily.InterNetwork))
+            {
+                foreach (var c in ReadProcFile(inNamespace ? ThreadSelfNetTcp : ProcNetTcp, AddressFamily.InterNetwork, query, cancellationToken))
+                {
+                    yield return c;
+                }
+            }
+
+            if (query.WantsFamily(AddressFamily.InterNetworkV6))
+            {
+                foreach (var c in ReadProcFile(inNamespace ? ThreadSelfNetTcp6 : ProcNetTcp6, AddressFamily.InterNetworkV6, query, cancellationToken))
+                {
+                    yield return c;
+                }
+            }
+        }
+
+        private static IEnumerable<TcpConnection> ReadProcFile(string path, AddressFamily family, SocketQuery query, CancellationToken cancellationToken)
+        {
+            if (!File.Exists(path))
+            {
+                yield break; // IPv6 disabled: no tcp6 table
+            }
+
+            using var reader = new StreamReader(path);
+            foreach (var c in LinuxProcNetTcpParser.Parse(reader, family))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (query.WantsState(c.State))
+                {
+                    yield return c;
+                }
+            }
+        }
+
+        private static IEnumerable<byte> Families(SocketQuery query)
+        {
+            if (query.WantsFamily(AddressFamily.InterNetwork))
+            {
+                yield return LinuxInetDiag.AF_INET;
+            }
+
+            if (query.WantsFamily(AddressFamily.InterNetworkV6))
+            {
+                yield return LinuxInetDiag.AF_INET6;
+            }
+        }
+
+        private static bool IsRefusal(int errno) =>
+            errno == Interop.Libc.EACCES || errno == Interop.Libc.EPERM || errno == Interop.Libc.EPROTONOSUPPORT
+            || errno == Interop.Libc.EAFNOSUPPORT || errno == Interop.Libc.ENOSYS || errno == Interop.Libc.EINVAL;
+    }
+
+    internal enum LinuxTableBackend
+    {
+        Netlink,
+        ProcNet,
+    }
+}

@@ -1,0 +1,25 @@
+using System.Collections.Generic;
+using System.Net.Sockets;
+
+namespace CloseWait.Platform
+{
+    /// <summary>What a socket table read asks of the kernel: the filters it can apply itself.</summary>
+    internal sealed class SocketQuery
+    {
+        /// <summary>States wanted; null for all.</summary>
+        public ICollection<TcpState>? States { get; set; }
+
+        /// <summary>InterNetwork, InterNetworkV6, or null for both.</summary>
+        public AddressFamily? AddressFamily { get; set; }
+
+        /// <summary>Ask for per-socket TCP details (Linux tcp_info: idle time). Costs a little more per socket.</summary>
+        public bool IncludeDetails { get; set; } = true;
+
+        /// <summary>A network namespace to read (Linux: a PID or a path such as /run/netns/name); null for the caller's.</summary>
+        public string? NetworkNamespace { get; set; }
+
+        public bool WantsFamily(AddressFamily family) => AddressFamily == null || AddressFamily == family;
+
+        public bool WantsState(TcpState state) => States == null || States.Contains(state);
+    }
+}

@@ -1,0 +1,311 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using CloseWait.Platform.Linux;
+using Xunit;
+
+namespace CloseWait.Tests
+{
+    /// <summary>
+    /// The netlink and /proc decoders on bytes captured from this kernel (Samples/, made by a
+    /// CLOSE_WAIT socket with 7 unread bytes) and on constructed, truncated and corrupted input.
+    /// </summary>
+    public sealed class LinuxDecoderTests
+    {
+        private const uint CapturedSequence = 4242;
+
+        private static string SamplePath(string name) => Path.Combine(AppContext.BaseDirectory, "Samples", name);
+
+        private static JsonElement Meta(string family) =>
+            JsonDocument.Parse(File.ReadAllText(SamplePath("inet-diag-closewait.json"))).RootElement.GetProperty(family);
+
+        private static List<byte[]> Datagrams(string family)
+        {
+            byte[] all = File.ReadAllBytes(SamplePath($"inet-diag-closewait-{family}.bin"));
+            var result = new List<byte[]>();
+            int offset = 0;
+            foreach (var len in Meta(family).GetProperty("datagrams").EnumerateArray().Select(e => e.GetInt32()))
+            {
+                result.Add(all.Skip(offset).Take(len).ToArray());
+                offset += len;
+            }
+
+            return result;
+        }
+
+        private static List<TcpConnection> ParseAll(List<byte[]> datagrams, out bool done, out bool interrupted)
+        {
+            var list = new List<TcpConnection>();
+            done = false;
+            interrupted = false;
+            foreach (var d in datagrams)
+            {
+                if (LinuxInetDiag.ParseDumpBatch(d, d.Length, CapturedSequence, 0, list, ref interrupted) == LinuxInetDiag.BatchResult.Done)
+                {
+                    done = true;
+                    break;
+                }
+            }
+
+            return list;
+        }
+
+        [Theory]
+        [InlineData("v4", "127.0.0.1", AddressFamily.InterNetwork)]
+        [InlineData("v6", "::1", AddressFamily.InterNetworkV6)]
+        public void DecodesCapturedCloseWaitDump(string family, string address, AddressFamily af)
+        {
+            var meta = Meta(family);
+            var list = ParseAll(Datagrams(family), out bool done, out bool interrupted);
+            Assert.True(done);
+            Assert.False(interrupted);
+            var c = Assert.Single(list);
+            Assert.Equal(af, c.AddressFamily);
+            Assert.Equal(address, c.LocalAddress);
+            Assert.Equal(address, c.RemoteAddress);
+            Assert.Equal(meta.GetProperty("localPort").GetInt32(), c.LocalPort);
+            Assert.Equal(meta.GetProperty("remotePort").GetInt32(), c.RemotePort);
+            Assert.Equal(TcpState.CloseWait, c.State);
+            Assert.Equal(meta.GetProperty("inode").GetUInt64(), c.Inode);
+            Assert.Equal(meta.GetProperty("unread").GetInt64(), c.ReceiveQueue);
+            Assert.Equal(0, c.SendQueue);
+            Assert.Equal(0, c.UserId);
+            Assert.NotNull(c.IdleTime);
+            Assert.True(c.IdleTime < TimeSpan.FromSeconds(5));
+            Assert.NotEqual(0UL, c.Cookie);
+            Assert.Equal("Netlink", c.Source);
+        }
+
+        [Fact]
+        public void EveryTruncationIsAnErrorOrAShorterResultNeverACrash()
+        {
+            byte[] d = Datagrams("v4")[0];
+            for (int len = 0; len < d.Length; len++)
+            {
+                var list = new List<TcpConnection>();
+                bool interrupted = false;
+                var cut = d.Take(len).ToArray();
+                try
+                {
+                    LinuxInetDiag.ParseDumpBatch(cut, cut.Length, CapturedSequence, 0, list, ref interrupted);
+                    Assert.True(len == 0, $"a datagram cut to {len} bytes parsed without error");
+                }
+                catch (InvalidDataException)
+                {
+                }
+            }
+        }
+
+        [Fact]
+        public void CorruptedBytesGiveInvalidDataOrAResultNeverAnotherException()
+        {
+            byte[] original = Datagrams("v6")[0];
+            var random = new Random(12345);
+            for (int round = 0; round < 2000; round++)
+            {
+                byte[] d = (byte[])original.Clone();
+                int flips = 1 + random.Next(4);
+                for (int i = 0; i < flips; i++)
+                {
+                    d[random.Next(d.Length)] = (byte)random.Next(256);
+                }
+
+                var list = new List<TcpConnection>();
+                bool interrupted = false;
+                try
+                {
+                    LinuxInetDiag.ParseDumpBatch(d, d.Length, CapturedSequence, 0, list, ref interrupted);
+                }
+                catch (Exception e) when (e is InvalidDataException || e is NetlinkErrorException)
+                {
+                }
+            }
+        }
+
+        [Fact]
+        public void LengthBeyondTheBufferIsRejected()
+        {
+            byte[] d = Datagrams("v4")[0];
+            var list = new List<TcpConnection>();
+            bool interrupted = false;
+            Assert.Throws<InvalidDataException>(() => LinuxInetDiag.ParseDumpBatch(d, d.Length + 1, CapturedSequence, 0, list, ref interrupted));
+        }
+
+        [Fact]
+        public void MessagesOfAnotherSequenceOrPortAreSkipped()
+        {
+            var list = ParseAll(Datagrams("v4"), out _, out _);
+            Assert.Single(list);
+            var other = new List<TcpConnection>();
+            bool interrupted = false;
+            byte[] d = Datagrams("v4")[0];
+            Assert.Equal(LinuxInetDiag.BatchResult.More, LinuxInetDiag.ParseDumpBatch(d, d.Length, CapturedSequence + 1, 0, other, ref interrupted));
+            Assert.Empty(other);
+            Assert.Equal(LinuxInetDiag.BatchResult.More, LinuxInetDiag.ParseDumpBatch(d, d.Length, CapturedSequence, 777, other, ref interrupted));
+            Assert.Empty(other);
+        }
+
+        [Fact]
+        public void DumpInterruptedFlagIsReportedAndResultsKept()
+        {
+            byte[] d = Datagrams("v4")[0];
+            LinuxInetDiag.WriteU16(d, 6, (ushort)(LinuxInetDiag.NLM_F_MULTI | LinuxInetDiag.NLM_F_DUMP_INTR));
+            var list = new List<TcpConnection>();
+            bool interrupted = false;
+            LinuxInetDiag.ParseDumpBatch(d, d.Length, CapturedSequence, 0, list, ref interrupted);
+            Assert.True(interrupted);
+            Assert.Single(list);
+        }
+
+        [Fact]
+        public void ErrorMessageBecomesTheErrno()
+        {
+            // struct nlmsghdr + int error (-EACCES) + the offending header.
+            var d = new byte[16 + 4 + 16];
+            LinuxInetDiag.WriteU32(d, 0, (uint)d.Length);
+            LinuxInetDiag.WriteU16(d, 4, LinuxInetDiag.NLMSG_ERROR);
+            LinuxInetDiag.WriteU32(d, 8, 9);
+            LinuxInetDiag.WriteU32(d, 16, unchecked((uint)-13));
+            var list = new List<TcpConnection>();
+            bool interrupted = false;
+            var e = Assert.Throws<NetlinkErrorException>(() => LinuxInetDiag.ParseDumpBatch(d, d.Length, 9, 0, list, ref interrupted));
+            Assert.Equal(13, e.Errno);
+            Assert.Contains("errno 13", e.Message);
+
+            // error 0 is an acknowledgement: the end of the reply.
+            LinuxInetDiag.WriteU32(d, 16, 0);
+            Assert.Equal(LinuxInetDiag.BatchResult.Done, LinuxInetDiag.ParseDumpBatch(d, d.Length, 9, 0, list, ref interrupted));
+        }
+
+        [Fact]
+        public void DumpRequestHasTheKernelLayout()
+        {
+            byte[] r = LinuxInetDiag.BuildDumpRequest(LinuxInetDiag.AF_INET6, LinuxInetDiag.StateMask(new[] { TcpState.CloseWait }), withTcpInfo: true, sequence: 77);
+            Assert.Equal(16 + 56, r.Length);
+            Assert.Equal((uint)r.Length, LinuxInetDiag.ReadU32(r, 0));
+            Assert.Equal(20, LinuxInetDiag.ReadU16(r, 4));          // SOCK_DIAG_BY_FAMILY
+            Assert.Equal(0x301, LinuxInetDiag.ReadU16(r, 6));       // NLM_F_REQUEST | NLM_F_DUMP
+            Assert.Equal(77u, LinuxInetDiag.ReadU32(r, 8));
+            Assert.Equal(10, r[16]);                                // sdiag_family
+            Assert.Equal(6, r[17]);                                 // IPPROTO_TCP
+            Assert.Equal(1 << 1, r[18]);                            // 1 << (INET_DIAG_INFO - 1)
+            Assert.Equal(1u << 8, LinuxInetDiag.ReadU32(r, 20));    // TCP_CLOSE_WAIT
+            Assert.Equal(0xFFFFFFFFu, LinuxInetDiag.ReadU32(r, 24 + 40));
+        }
+
+        [Fact]
+        public void SocketRequestNamesAddressesPortsAndCookie()
+        {
+            byte[] r = LinuxInetDiag.BuildSocketRequest(LinuxInetDiag.SOCK_DESTROY, LinuxInetDiag.AF_INET, 8,
+                IPAddress.Parse("::ffff:10.1.2.3"), 443, IPAddress.Parse("192.168.0.9"), 50000, 0x1122334455667788UL, 5);
+            Assert.Equal(21, LinuxInetDiag.ReadU16(r, 4));
+            int id = 24;
+            Assert.Equal(new byte[] { 0x01, 0xBB, 0xC3, 0x50 }, r.Skip(id).Take(4).ToArray());
+            Assert.Equal(new byte[] { 10, 1, 2, 3 }, r.Skip(id + 4).Take(4).ToArray());
+            Assert.Equal(new byte[] { 192, 168, 0, 9 }, r.Skip(id + 20).Take(4).ToArray());
+            Assert.Equal(0x55667788u, LinuxInetDiag.ReadU32(r, id + 40));
+            Assert.Equal(0x11223344u, LinuxInetDiag.ReadU32(r, id + 44));
+            Assert.Equal(1u << 8, LinuxInetDiag.ReadU32(r, 20));
+        }
+
+        [Fact]
+        public void StateMaskMapsGetNetTcpConnectionNamesToKernelStates()
+        {
+            Assert.Equal(1u << 8, LinuxInetDiag.StateMask(new[] { TcpState.CloseWait }));
+            Assert.Equal((1u << 3) | (1u << 12), LinuxInetDiag.StateMask(new[] { TcpState.SynReceived }));
+            Assert.Equal((1u << 10) | (1u << 1), LinuxInetDiag.StateMask(new[] { TcpState.Listen, TcpState.Established }));
+            Assert.Equal(0u, LinuxInetDiag.StateMask(new[] { TcpState.DeleteTCB }));
+            Assert.Equal(0xFFFFFFFFu, LinuxInetDiag.StateMask(null));
+            for (int s = 1; s <= 12; s++)
+            {
+                Assert.NotNull(LinuxInetDiag.ToTcpState(s));
+            }
+
+            Assert.Null(LinuxInetDiag.ToTcpState(0));
+            Assert.Null(LinuxInetDiag.ToTcpState(13));
+        }
+
+        [Theory]
+        [InlineData(8, 8u, 7L)]   // CLOSE_WAIT: the FIN counts until end-of-file is read
+        [InlineData(8, 0u, 0L)]   // end-of-file already read
+        [InlineData(9, 1u, 0L)]   // LAST_ACK
+        [InlineData(1, 8u, 8L)]   // ESTABLISHED: no FIN
+        public void UnreadBytesTakeTheFinOff(int state, uint queue, long expected)
+        {
+            Assert.Equal(expected, LinuxInetDiag.UnreadBytes(state, queue));
+        }
+
+        [Fact]
+        public void ProcNetTcpSampleDecodesTheSameSocket()
+        {
+            var meta = Meta("v4");
+            using var reader = new StreamReader(SamplePath("proc-net-tcp.txt"));
+            var all = LinuxProcNetTcpParser.Parse(reader, AddressFamily.InterNetwork).ToList();
+            var c = Assert.Single(all, x => x.State == TcpState.CloseWait);
+            Assert.Equal("127.0.0.1", c.LocalAddress);
+            Assert.Equal(meta.GetProperty("localPort").GetInt32(), c.LocalPort);
+            Assert.Equal(meta.GetProperty("remotePort").GetInt32(), c.RemotePort);
+            Assert.Equal(meta.GetProperty("inode").GetUInt64(), c.Inode);
+            Assert.Equal(7, c.ReceiveQueue);
+            Assert.Null(c.IdleTime);
+            Assert.Null(c.Cookie);
+            Assert.Contains(all, x => x.State == TcpState.Listen && x.LocalPort == meta.GetProperty("localPort").GetInt32());
+        }
+
+        [Fact]
+        public void ProcNetTcp6SampleDecodesTheSameSocket()
+        {
+            var meta = Meta("v6");
+            using var reader = new StreamReader(SamplePath("proc-net-tcp6.txt"));
+            var c = Assert.Single(LinuxProcNetTcpParser.Parse(reader, AddressFamily.InterNetworkV6), x => x.State == TcpState.CloseWait);
+            Assert.Equal("::1", c.LocalAddress);
+            Assert.Equal("::1", c.RemoteAddress);
+            Assert.Equal(meta.GetProperty("localPort").GetInt32(), c.LocalPort);
+            Assert.Equal(meta.GetProperty("inode").GetUInt64(), c.Inode);
+        }
+
+        [Theory]
+        [InlineData("   0: 0100007F:ADEF 0100007F:958E 08 00000000:00000008")]
+        [InlineData("   0: 0100007F:ADEF 0100007F:958E ZZ 00000000:00000008 00:00000000 00000000     0        0 16908 1")]
+        [InlineData("   0: 0100007:ADEF 0100007F:958E 08 00000000:00000008 00:00000000 00000000     0        0 16908 1")]
+        [InlineData("   0: 0100007F:1ADEF 0100007F:958E 08 00000000:00000008 00:00000000 00000000     0        0 16908 1")]
+        [InlineData("   0: 0100007F:ADEF 0100007F:958E 08 0000000000000008 00:00000000 00000000     0        0 16908 1")]
+        [InlineData("   0: 0100007F:ADEF 0100007F:958E 08 00000000:00000008 00:00000000 00000000     x        0 16908 1")]
+        public void MalformedProcLinesNameTheLine(string line)
+        {
+            var text = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n" + line + "\n";
+            var e = Assert.Throws<InvalidDataException>(() => LinuxProcNetTcpParser.Parse(new StringReader(text), AddressFamily.InterNetwork).ToList());
+            Assert.Contains("line 2", e.Message);
+        }
+
+        [Fact]
+        public void ProcFileWithoutHeaderIsRejectedAndEmptyFileIsEmpty()
+        {
+            Assert.Throws<InvalidDataException>(() => LinuxProcNetTcpParser.Parse(new StringReader("garbage\n"), AddressFamily.InterNetwork).ToList());
+            Assert.Empty(LinuxProcNetTcpParser.Parse(new StringReader(string.Empty), AddressFamily.InterNetwork));
+        }
+
+        [Theory]
+        [InlineData("socket:[12345]", true, 12345UL)]
+        [InlineData("socket:[0]", true, 0UL)]
+        [InlineData("socket:[]", false, 0UL)]
+        [InlineData("socket:[12a45]", false, 0UL)]
+        [InlineData("pipe:[12345]", false, 0UL)]
+        [InlineData("socket:[12345", false, 0UL)]
+        [InlineData("/dev/null", false, 0UL)]
+        public void SocketLinkTargetsParseWithoutAllocating(string link, bool ok, ulong inode)
+        {
+            byte[] b = Encoding.ASCII.GetBytes(link);
+            Assert.Equal(ok, LinuxOwnerResolver.TryParseSocketInode(b, b.Length, out ulong parsed));
+            if (ok)
+            {
+                Assert.Equal(inode, parsed);
+            }
+        }
+    }
+}

@@ -2,6 +2,8 @@ using System;
 using System.Management.Automation;
 using System.Runtime.InteropServices;
 using CloseWait.Platform.Linux;
+using CloseWait.Platform.MacOS;
+using CloseWait.Platform.Windows;
 
 namespace CloseWait.Platform
 {
@@ -10,19 +12,17 @@ namespace CloseWait.Platform
     /// </summary>
     internal static class PlatformServices
     {
-        private static readonly Lazy<ISocketTable> Table = new Lazy<ISocketTable>(() => Choose<ISocketTable>(
-            linux: () => new LinuxSocketTable(),
-            windows: null,
-            macOS: null));
+        internal const string Linux = "Linux";
+        internal const string Windows = "Windows";
+        internal const string MacOS = "macOS";
 
-        private static readonly Lazy<IOwnerResolver> Owners = new Lazy<IOwnerResolver>(() => Choose<IOwnerResolver>(
-            linux: () => new LinuxOwnerResolver(),
-            windows: null,
-            macOS: null));
+        private static Lazy<ISocketTable> _table = NewTable(CurrentPlatform);
 
-        internal static ISocketTable SocketTable => Table.Value;
+        private static Lazy<IOwnerResolver> _owners = NewOwners(CurrentPlatform);
 
-        internal static IOwnerResolver OwnerResolver => Owners.Value;
+        internal static ISocketTable SocketTable => _table.Value;
+
+        internal static IOwnerResolver OwnerResolver => _owners.Value;
 
         internal static bool IsLinux => RuntimeInformation.IsOSPlatform(OSPlatform.Linux);
 
@@ -30,20 +30,74 @@ namespace CloseWait.Platform
 
         internal static bool IsMacOS => RuntimeInformation.IsOSPlatform(OSPlatform.OSX);
 
+        internal static string CurrentPlatform => IsLinux ? Linux : IsWindows ? Windows : IsMacOS ? MacOS : RuntimeInformation.OSDescription;
+
+        /// <summary>
+        /// Tests: choose the socket table and owner back ends as on another platform (a name that is
+        /// none of ours acts as an unsupported OS), until the result is disposed.
+        /// </summary>
+        internal static IDisposable UseBackEndsOf(string platform) =>
+            Swap(NewTable(platform), NewOwners(platform));
+
+        /// <summary>Tests: use the given back ends (a Windows table over a constructed buffer, say) until disposed.</summary>
+        internal static IDisposable UseBackEnds(ISocketTable table, IOwnerResolver owners) =>
+            Swap(new Lazy<ISocketTable>(() => table), new Lazy<IOwnerResolver>(() => owners));
+
+        private static IDisposable Swap(Lazy<ISocketTable> table, Lazy<IOwnerResolver> owners)
+        {
+            var restore = new Restore(_table, _owners);
+            _table = table;
+            _owners = owners;
+            return restore;
+        }
+
+        private static Lazy<ISocketTable> NewTable(string platform) => new Lazy<ISocketTable>(() => Choose<ISocketTable>(platform,
+            linux: () => new LinuxSocketTable(),
+            windows: () => new WindowsSocketTable(),
+            macOS: () => new MacOSSocketTable()));
+
+        private static Lazy<IOwnerResolver> NewOwners(string platform) => new Lazy<IOwnerResolver>(() => Choose<IOwnerResolver>(platform,
+            linux: () => new LinuxOwnerResolver(),
+            windows: () => new WindowsOwnerResolver(),
+            macOS: () => new MacOSOwnerResolver()));
+
         private static T Choose<T>(Func<T>? linux, Func<T>? windows, Func<T>? macOS)
+            where T : class => Choose(CurrentPlatform, linux, windows, macOS);
+
+        private static T Choose<T>(string platform, Func<T>? linux, Func<T>? windows, Func<T>? macOS)
             where T : class
         {
-            Func<T>? make = IsLinux ? linux : IsWindows ? windows : IsMacOS ? macOS : null;
+            Func<T>? make = platform == Linux ? linux : platform == Windows ? windows : platform == MacOS ? macOS : null;
             if (make == null)
             {
-                throw Unsupported();
+                throw Unsupported(platform);
             }
 
             return make();
         }
 
-        internal static CloseWaitException Unsupported() =>
+        internal static CloseWaitException Unsupported() => Unsupported(RuntimeInformation.OSDescription);
+
+        internal static CloseWaitException Unsupported(string platform) =>
             new CloseWaitException("PlatformNotSupported", ErrorCategory.NotImplemented,
-                $"CloseWait does not support {RuntimeInformation.OSDescription}. It runs on Linux, Windows and macOS.");
+                $"CloseWait does not support {platform}. It runs on Linux, Windows and macOS.", platform);
+
+        private sealed class Restore : IDisposable
+        {
+            private readonly Lazy<ISocketTable> _table;
+            private readonly Lazy<IOwnerResolver> _owners;
+
+            internal Restore(Lazy<ISocketTable> table, Lazy<IOwnerResolver> owners)
+            {
+                _table = table;
+                _owners = owners;
+            }
+
+            public void Dispose()
+            {
+                PlatformServices._table = _table;
+                PlatformServices._owners = _owners;
+            }
+        }
     }
 }

@@ -1,0 +1,154 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Linq;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Threading;
+using CloseWait.Platform;
+using CloseWait.Platform.Windows;
+
+namespace CloseWait.WindowsSmoke
+{
+    /// <summary>
+    /// The checks, run on Windows code for real: the table read through the same ConnectionLister
+    /// and PlatformServices back ends the cmdlets use, against CLOSE_WAIT sockets a Linux process
+    /// holds (under Wine, GetExtendedTcpTable reads the host's socket table).
+    /// </summary>
+    internal sealed class Smoke
+    {
+        private readonly Options _options;
+        private int _passed;
+        private int _failed;
+
+        internal Smoke(Options options) => _options = options;
+
+        internal int Run()
+        {
+            Console.WriteLine($"INFO OS: {RuntimeInformation.OSDescription}; process {Environment.ProcessId}; .NET {Environment.Version}");
+            Check("platform-back-ends", () =>
+            {
+                Require(RuntimeInformation.IsOSPlatform(OSPlatform.Windows), "RuntimeInformation does not say Windows");
+                Require(PlatformServices.SocketTable is WindowsSocketTable, $"socket table is {PlatformServices.SocketTable.GetType().Name}");
+                Require(PlatformServices.OwnerResolver is WindowsOwnerResolver, $"owner resolver is {PlatformServices.OwnerResolver.GetType().Name}");
+                return "WindowsSocketTable + WindowsOwnerResolver chosen at run time";
+            });
+
+            CheckCloseWait("table-ipv4-closewait", "127.0.0.1", _options.V4!.Value);
+            CheckCloseWait("table-ipv6-closewait", "::1", _options.V6!.Value);
+
+            Check("table-listener-state-and-remote-port", () =>
+            {
+                int port = _options.V4!.Value.Local;
+                var all = List(new ConnectionFilter { LocalPorts = new HashSet<int> { port } }, states: null, owners: false, out _);
+                var listen = all.Where(c => c.State == TcpState.Listen).ToList();
+                Require(listen.Count == 1, $"expected one listener on port {port}, found {listen.Count} among {Describe(all)}");
+                Require(listen[0].RemotePort == 0, $"listener remote port {listen[0].RemotePort}");
+                Require(all.Any(c => c.State == TcpState.CloseWait), "the unfiltered read lost the CLOSE_WAIT socket");
+                return $"{Describe(all)}";
+            });
+
+            Check("table-state-filter", () =>
+            {
+                var listenOnly = List(new ConnectionFilter(), new[] { TcpState.Listen }, owners: false, out _);
+                Require(listenOnly.Count > 0, "no listeners at all");
+                Require(listenOnly.All(c => c.State == TcpState.Listen), "a non-listener passed the state filter");
+                return $"{listenOnly.Count} listener(s), all Listen";
+            });
+
+            Check("minimum-idle-time-has-no-data", () =>
+            {
+                var filter = new ConnectionFilter { States = new[] { TcpState.CloseWait }, MinimumIdleTime = TimeSpan.FromSeconds(1), LocalPorts = new HashSet<int> { _options.V4!.Value.Local } };
+                var got = List(filter, new[] { TcpState.CloseWait }, owners: false, out var lister);
+                Require(got.Count == 0, $"{got.Count} socket(s) passed -MinimumIdleTime without an idle time");
+                Require(lister.UnknownIdleTime == 1, $"UnknownIdleTime {lister.UnknownIdleTime}, expected 1 (the cmdlet warns on it)");
+                return "left out and counted, so the cmdlet warns";
+            });
+
+            Check("owner-names-toolhelp", () =>
+            {
+                var names = WindowsOwnerResolver.SnapshotProcessNames();
+                int self = Environment.ProcessId;
+                string expected = Process.GetCurrentProcess().ProcessName;
+                Require(names.TryGetValue(self, out string? name), $"own PID {self} missing from a snapshot of {names.Count} process(es)");
+                Require(string.Equals(name, expected, StringComparison.OrdinalIgnoreCase), $"own name '{name}', Process says '{expected}'");
+                var mine = new TcpConnection { ProcessId = self };
+                int denied = new WindowsOwnerResolver().Resolve(new[] { mine }, CancellationToken.None);
+                Require(denied == 0 && mine.ProcessName == name && mine.Owners.Length == 1 && mine.Owners[0].ProcessId == self, $"Resolve gave '{mine.ProcessName}', {mine.Owners.Length} owner(s), {denied} denied");
+                return $"{names.Count} process(es); PID {self} = {name}";
+            });
+
+            Console.WriteLine($"{_passed} passed, {_failed} failed");
+            return _failed == 0 ? 0 : 1;
+        }
+
+        private void CheckCloseWait(string name, string loopback, (int Local, int Remote) ports)
+        {
+            Check(name, () =>
+            {
+                var filter = new ConnectionFilter { States = new[] { TcpState.CloseWait }, LocalPorts = new HashSet<int> { ports.Local } };
+                var found = List(filter, new[] { TcpState.CloseWait }, owners: true, out _);
+                Require(found.Count == 1, $"expected one CLOSE_WAIT socket on local port {ports.Local}, found {found.Count}");
+                var c = found[0];
+                Require(c.State == TcpState.CloseWait, $"state {c.State}");
+                Require(c.LocalAddress == loopback && c.RemoteAddress == loopback, $"addresses {c.LocalAddress} -> {c.RemoteAddress}");
+                Require(c.LocalPort == ports.Local && c.RemotePort == ports.Remote, $"ports {c.LocalPort} -> {c.RemotePort}, expected {ports.Local} -> {ports.Remote}");
+                Require(c.Source == WindowsTcpRows.Source, $"source {c.Source}");
+                Require(c.ReceiveQueue == null && c.SendQueue == null && c.IdleTime == null && c.Inode == null, "a value Windows cannot give is not null");
+                var family = c.AddressFamily;
+                var table = (WindowsSocketTable)PlatformServices.SocketTable;
+                table.UsedClass.TryGetValue(family, out var tableClass);
+                return $"{c} via {tableClass}; ProcessId {Show(c.ProcessId)}, ProcessName {c.ProcessName ?? "null"}, CreationTime {Show(c.CreationTime)}";
+            });
+        }
+
+        private static List<TcpConnection> List(ConnectionFilter filter, TcpState[]? states, bool owners, out ConnectionLister lister)
+        {
+            lister = new ConnectionLister(PlatformServices.SocketTable, owners ? PlatformServices.OwnerResolver : null);
+            var query = new SocketQuery { States = states, AddressFamily = filter.AddressFamily };
+            var watch = Stopwatch.StartNew();
+            var list = lister.List(filter, query, owners, CancellationToken.None).ToList();
+            Console.WriteLine($"INFO read {list.Count} matching socket(s) in {watch.ElapsedMilliseconds} ms");
+            return list;
+        }
+
+        private static string Describe(IEnumerable<TcpConnection> connections) =>
+            string.Join(", ", connections.Select(c => c.ToString()));
+
+        private static string Show<T>(T? value)
+            where T : struct => value?.ToString() ?? "null";
+
+        private void Check(string name, Func<string> body)
+        {
+            try
+            {
+                string detail = body();
+                _passed++;
+                Console.WriteLine($"PASS {name}: {detail}");
+            }
+            catch (Exception e)
+            {
+                _failed++;
+                Console.WriteLine($"FAIL {name}: {(e is SmokeFailure ? e.Message : e.ToString())}");
+            }
+
+            Console.Out.Flush();
+        }
+
+        private static void Require(bool condition, string message)
+        {
+            if (!condition)
+            {
+                throw new SmokeFailure(message);
+            }
+        }
+
+        private sealed class SmokeFailure : Exception
+        {
+            internal SmokeFailure(string message)
+                : base(message)
+            {
+            }
+        }
+    }
+}

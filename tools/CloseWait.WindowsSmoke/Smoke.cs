@@ -2,6 +2,8 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Linq;
+using System.Management.Automation;
+using System.Management.Automation.Runspaces;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Threading;
@@ -76,6 +78,26 @@ namespace CloseWait.WindowsSmoke
                 int denied = new WindowsOwnerResolver().Resolve(new[] { mine }, CancellationToken.None);
                 Require(denied == 0 && mine.ProcessName == name && mine.Owners.Length == 1 && mine.Owners[0].ProcessId == self, $"Resolve gave '{mine.ProcessName}', {mine.Owners.Length} owner(s), {denied} denied");
                 return $"{names.Count} process(es); PID {self} = {name}";
+            });
+
+            Check("cmdlet-get-tcpclosewait-in-powershell", () =>
+            {
+                var watch = Stopwatch.StartNew();
+                var iss = InitialSessionState.CreateDefault2();
+                iss.ImportPSModule(new[] { typeof(TcpConnection).Assembly.Location });
+                using var ps = PowerShell.Create(iss);
+                ps.AddCommand("Get-TcpCloseWait").AddParameter("LocalPort", new[] { _options.V4!.Value.Local, _options.V6!.Value.Local });
+                var found = ps.Invoke().Select(o => (TcpConnection)o.BaseObject).OrderBy(c => c.AddressFamily).ToList();
+                Require(ps.Streams.Error.Count == 0, $"errors: {string.Join("; ", ps.Streams.Error)}");
+                Require(found.Count == 2, $"expected the two CLOSE_WAIT sockets, got {Describe(found)}");
+                Require(found[0].RemotePort == _options.V4!.Value.Remote && found[1].RemotePort == _options.V6!.Value.Remote, $"wrong sockets: {Describe(found)}");
+
+                ps.Commands.Clear();
+                ps.AddCommand("Get-TcpCloseWait").AddParameter("LocalPort", _options.V4!.Value.Local).AddParameter("MinimumIdleTime", TimeSpan.FromSeconds(1));
+                var idle = ps.Invoke();
+                string warnings = string.Join("; ", ps.Streams.Warning.Select(w => w.Message));
+                Require(idle.Count == 0 && warnings.Contains("no idle time"), $"-MinimumIdleTime gave {idle.Count} object(s), warnings '{warnings}'");
+                return $"{Describe(found)}; -MinimumIdleTime warns: {warnings} ({watch.ElapsedMilliseconds} ms with engine start)";
             });
 
             Console.WriteLine($"{_passed} passed, {_failed} failed");

@@ -2,6 +2,7 @@ using System;
 using System.Management.Automation;
 using System.Runtime.InteropServices;
 using CloseWait.Platform.Linux;
+using CloseWait.Platform.Windows;
 
 namespace CloseWait.Platform
 {
@@ -20,7 +21,16 @@ namespace CloseWait.Platform
             windows: null,
             macOS: null));
 
+        private static readonly Lazy<Func<ISocketCloser>> Closers = new Lazy<Func<ISocketCloser>>(() => Choose<Func<ISocketCloser>>(
+            linux: () => () => new LinuxSocketCloser(() => OwnerResolver),
+            windows: () => () => new WindowsSocketCloser(SocketTable),
+            macOS: () => () => throw new CloseWaitException("SocketCloseNotSupported", ErrorCategory.NotImplemented,
+                "macOS offers no way to close another process's socket. Stop the owning process instead (Stop-Process).")));
+
         internal static ISocketTable SocketTable => Table.Value;
+
+        /// <summary>A closer for one cmdlet call (it holds kernel handles until disposed).</summary>
+        internal static ISocketCloser CreateSocketCloser() => Closers.Value();
 
         internal static IOwnerResolver OwnerResolver => Owners.Value;
 

@@ -159,7 +159,8 @@ namespace CloseWait.Commands
             }
         }
 
-        private ConnectionFilter BuildFilter()
+        /// <summary>The filter the parameters describe; Close-TcpConnection also applies it to piped connections.</summary>
+        internal ConnectionFilter BuildFilter()
         {
             var filter = new ConnectionFilter
             {

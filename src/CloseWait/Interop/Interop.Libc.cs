@@ -110,5 +110,25 @@ internal static partial class Interop
 
         internal static string StrError(int errno) =>
             Marshal.PtrToStringAnsi(strerror_native(errno)) ?? ("errno " + errno);
+
+        // Close-TcpConnection -Method Shutdown: borrow the owner's descriptor (Linux 5.6+) and shut the socket down.
+        internal const int SO_COOKIE = 57;
+        internal const int SHUT_RDWR = 2;
+        internal const int ENOTCONN = 107;
+        internal const int AT_FDCWD = -100;
+
+        // Syscall numbers from the unified table (asm-generic), the same on x86_64, arm64 and arm.
+        internal const int SYS_pidfd_open = 434;
+        internal const int SYS_pidfd_getfd = 438;
+
+        /// <summary>For pidfd_open and pidfd_getfd, which glibc wraps only from 2.36. Arguments are C longs.</summary>
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern IntPtr syscall(IntPtr number, IntPtr arg1, IntPtr arg2, IntPtr arg3);
+
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern int shutdown(int sockfd, int how);
+
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern int getsockopt(int sockfd, int level, int optname, ulong* optval, ref int optlen);
     }
 }

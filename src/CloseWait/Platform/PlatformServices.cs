@@ -20,7 +20,16 @@ namespace CloseWait.Platform
 
         private static Lazy<IOwnerResolver> _owners = NewOwners(CurrentPlatform);
 
+        private static readonly Lazy<Func<ISocketCloser>> Closers = new Lazy<Func<ISocketCloser>>(() => Choose<Func<ISocketCloser>>(
+            linux: () => () => new LinuxSocketCloser(() => OwnerResolver),
+            windows: () => () => new WindowsSocketCloser(SocketTable),
+            macOS: () => () => throw new CloseWaitException("SocketCloseNotSupported", ErrorCategory.NotImplemented,
+                "macOS offers no way to close another process's socket. Stop the owning process instead (Stop-Process).")));
+
         internal static ISocketTable SocketTable => _table.Value;
+
+        /// <summary>A closer for one cmdlet call (it holds kernel handles until disposed).</summary>
+        internal static ISocketCloser CreateSocketCloser() => Closers.Value();
 
         internal static IOwnerResolver OwnerResolver => _owners.Value;
 

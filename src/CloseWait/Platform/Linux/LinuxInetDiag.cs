@@ -108,7 +108,7 @@ namespace CloseWait.Platform.Linux
         /// A request naming one socket exactly (addresses, ports, cookie), for SOCK_DESTROY or a
         /// single-socket SOCK_DIAG_BY_FAMILY lookup. The kernel refuses it when the cookie no longer matches.
         /// </summary>
-        internal static byte[] BuildSocketRequest(ushort type, byte family, int linuxState, IPAddress local, int localPort, IPAddress remote, int remotePort, ulong cookie, uint sequence)
+        internal static byte[] BuildSocketRequest(ushort type, byte family, int linuxState, IPAddress local, int localPort, IPAddress remote, int remotePort, ulong cookie, uint sequence, int interfaceIndex = 0)
         {
             var buf = new byte[NLMSG_HDRLEN + ReqV2Size];
             WriteHeader(buf, (uint)buf.Length, type, (ushort)(NLM_F_REQUEST | NLM_F_ACK), sequence);
@@ -123,6 +123,8 @@ namespace CloseWait.Platform.Linux
             buf[id + 3] = (byte)remotePort;
             WriteAddress(buf, id + 4, local, family);
             WriteAddress(buf, id + 20, remote, family);
+            // The lookup matches a socket bound to a device only when given that device (idiag_if).
+            WriteU32(buf, id + 36, (uint)interfaceIndex);
             WriteU32(buf, id + 40, (uint)cookie);
             WriteU32(buf, id + 44, (uint)(cookie >> 32));
             return buf;

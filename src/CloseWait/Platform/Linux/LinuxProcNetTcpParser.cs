@@ -72,7 +72,8 @@ namespace CloseWait.Platform.Linux
                 State = state,
                 NativeState = st,
                 ReceiveQueue = mini ? (long?)null : LinuxInetDiag.UnreadBytes(st, (uint)rx),
-                SendQueue = mini ? (long?)null : tx,
+                // A listener's backlog is not in /proc (tx_queue reads 0 there): unknown, not zero.
+                SendQueue = mini || st == 10 ? (long?)null : tx,
                 UserId = mini ? (long?)null : uid,
                 Inode = inode == 0 ? (ulong?)null : (ulong)inode,
                 KeepAliveTimer = timer == LinuxInetDiag.TimerKeepAlive,

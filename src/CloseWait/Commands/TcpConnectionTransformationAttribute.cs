@@ -1,0 +1,59 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Management.Automation;
+
+namespace CloseWait.Commands
+{
+    /// <summary>
+    /// Lets a TcpConnection parameter take connections that crossed remoting or a CSV file
+    /// (Deserialized.CloseWait.TcpConnection): they are rebuilt from their public properties.
+    /// Anything else is left to the binder, which refuses it.
+    /// </summary>
+    [AttributeUsage(AttributeTargets.Field | AttributeTargets.Property)]
+    public sealed class TcpConnectionTransformationAttribute : ArgumentTransformationAttribute
+    {
+        public override object? Transform(EngineIntrinsics engineIntrinsics, object? inputData)
+        {
+            object? value = inputData is PSObject pso && !(pso.BaseObject is PSCustomObject) ? pso.BaseObject : inputData;
+            if (value is IList list && !(value is string))
+            {
+                var items = new List<object?>(list.Count);
+                foreach (object? item in list)
+                {
+                    items.Add(TransformOne(item));
+                }
+
+                return items.ToArray();
+            }
+
+            return TransformOne(inputData);
+        }
+
+        private static object? TransformOne(object? item)
+        {
+            if (item is PSObject pso)
+            {
+                if (pso.BaseObject is TcpConnection live)
+                {
+                    return live;
+                }
+
+                if (TcpConnectionInput.IsConnectionRecord(pso))
+                {
+                    try
+                    {
+                        return TcpConnectionInput.FromRecord(pso);
+                    }
+                    catch (FormatException e)
+                    {
+                        throw new ArgumentTransformationMetadataException(
+                            $"This {pso.TypeNames[0]} cannot be used as a connection: {e.Message} Pipe objects from Get-TcpConnection or Get-TcpCloseWait.", e);
+                    }
+                }
+            }
+
+            return item;
+        }
+    }
+}

@@ -1,0 +1,381 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Management.Automation;
+using System.Text;
+using System.Threading;
+
+namespace CloseWait.Platform.Linux
+{
+    /// <summary>
+    /// Closes TCP sockets of other processes on Linux, two ways:
+    /// Abort: sock_diag SOCK_DESTROY (what `ss -K` does), naming the socket by its addresses and the
+    /// cookie read at listing, so the kernel itself refuses (ESTALE) a newer socket on the same
+    /// addresses. tcp_abort resets the peer and unhashes the socket; the owner keeps its descriptor
+    /// to a dead socket. Needs CAP_NET_ADMIN and CONFIG_INET_DIAG_DESTROY.
+    /// Shutdown: pidfd_getfd (Linux 5.6+) copies the owner's descriptor into this process, the copy
+    /// is checked by SO_COOKIE (or inode) to be the listed socket, then shutdown(SHUT_RDWR) sends a
+    /// FIN as if the owner had called it. Needs the right to trace the owner, not CAP_NET_ADMIN.
+    /// </summary>
+    internal sealed unsafe class LinuxSocketCloser : ISocketCloser
+    {
+        // Both cookie halves INET_DIAG_NOCOOKIE: the kernel then skips the cookie check.
+        private const ulong NoCookie = ulong.MaxValue;
+
+        private const string AbortDetail =
+            "Aborted with SOCK_DESTROY: the peer got a reset. The owner's descriptor stays open on the dead socket until the owner closes it; its next write fails (ECONNABORTED).";
+
+        private readonly Dictionary<string, LinuxNetlinkSocket> _netlink = new Dictionary<string, LinuxNetlinkSocket>(StringComparer.Ordinal);
+        private readonly Func<IOwnerResolver> _owners;
+
+        internal LinuxSocketCloser(Func<IOwnerResolver> owners)
+        {
+            _owners = owners;
+        }
+
+        public CloseOutcome Close(TcpConnection connection, TcpCloseMethod method, CancellationToken cancellationToken)
+        {
+            if (connection.Cookie == NoCookie)
+            {
+                // That value would switch the kernel's identity check off.
+                throw IdentityUnknown(connection);
+            }
+
+            try
+            {
+                return method == TcpCloseMethod.Shutdown ? ShutDown(connection) : Destroy(connection);
+            }
+            catch (NetlinkErrorException e)
+            {
+                throw new CloseWaitException("SocketCloseFailed", ErrorCategory.NotSpecified,
+                    $"Closing {Describe(connection)} failed: the sock_diag netlink socket reported {LinuxErrno.Describe(e.Errno)}.", connection, e) { NativeError = e.Errno };
+            }
+            catch (InvalidDataException e)
+            {
+                throw new CloseWaitException("SocketCloseFailed", ErrorCategory.InvalidData,
+                    $"Closing {Describe(connection)} failed: {e.Message}", connection, e);
+            }
+        }
+
+        private CloseOutcome Destroy(TcpConnection c)
+        {
+            var netlink = Netlink(c.NetworkNamespace);
+            ulong cookie;
+            if (c.Cookie is ulong listed)
+            {
+                cookie = listed;
+            }
+            else
+            {
+                // Listed from /proc/net/tcp, which gives no cookie: take the cookie of the socket on
+                // these addresses now, but only if it is the listed socket (same inode).
+                if (c.Inode == null)
+                {
+                    throw IdentityUnknown(c);
+                }
+
+                var now = Lookup(netlink, c, NoCookie);
+                if (now == null || now.Cookie == null)
+                {
+                    return Gone();
+                }
+
+                if (now.Inode != c.Inode)
+                {
+                    return Replaced(now);
+                }
+
+                cookie = now.Cookie.Value;
+            }
+
+            uint seq = netlink.NextSequence();
+            int errno = netlink.Request(Request(LinuxInetDiag.SOCK_DESTROY, c, cookie, seq), seq);
+            switch (errno)
+            {
+                case 0:
+                    return new CloseOutcome(TcpCloseStatus.Closed, AbortDetail);
+                case Interop.Libc.ENOENT:
+                    return Gone();
+                case Interop.Libc.ESTALE:
+                    return Stale(netlink, c);
+                case Interop.Libc.EPERM:
+                case Interop.Libc.EACCES:
+                    throw new CloseWaitException("SocketDestroyNotPermitted", ErrorCategory.PermissionDenied,
+                        $"The kernel refused to close {Describe(c)}: {LinuxErrno.Describe(errno)}. Closing another process's socket needs CAP_NET_ADMIN: run as root (sudo). Without root, -Method Shutdown can close sockets of processes you own.", c)
+                    { NativeError = errno };
+                case Interop.Libc.EOPNOTSUPP:
+                    throw new CloseWaitException("SocketDestroyNotSupported", ErrorCategory.NotImplemented,
+                        $"This kernel cannot close {Describe(c)} from outside its process ({LinuxErrno.Describe(errno)}): it was built without CONFIG_INET_DIAG_DESTROY. Use -Method Shutdown (Linux 5.6+), or stop the owner with Stop-Process instead.", c)
+                    { NativeError = errno };
+                default:
+                    throw new CloseWaitException("SocketCloseFailed", ErrorCategory.NotSpecified,
+                        $"Closing {Describe(c)} failed: SOCK_DESTROY returned {LinuxErrno.Describe(errno)}.", c)
+                    { NativeError = errno };
+            }
+        }
+
+        /// <summary>
+        /// ESTALE: the kernel found a socket on these addresses with another cookie. That is a new
+        /// connection reusing them, or (for an accepted socket whose connection is gone) the listener.
+        /// </summary>
+        private CloseOutcome Stale(LinuxNetlinkSocket netlink, TcpConnection c)
+        {
+            var now = Lookup(netlink, c, NoCookie);
+            if (now == null || (now.State == TcpState.Listen && c.State != TcpState.Listen))
+            {
+                return Gone();
+            }
+
+            return Replaced(now);
+        }
+
+        private CloseOutcome ShutDown(TcpConnection c)
+        {
+            if (c.Cookie == null && c.Inode == null)
+            {
+                throw IdentityUnknown(c);
+            }
+
+            var tried = new HashSet<long>();
+            foreach (var owner in c.Owners)
+            {
+                if (owner.FileDescriptor is int fd && tried.Add(Key(owner.ProcessId, fd))
+                    && TryShutDownVia(owner.ProcessId, fd, c) is CloseOutcome done)
+                {
+                    return done;
+                }
+            }
+
+            // The listed descriptors no longer hold the socket (or none were listed): look the owners up now.
+            int inaccessible = 0;
+            if (c.Inode != null)
+            {
+                var probe = new TcpConnection { Inode = c.Inode, AddressFamily = c.AddressFamily };
+                inaccessible = _owners().Resolve(new[] { probe }, CancellationToken.None);
+                foreach (var owner in probe.Owners)
+                {
+                    if (owner.FileDescriptor is int fd && tried.Add(Key(owner.ProcessId, fd))
+                        && TryShutDownVia(owner.ProcessId, fd, c) is CloseOutcome done)
+                    {
+                        return done;
+                    }
+                }
+            }
+
+            if (c.Cookie is ulong cookie && Lookup(Netlink(c.NetworkNamespace), c, cookie) == null)
+            {
+                return Gone();
+            }
+
+            string hint = inaccessible > 0
+                ? $" {inaccessible} process(es) could not be inspected: run as root (sudo) to see every owner,"
+                : string.Empty;
+            throw new CloseWaitException("SocketOwnerUnknown", ErrorCategory.ObjectNotFound,
+                $"No process holding {Describe(c)} could be found, and -Method Shutdown works through the owner's descriptor.{hint} or use -Method Abort.", c);
+        }
+
+        /// <summary>Null when that descriptor is gone or now holds another socket.</summary>
+        private CloseOutcome? TryShutDownVia(int pid, int fd, TcpConnection c)
+        {
+            long pidfd = (long)Interop.Libc.syscall((IntPtr)Interop.Libc.SYS_pidfd_open, (IntPtr)pid, IntPtr.Zero, IntPtr.Zero);
+            if (pidfd < 0)
+            {
+                int errno = LinuxErrno.Last();
+                if (errno == Interop.Libc.ESRCH)
+                {
+                    return null;
+                }
+
+                throw PidfdFailure(errno, pid, fd, c);
+            }
+
+            long local;
+            try
+            {
+                local = (long)Interop.Libc.syscall((IntPtr)Interop.Libc.SYS_pidfd_getfd, (IntPtr)pidfd, (IntPtr)fd, IntPtr.Zero);
+                if (local < 0)
+                {
+                    int errno = LinuxErrno.Last();
+                    if (errno == Interop.Libc.EBADF || errno == Interop.Libc.ESRCH)
+                    {
+                        return null;
+                    }
+
+                    throw PidfdFailure(errno, pid, fd, c);
+                }
+            }
+            finally
+            {
+                Interop.Libc.close((int)pidfd);
+            }
+
+            try
+            {
+                if (!IsListedSocket((int)local, c))
+                {
+                    return null;
+                }
+
+                if (Interop.Libc.shutdown((int)local, Interop.Libc.SHUT_RDWR) != 0)
+                {
+                    int errno = LinuxErrno.Last();
+                    if (errno == Interop.Libc.ENOTCONN)
+                    {
+                        return Gone();
+                    }
+
+                    throw new CloseWaitException("SocketCloseFailed", ErrorCategory.NotSpecified,
+                        $"shutdown() of {Describe(c)} through descriptor {fd} of PID {pid} failed: {LinuxErrno.Describe(errno)}.", c)
+                    { NativeError = errno };
+                }
+            }
+            finally
+            {
+                Interop.Libc.close((int)local);
+            }
+
+            TcpState? remaining = c.Cookie is ulong cookie ? Lookup(Netlink(c.NetworkNamespace), c, cookie)?.State : null;
+            string after = remaining is TcpState s
+                ? $"the socket is now {s} until the peer acknowledges"
+                : "the connection has left the table";
+            return new CloseOutcome(TcpCloseStatus.Closed,
+                $"Shut down through descriptor {fd} of PID {pid} (pidfd_getfd): the peer got a FIN and {after}. The owner's descriptor stays open on the closed socket until the owner closes it; it reads end of file and its next write fails (EPIPE).")
+            {
+                RemainingState = remaining,
+                Via = pid.ToString(CultureInfo.InvariantCulture) + "/" + fd.ToString(CultureInfo.InvariantCulture),
+            };
+        }
+
+        /// <summary>The copied descriptor is the listed socket: same cookie, or same inode when no cookie was listed.</summary>
+        private static bool IsListedSocket(int fd, TcpConnection c)
+        {
+            ulong value;
+            int len = sizeof(ulong);
+            if (c.Cookie is ulong cookie && Interop.Libc.getsockopt(fd, Interop.Libc.SOL_SOCKET, Interop.Libc.SO_COOKIE, &value, ref len) == 0)
+            {
+                return value == cookie;
+            }
+
+            if (c.Inode is ulong inode)
+            {
+                byte[] path = Encoding.ASCII.GetBytes("/proc/self/fd/" + fd.ToString(CultureInfo.InvariantCulture) + "\0");
+                var link = new byte[64];
+                fixed (byte* p = path)
+                fixed (byte* l = link)
+                {
+                    long n = (long)Interop.Libc.readlinkat(Interop.Libc.AT_FDCWD, p, l, (IntPtr)link.Length);
+                    return n > 0 && LinuxOwnerResolver.TryParseSocketInode(link, (int)n, out ulong found) && found == inode;
+                }
+            }
+
+            return false;
+        }
+
+        /// <summary>The socket on the connection's addresses now (checked against the cookie unless NoCookie); null when there is none.</summary>
+        private static TcpConnection? Lookup(LinuxNetlinkSocket netlink, TcpConnection c, ulong cookie)
+        {
+            uint seq = netlink.NextSequence();
+            netlink.Send(Request(LinuxInetDiag.SOCK_DIAG_BY_FAMILY, c, cookie, seq));
+            var found = new List<TcpConnection>(1);
+            bool interrupted = false;
+            try
+            {
+                // A reply and its acknowledgement; bounded so a confused kernel cannot hang the pipeline.
+                for (int i = 0; i < 16; i++)
+                {
+                    int n = netlink.Receive(out byte[] buf);
+                    if (LinuxInetDiag.ParseDumpBatch(buf, n, seq, 0, found, ref interrupted) == LinuxInetDiag.BatchResult.Done)
+                    {
+                        return found.FirstOrDefault();
+                    }
+                }
+            }
+            catch (NetlinkErrorException e) when (e.Errno == Interop.Libc.ENOENT || e.Errno == Interop.Libc.ESTALE)
+            {
+                return null;
+            }
+
+            throw new InvalidDataException("netlink: no acknowledgement to a socket lookup.");
+        }
+
+        private static byte[] Request(ushort type, TcpConnection c, ulong cookie, uint seq)
+        {
+            byte family = c.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? LinuxInetDiag.AF_INET : LinuxInetDiag.AF_INET6;
+            return LinuxInetDiag.BuildSocketRequest(type, family, 0, c.LocalIPAddress, c.LocalPort, c.RemoteIPAddress, c.RemotePort,
+                cookie, seq, c.InterfaceIndex ?? 0);
+        }
+
+        private LinuxNetlinkSocket Netlink(string? networkNamespace)
+        {
+            string key = networkNamespace ?? string.Empty;
+            if (!_netlink.TryGetValue(key, out var socket))
+            {
+                try
+                {
+                    // A netlink socket belongs to the namespace it was opened in and can be used from any thread.
+                    socket = networkNamespace == null
+                        ? LinuxNetlinkSocket.Open()
+                        : LinuxNetworkNamespace.Run(networkNamespace, LinuxNetlinkSocket.Open);
+                }
+                catch (NetlinkErrorException e)
+                {
+                    throw new CloseWaitException("SocketDiagUnavailable", ErrorCategory.ResourceUnavailable,
+                        $"Cannot open a sock_diag netlink socket: {LinuxErrno.Describe(e.Errno)}. Closing sockets needs NETLINK_SOCK_DIAG (blocked by a seccomp profile?); stop the owner with Stop-Process instead.", networkNamespace, e)
+                    { NativeError = e.Errno };
+                }
+
+                _netlink[key] = socket;
+            }
+
+            return socket;
+        }
+
+        private static CloseWaitException PidfdFailure(int errno, int pid, int fd, TcpConnection c)
+        {
+            switch (errno)
+            {
+                case Interop.Libc.EPERM:
+                case Interop.Libc.EACCES:
+                    return new CloseWaitException("SocketShutdownNotPermitted", ErrorCategory.PermissionDenied,
+                        $"Not allowed to take descriptor {fd} of PID {pid} to shut {Describe(c)} down: {LinuxErrno.Describe(errno)}. -Method Shutdown needs the right to trace the owner (its own user, or root): run as root (sudo).", c)
+                    { NativeError = errno };
+                case Interop.Libc.ENOSYS:
+                    return new CloseWaitException("PidfdNotSupported", ErrorCategory.NotImplemented,
+                        $"This kernel has no pidfd_getfd ({LinuxErrno.Describe(errno)}); -Method Shutdown needs Linux 5.6 or later. Use -Method Abort instead.", c)
+                    { NativeError = errno };
+                default:
+                    return new CloseWaitException("SocketCloseFailed", ErrorCategory.NotSpecified,
+                        $"Taking descriptor {fd} of PID {pid} to shut {Describe(c)} down failed: {LinuxErrno.Describe(errno)}.", c)
+                    { NativeError = errno };
+            }
+        }
+
+        private static CloseWaitException IdentityUnknown(TcpConnection c) =>
+            new CloseWaitException("ConnectionIdentityUnknown", ErrorCategory.InvalidData,
+                $"{Describe(c)} carries no socket cookie or inode, so it cannot be told apart from a newer socket on the same addresses. List it again with Get-TcpConnection and pipe that.", c);
+
+        private static CloseOutcome Gone() =>
+            new CloseOutcome(TcpCloseStatus.AlreadyGone, "The socket no longer exists: its owner or the peer closed it after it was listed.");
+
+        private static CloseOutcome Replaced(TcpConnection now) =>
+            new CloseOutcome(TcpCloseStatus.Replaced,
+                $"The listed socket is gone and a different one (cookie {now.Cookie?.ToString(CultureInfo.InvariantCulture) ?? "?"}, {now.State}) now uses these addresses: it was left open.");
+
+        private static long Key(int pid, int fd) => ((long)pid << 32) | (uint)fd;
+
+        internal static string Describe(TcpConnection c) =>
+            $"{TcpConnection.FormatEndpoint(c.LocalAddress, c.LocalPort)} -> {TcpConnection.FormatEndpoint(c.RemoteAddress, c.RemotePort)}";
+
+        public void Dispose()
+        {
+            foreach (var socket in _netlink.Values)
+            {
+                socket.Dispose();
+            }
+
+            _netlink.Clear();
+        }
+    }
+}

@@ -100,6 +100,20 @@ namespace CloseWait.WindowsSmoke
                 return $"{Describe(found)}; -MinimumIdleTime warns: {warnings} ({watch.ElapsedMilliseconds} ms with engine start)";
             });
 
+            // Last: on real Windows this closes the IPv4 socket; Wine's SetTcpEntry is a stub that
+            // returns success and closes nothing, so only the call path is exercised here.
+            Check("close-ipv4-settcpentry-call", () =>
+            {
+                var filter = new ConnectionFilter { States = new[] { TcpState.CloseWait }, LocalPorts = new HashSet<int> { _options.V4!.Value.Local } };
+                var target = List(filter, new[] { TcpState.CloseWait }, owners: true, out _).Single();
+                using var closer = PlatformServices.CreateSocketCloser();
+                Require(closer is WindowsSocketCloser, $"closer is {closer.GetType().Name}");
+                var outcome = closer.Close(target, TcpCloseMethod.Abort, CancellationToken.None);
+                Require(outcome.Status == TcpCloseStatus.Closed, $"{outcome.Status}: {outcome.Detail}");
+                bool stillThere = List(filter, new[] { TcpState.CloseWait }, owners: false, out _).Count == 1;
+                return $"{target} -> {outcome.Status}; afterwards the socket is {(stillThere ? "still there (Wine's SetTcpEntry is a stub)" : "gone")}";
+            });
+
             Console.WriteLine($"{_passed} passed, {_failed} failed");
             return _failed == 0 ? 0 : 1;
         }

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-WINE_TIMEOUT="${WINE_TIMEOUT:-600}"
+WINE_TIMEOUT="${WINE_TIMEOUT:-180}"
 HOLD_SECONDS=$((WINE_TIMEOUT + 120))
 
 if ! command -v wine >/dev/null; then
@@ -23,6 +23,8 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+# Stopped from outside (a CI timeout): still stop the holder and Wine.
+trap 'exit 143' TERM INT
 
 step() { local name="$1"; shift; local t0=$SECONDS; "$@"; echo "== $name: $((SECONDS - t0)) s"; }
 
@@ -49,8 +51,8 @@ export WINEDLLOVERRIDES="winedbg.exe=d"
 export WINEDEBUG="${WINEDEBUG:--all}"
 # Create the prefix and let its services (nsiproxy, which serves GetExtendedTcpTable) start
 # before the harness runs, so that the run's timings are the calls' own.
-step "create the Wine prefix" timeout --kill-after=10 300 wineboot --init
-step "wait for the prefix's services" timeout --kill-after=10 300 wineserver --wait
+step "create the Wine prefix" timeout --kill-after=10 120 wineboot --init
+step "wait for the prefix's services" timeout --kill-after=10 60 wineserver --wait
 t0=$SECONDS
 set +e
 timeout --kill-after=10 "$WINE_TIMEOUT" wine "$work/win/CloseWait.WindowsSmoke.exe" --v4 "$v4" --v6 "$v6" 2>"$work/wine.err" | tee "$work/smoke.out"

@@ -203,8 +203,8 @@ Describe 'Get-TcpConnection' {
     }
 
     It 'completes state names' {
-        $matches = (TabExpansion2 -inputScript 'Get-TcpConnection -State CloseW' -cursorColumn 31).CompletionMatches.CompletionText
-        $matches | Should -Contain 'CloseWait'
+        $completions = (TabExpansion2 -inputScript 'Get-TcpConnection -State CloseW' -cursorColumn 31).CompletionMatches.CompletionText
+        $completions | Should -Contain 'CloseWait'
     }
 
     It 'rejects bad parameters with the binding error ids' {

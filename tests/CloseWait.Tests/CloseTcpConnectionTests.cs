@@ -363,6 +363,33 @@ $o | Close-TcpConnection -Force", vars);
         }
 
         [Fact]
+        public void ARecordWithoutAUsableIdentityIsRefusedAndAnInodeAloneIsChecked()
+        {
+            using var sockets = LoopbackSockets.CloseWait(IPAddress.Loopback);
+            var vars = Vars(("port", sockets.Port));
+            _ps.Run("$script:x = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize(@(Get-TcpCloseWait -LocalPort $port)[0])); $script:inode = $x.Inode", vars).ThrowIfFailed();
+
+            // The all-ones cookie would switch the kernel's cookie check off.
+            var max = _ps.Run("$x.Cookie = [uint64]::MaxValue; $x | Close-TcpConnection -Force -PassThru");
+            Assert.Equal(new[] { "ConnectionIdentityUnknown" + Cmdlet }, max.ErrorIds);
+            Assert.Equal(TcpCloseStatus.Failed, Assert.Single(max.Objects<TcpCloseResult>()).Status);
+
+            var none = _ps.Run("$x.Cookie = $null; $x.Inode = $null; $x | Close-TcpConnection -Force");
+            Assert.Equal(new[] { "ConnectionIdentityUnknown" + Cmdlet }, none.ErrorIds);
+            Assert.Single(CloseWaitOn(sockets.Port));
+
+            // A wrong inode: the socket on those addresses is another one.
+            var wrong = _ps.Run("$x.Inode = $inode + 1; $x | Close-TcpConnection -Force -PassThru").ThrowIfFailed();
+            Assert.Equal(TcpCloseStatus.Replaced, Assert.Single(wrong.Objects<TcpCloseResult>()).Status);
+            Assert.Single(CloseWaitOn(sockets.Port));
+
+            // As from /proc/net/tcp: no cookie, the inode proves it is the listed socket.
+            var byInode = _ps.Run("$x.Inode = $inode; $x | Close-TcpConnection -Force -PassThru").ThrowIfFailed();
+            Assert.Equal(TcpCloseStatus.Closed, Assert.Single(byInode.Objects<TcpCloseResult>()).Status);
+            Assert.Empty(CloseWaitOn(sockets.Port));
+        }
+
+        [Fact]
         public void ClosesInAnotherNetworkNamespaceWithoutTouchingTheHost()
         {
             using var ns = new PrivateNetworkNamespace();

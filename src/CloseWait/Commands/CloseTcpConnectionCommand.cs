@@ -11,7 +11,7 @@ namespace CloseWait.Commands
     /// (Get-TcpCloseWait | Close-TcpConnection), or those the Get-TcpConnection filters select, where
     /// -State must be named. A listening socket closes only when -State names Listen.
     /// </summary>
-    [Cmdlet(VerbsCommon.Close, "TcpConnection", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = InputObjectSet)]
+    [Cmdlet(VerbsCommon.Close, "TcpConnection", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = FilterSet)]
     [OutputType(typeof(TcpCloseResult))]
     public sealed class CloseTcpConnectionCommand : TcpConnectionCommandBase, IDisposable
     {

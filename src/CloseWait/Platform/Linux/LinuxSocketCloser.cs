@@ -97,9 +97,8 @@ namespace CloseWait.Platform.Linux
                 case 0:
                     return new CloseOutcome(TcpCloseStatus.Closed, AbortDetail);
                 case Interop.Libc.ENOENT:
-                    return Gone();
                 case Interop.Libc.ESTALE:
-                    return Stale(netlink, c);
+                    return GoneOrReplaced(netlink, c);
                 case Interop.Libc.EPERM:
                 case Interop.Libc.EACCES:
                     throw new CloseWaitException("SocketDestroyNotPermitted", ErrorCategory.PermissionDenied,
@@ -117,10 +116,11 @@ namespace CloseWait.Platform.Linux
         }
 
         /// <summary>
-        /// ESTALE: the kernel found a socket on these addresses with another cookie. That is a new
-        /// connection reusing them, or (for an accepted socket whose connection is gone) the listener.
+        /// No socket with that cookie: the kernel answers ENOENT (older kernels ESTALE) both when
+        /// the addresses are free and when another socket holds them. Another socket is a new
+        /// connection reusing the addresses, or the listener an accepted socket came from.
         /// </summary>
-        private CloseOutcome Stale(LinuxNetlinkSocket netlink, TcpConnection c)
+        private static CloseOutcome GoneOrReplaced(LinuxNetlinkSocket netlink, TcpConnection c)
         {
             var now = Lookup(netlink, c, NoCookie);
             if (now == null || (now.State == TcpState.Listen && c.State != TcpState.Listen))

@@ -1,0 +1,140 @@
+#Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0' }
+# Close-TcpConnection against the built module (out/CloseWait) on a real machine: run with
+# Invoke-Pester (build.ps1 -Test does). Closing needs root on Linux and an elevated session on Windows;
+# the contexts that need them are skipped otherwise. Sockets are on loopback only.
+
+BeforeDiscovery {
+    $script:onWindows = $PSVersionTable.PSEdition -eq 'Desktop' -or $IsWindows
+    $script:onLinux = $PSVersionTable.PSEdition -eq 'Core' -and $IsLinux
+    $script:linuxRoot = $onLinux -and ((id -u) -eq '0')
+    $script:windowsAdmin = $onWindows -and ([Security.Principal.WindowsPrincipal][Security.Principal.WindowsIdentity]::GetCurrent()).IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)
+}
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot '../out/CloseWait/CloseWait.psd1') -Force
+
+    # Loopback connections whose accepted ends (held by this process) sit in CLOSE_WAIT with 3 unread bytes.
+    function New-CloseWait {
+        param([int] $Count = 1, [ipaddress] $Loopback = [ipaddress]::Loopback)
+        $listener = [System.Net.Sockets.Socket]::new($Loopback.AddressFamily, 'Stream', 'Tcp')
+        $listener.Bind([System.Net.IPEndPoint]::new($Loopback, 0))
+        $listener.Listen($Count + 4)
+        $servers = foreach ($i in 1..$Count) {
+            $client = [System.Net.Sockets.Socket]::new($Loopback.AddressFamily, 'Stream', 'Tcp')
+            $client.Connect($listener.LocalEndPoint)
+            $null = $client.Send([byte[]](1, 2, 3))
+            $listener.Accept()
+            $client.Close()
+        }
+        Start-Sleep -Milliseconds 100
+        [pscustomobject]@{ Listener = $listener; Servers = @($servers); Port = $listener.LocalEndPoint.Port }
+    }
+
+    function Remove-CloseWait {
+        param($Set)
+        if ($Set) {
+            $Set.Servers | ForEach-Object { $_.Dispose() }
+            $Set.Listener.Dispose()
+        }
+    }
+}
+
+Describe 'Close-TcpConnection' {
+    Context 'Declaration' {
+        It 'is a high-impact cmdlet that supports -WhatIf and returns TcpCloseResult' {
+            $cmd = Get-Command Close-TcpConnection
+            $attr = $cmd.ImplementingType.GetCustomAttributes([System.Management.Automation.CmdletAttribute], $false)[0]
+            $attr.SupportsShouldProcess | Should -BeTrue
+            $attr.ConfirmImpact | Should -Be 'High'
+            $cmd.OutputType.Name | Should -Contain 'CloseWait.TcpCloseResult'
+            $cmd.Parameters.Keys | Should -Contain 'Force'
+            $cmd.Parameters.Keys | Should -Contain 'PassThru'
+            $cmd.Parameters['State'].ParameterSets['Filter'].IsMandatory | Should -BeTrue
+        }
+
+        It 'has help with examples' {
+            (Get-Help Close-TcpConnection).Examples.Example.Count | Should -BeGreaterOrEqual 4
+        }
+    }
+
+    Context 'Any platform' {
+        BeforeEach { $script:set = New-CloseWait -Count 2 }
+        AfterEach { Remove-CloseWait $set }
+
+        It '-WhatIf closes nothing' {
+            Get-TcpCloseWait -LocalPort $set.Port | Close-TcpConnection -WhatIf
+            @(Get-TcpCloseWait -LocalPort $set.Port).Count | Should -Be 2
+        }
+
+        It 'skips a listener that -State does not name' {
+            $r = Get-TcpConnection -LocalPort $set.Port -State Listen | Close-TcpConnection -Force -PassThru -ErrorVariable e -ErrorAction SilentlyContinue
+            $r.Status | Should -Be 'Skipped'
+            $e[0].FullyQualifiedErrorId | Should -Be 'ListenerNotClosed,CloseWait.Commands.CloseTcpConnectionCommand'
+            @(Get-TcpConnection -LocalPort $set.Port -State Listen).Count | Should -Be 1
+        }
+    }
+
+    Context 'Linux as root' -Skip:(-not $linuxRoot) {
+        BeforeEach { $script:set = New-CloseWait -Count 2 }
+        AfterEach { Remove-CloseWait $set }
+
+        It 'empties the CLOSE_WAIT list of a process that keeps running (<method>)' -ForEach @(
+            @{ Method = 'Abort'; WriteError = 'ConnectionAborted' }
+            @{ Method = 'Shutdown'; WriteError = 'Shutdown' }
+        ) {
+            $r = Get-TcpCloseWait -LocalPort $set.Port | Close-TcpConnection -Method $Method -Confirm:$false -PassThru
+            $r.Count | Should -Be 2
+            $r.Status | Should -Be @('Closed', 'Closed')
+            Get-TcpCloseWait -LocalPort $set.Port | Should -BeNullOrEmpty
+            foreach ($s in $set.Servers) {
+                $buf = [byte[]]::new(8)
+                $s.Receive($buf) | Should -Be 3
+                $s.Receive($buf) | Should -Be 0
+                $err = { $s.Send([byte[]](1)) } | Should -Throw -PassThru
+                $err.Exception.InnerException.SocketErrorCode | Should -Be $WriteError
+            }
+        }
+
+        It 'closes objects that went through serialization' {
+            $x = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize(@(Get-TcpCloseWait -LocalPort $set.Port), 2))
+            ($x | Close-TcpConnection -Force -PassThru).Status | Should -Be @('Closed', 'Closed')
+        }
+
+        It 'reports a socket closed since listing as AlreadyGone, without an error' {
+            $listed = Get-TcpCloseWait -LocalPort $set.Port
+            $set.Servers | ForEach-Object { $_.Close() }
+            Start-Sleep -Milliseconds 50
+            $r = $listed | Close-TcpConnection -Force -PassThru -ErrorVariable e
+            $r.Status | Should -Be @('AlreadyGone', 'AlreadyGone')
+            $e | Should -BeNullOrEmpty
+        }
+    }
+
+    Context 'Windows' -Skip:(-not $onWindows) {
+        It 'refuses IPv6 with SocketCloseNotSupported and closes nothing' {
+            $v6 = New-CloseWait -Loopback ([ipaddress]::IPv6Loopback)
+            try {
+                Get-TcpCloseWait -LocalPort $v6.Port | Close-TcpConnection -Force -ErrorVariable e -ErrorAction SilentlyContinue
+                $e[0].FullyQualifiedErrorId | Should -Be 'SocketCloseNotSupported,CloseWait.Commands.CloseTcpConnectionCommand'
+                @(Get-TcpCloseWait -LocalPort $v6.Port).Count | Should -Be 1
+            }
+            finally { Remove-CloseWait $v6 }
+        }
+
+        It 'closes IPv4 when elevated, or says to run elevated' {
+            $v4 = New-CloseWait
+            try {
+                $r = Get-TcpCloseWait -LocalPort $v4.Port | Close-TcpConnection -Force -PassThru -ErrorVariable e -ErrorAction SilentlyContinue
+                if ($windowsAdmin) {
+                    $r.Status | Should -Be 'Closed'
+                    Get-TcpCloseWait -LocalPort $v4.Port | Should -BeNullOrEmpty
+                }
+                else {
+                    $e[0].FullyQualifiedErrorId | Should -Be 'SocketCloseAccessDenied,CloseWait.Commands.CloseTcpConnectionCommand'
+                    @(Get-TcpCloseWait -LocalPort $v4.Port).Count | Should -Be 1
+                }
+            }
+            finally { Remove-CloseWait $v4 }
+        }
+    }
+}

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-WINE_TIMEOUT="${WINE_TIMEOUT:-180}"
+WINE_TIMEOUT="${WINE_TIMEOUT:-240}"
 HOLD_SECONDS=$((WINE_TIMEOUT + 120))
 
 if ! command -v wine >/dev/null; then

@@ -320,7 +320,14 @@ function Stop-ProcessShape {
             ps.AddScript("Get-TcpCloseWait -LocalPort $port | ForEach-Object { [System.Threading.Thread]::Sleep(100); $_ }");
             var output = new PSDataCollection<PSObject>();
             var async = ps.BeginInvoke<PSObject, PSObject>(null, output);
-            Thread.Sleep(400);
+
+            // Stop once the first objects are out (bounded wait: a loaded machine is slow to start).
+            var started = Stopwatch.StartNew();
+            while (output.Count < 2 && started.ElapsedMilliseconds < 20000)
+            {
+                Thread.Sleep(20);
+            }
+
             var watch = Stopwatch.StartNew();
             ps.Stop();
             Assert.True(async.AsyncWaitHandle.WaitOne(5000));

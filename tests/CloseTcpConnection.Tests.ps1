@@ -7,7 +7,6 @@ BeforeDiscovery {
     $script:onWindows = $PSVersionTable.PSEdition -eq 'Desktop' -or $IsWindows
     $script:onLinux = $PSVersionTable.PSEdition -eq 'Core' -and $IsLinux
     $script:linuxRoot = $onLinux -and ((id -u) -eq '0')
-    $script:windowsAdmin = $onWindows -and ([Security.Principal.WindowsPrincipal][Security.Principal.WindowsIdentity]::GetCurrent()).IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)
 }
 
 BeforeAll {
@@ -125,7 +124,8 @@ Describe 'Close-TcpConnection' {
             $v4 = New-CloseWait
             try {
                 $r = Get-TcpCloseWait -LocalPort $v4.Port | Close-TcpConnection -Force -PassThru -ErrorVariable e -ErrorAction SilentlyContinue
-                if ($windowsAdmin) {
+                $admin = ([Security.Principal.WindowsPrincipal][Security.Principal.WindowsIdentity]::GetCurrent()).IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)
+                if ($admin) {
                     $r.Status | Should -Be 'Closed'
                     Get-TcpCloseWait -LocalPort $v4.Port | Should -BeNullOrEmpty
                 }

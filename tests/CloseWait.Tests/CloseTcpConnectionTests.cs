@@ -174,7 +174,23 @@ namespace CloseWait.Tests
             var buf = new byte[16];
             Assert.Equal(4, server.Receive(buf));
             Assert.Equal(0, server.Receive(buf));
-            Assert.Throws<SocketException>(() => server.Send(new byte[] { 1 }));
+            var e = Assert.Throws<SocketException>(() => server.Send(new byte[] { 1 }));
+            Assert.Equal(SocketError.Shutdown, e.SocketErrorCode); // EPIPE
+            // On loopback the peer's acknowledgement usually lands before the lookup: LastAck or gone.
+            Assert.True(x.RemainingState == null || x.RemainingState == TcpState.LastAck, $"remaining state {x.RemainingState}");
+        }
+
+        [Fact]
+        public void ShutdownFindsTheOwnerItselfWhenListedWithoutOwners()
+        {
+            using var sockets = LoopbackSockets.CloseWait(IPAddress.IPv6Loopback, count: 2);
+            var r = _ps.Run("Get-TcpCloseWait -LocalPort $port -NoOwner | Close-TcpConnection -Method Shutdown -Force -PassThru", Vars(("port", sockets.Port))).ThrowIfFailed();
+            var results = r.Objects<TcpCloseResult>();
+            Assert.Equal(2, results.Count);
+            Assert.All(results, x => Assert.Null(x.ProcessId));
+            Assert.All(results, x => Assert.Equal(TcpCloseStatus.Closed, x.Status));
+            Assert.All(results, x => Assert.StartsWith(Environment.ProcessId + "/", x.Via));
+            Assert.Empty(CloseWaitOn(sockets.Port));
         }
 
         [Fact]
@@ -303,6 +319,32 @@ namespace CloseWait.Tests
             _ps.Run("Close-TcpConnection CloseWait -LocalPort $a -ProcessId $me -Force", Vars(("a", a.Port), ("me", Environment.ProcessId))).ThrowIfFailed();
             Assert.Empty(CloseWaitOn(a.Port));
             Assert.Single(CloseWaitOn(b.Port));
+        }
+
+        [Fact]
+        public void ANullProcessIdOnTheCommandLineIsRefusedButUnownedPipedConnectionsBind()
+        {
+            using var sockets = LoopbackSockets.CloseWait(IPAddress.Loopback);
+            var vars = Vars(("port", sockets.Port), ("nothing", null));
+
+            // An empty variable must never widen the selection to every process.
+            var r = _ps.Run("Close-TcpConnection -State CloseWait -LocalPort $port -ProcessId $nothing -Force", vars);
+            Assert.Equal(new[] { "ProcessIdIsNull" + Cmdlet }, r.ErrorIds);
+            var g = _ps.Run("Get-TcpConnection -LocalPort $port -ProcessId $nothing", vars);
+            Assert.Equal(new[] { "ProcessIdIsNull,CloseWait.Commands.GetTcpConnectionCommand" }, g.ErrorIds);
+            var negative = _ps.Run("Close-TcpConnection -State CloseWait -ProcessId -1 -Force", vars);
+            Assert.Equal(new[] { "ParameterArgumentValidationError" + Cmdlet }, negative.ErrorIds);
+            Assert.Single(CloseWaitOn(sockets.Port));
+
+            // A piped object whose Id is $null selects no process: nothing closes.
+            var none = _ps.Run("[pscustomobject]@{ Id = $null } | Close-TcpConnection -State CloseWait -LocalPort $port -Force -PassThru", vars).ThrowIfFailed();
+            Assert.Empty(none.Output);
+            Assert.Single(CloseWaitOn(sockets.Port));
+
+            // A piped connection without an owner still binds as the connection and closes.
+            var unowned = _ps.Run("Get-TcpCloseWait -LocalPort $port -NoOwner | Close-TcpConnection -State CloseWait -Force -PassThru", vars).ThrowIfFailed();
+            Assert.Equal(TcpCloseStatus.Closed, Assert.Single(unowned.Objects<TcpCloseResult>()).Status);
+            Assert.Empty(CloseWaitOn(sockets.Port));
         }
 
         [Fact]

@@ -55,6 +55,8 @@ namespace CloseWait.Commands
 
         protected override void BeginProcessing()
         {
+            base.BeginProcessing();
+
             // Only the command line's -ProcessId filters piped connections; a piped connection's
             // own Id also binds to -ProcessId and must not count as a filter.
             _commandLineProcessIds = MyInvocation.BoundParameters.ContainsKey(nameof(ProcessId)) ? ProcessId : null;

@@ -41,7 +41,7 @@ namespace CloseWait.Commands
         /// <summary>Owner PID; binds from Get-Process output by its Id property.</summary>
         [Parameter(ValueFromPipelineByPropertyName = true)]
         [Alias("Id", "OwningProcess")]
-        [ValidateRange(0, int.MaxValue)]
+        [ValidateProcessId]
         public int[]? ProcessId { get; set; }
 
         [Parameter]
@@ -68,6 +68,16 @@ namespace CloseWait.Commands
         protected virtual TimeSpan? RequestedMinimumIdleTime => null;
 
         protected CancellationToken StopToken => _stop.Token;
+
+        protected override void BeginProcessing()
+        {
+            // From the command line $null is a mistake (an empty variable), never "every process".
+            if (MyInvocation.BoundParameters.TryGetValue(nameof(ProcessId), out object? pid) && pid == null)
+            {
+                ThrowTerminatingError(new CloseWaitException("ProcessIdIsNull", ErrorCategory.InvalidArgument,
+                    "-ProcessId is $null. Give one or more process IDs, or leave -ProcessId out to select every process.").ToErrorRecord());
+            }
+        }
 
         protected override void ProcessRecord()
         {

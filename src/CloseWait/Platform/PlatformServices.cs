@@ -2,6 +2,8 @@ using System;
 using System.Management.Automation;
 using System.Runtime.InteropServices;
 using CloseWait.Platform.Linux;
+using CloseWait.Platform.MacOS;
+using CloseWait.Platform.Windows;
 
 namespace CloseWait.Platform
 {
@@ -20,7 +22,17 @@ namespace CloseWait.Platform
             windows: null,
             macOS: null));
 
+        private static readonly Lazy<IKeepAliveStore> KeepAlive = new Lazy<IKeepAliveStore>(() => Choose<IKeepAliveStore>(
+            linux: () => new LinuxKeepAliveStore(),
+            windows: () => new WindowsKeepAliveStore(),
+            macOS: () => new MacOSKeepAliveStore()));
+
         internal static ISocketTable SocketTable => Table.Value;
+
+        internal static IKeepAliveStore KeepAliveStore => KeepAliveStoreOverride ?? KeepAlive.Value;
+
+        /// <summary>Tests point the keepalive cmdlets at a store of their own (a scratch sysctl tree, an injected write failure).</summary>
+        internal static IKeepAliveStore? KeepAliveStoreOverride { get; set; }
 
         internal static IOwnerResolver OwnerResolver => Owners.Value;
 

@@ -54,6 +54,11 @@ namespace CloseWait.Platform
             return make();
         }
 
+        /// <summary>The error for -NetworkNamespace off Linux.</summary>
+        internal static CloseWaitException NetworkNamespaceNotSupported(string networkNamespace) =>
+            new CloseWaitException("NetworkNamespaceNotSupported", ErrorCategory.InvalidArgument,
+                "-NetworkNamespace is a Linux feature; leave it out on this platform.", networkNamespace);
+
         internal static CloseWaitException Unsupported() =>
             new CloseWaitException("PlatformNotSupported", ErrorCategory.NotImplemented,
                 $"CloseWait does not support {RuntimeInformation.OSDescription}. It runs on Linux, Windows and macOS.");

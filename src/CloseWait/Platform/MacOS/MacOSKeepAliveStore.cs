@@ -51,8 +51,7 @@ namespace CloseWait.Platform.MacOS
         {
             if (networkNamespace != null)
             {
-                throw new CloseWaitException("NetworkNamespaceNotSupported", ErrorCategory.InvalidArgument,
-                    "-NetworkNamespace is a Linux feature; leave it out on this platform.", networkNamespace);
+                throw PlatformServices.NetworkNamespaceNotSupported(networkNamespace);
             }
         }
 

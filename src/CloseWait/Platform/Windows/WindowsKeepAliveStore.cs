@@ -154,8 +154,7 @@ namespace CloseWait.Platform.Windows
         {
             if (networkNamespace != null)
             {
-                throw new CloseWaitException("NetworkNamespaceNotSupported", ErrorCategory.InvalidArgument,
-                    "-NetworkNamespace is a Linux feature; leave it out on this platform.", networkNamespace);
+                throw PlatformServices.NetworkNamespaceNotSupported(networkNamespace);
             }
         }
 

@@ -66,6 +66,14 @@ namespace CloseWait.Platform.Windows
         public void Write(KeepAliveChange change, string? networkNamespace)
         {
             RefuseNamespace(networkNamespace);
+
+            // The probe count has no registry value: a change to it is refused here too, for callers other than the cmdlet.
+            var invalid = Rules.Validate(change);
+            if (invalid != null)
+            {
+                throw invalid;
+            }
+
             var steps = KeepAliveTransaction.Plan(Rules, Read(null), change);
             if (steps.Count == 0)
             {

@@ -1,4 +1,5 @@
 using System;
+using System.Collections;
 using System.Globalization;
 using System.Management.Automation;
 
@@ -7,6 +8,8 @@ namespace CloseWait.Commands
     /// <summary>
     /// Lets a TimeSpan parameter take a plain number as seconds (-Time 300 means 00:05:00).
     /// PowerShell alone would read 300 as 300 ticks, a trap for every script that passes a number.
+    /// Also takes a TimeSpan as ConvertTo-Json writes it and ConvertFrom-Json reads it back (an
+    /// object with Ticks and TotalSeconds), so a JSON baseline binds by property name.
     /// </summary>
     [AttributeUsage(AttributeTargets.Field | AttributeTargets.Property)]
     public sealed class SecondsToTimeSpanAttribute : ArgumentTransformationAttribute
@@ -45,8 +48,48 @@ namespace CloseWait.Commands
                     throw new ArgumentTransformationMetadataException(
                         $"'{s}' is not a time span. Give seconds (300) or hh:mm:ss (00:05:00).");
                 default:
-                    return value;
+                    return FromTimeSpanShape(inputData) ?? value;
             }
+        }
+
+        /// <summary>An object or dictionary with Ticks (preferred) or TotalSeconds, as a TimeSpan after a JSON round trip is.</summary>
+        private static TimeSpan? FromTimeSpanShape(object? input)
+        {
+            object? ticks;
+            object? seconds;
+            if (input is PSObject pso && pso.BaseObject is PSCustomObject)
+            {
+                ticks = pso.Properties["Ticks"]?.Value;
+                seconds = pso.Properties["TotalSeconds"]?.Value;
+            }
+            else if ((input is PSObject wrapped ? wrapped.BaseObject : input) is IDictionary dictionary)
+            {
+                ticks = dictionary.Contains("Ticks") ? dictionary["Ticks"] : null;
+                seconds = dictionary.Contains("TotalSeconds") ? dictionary["TotalSeconds"] : null;
+            }
+            else
+            {
+                return null;
+            }
+
+            try
+            {
+                if (ticks != null)
+                {
+                    return TimeSpan.FromTicks(Convert.ToInt64(ticks is PSObject t ? t.BaseObject : ticks, CultureInfo.InvariantCulture));
+                }
+
+                if (seconds != null)
+                {
+                    return TimeSpan.FromSeconds(Convert.ToDouble(seconds is PSObject s ? s.BaseObject : seconds, CultureInfo.InvariantCulture));
+                }
+            }
+            catch (Exception e) when (e is FormatException || e is InvalidCastException || e is OverflowException)
+            {
+                throw new ArgumentTransformationMetadataException($"'{input}' is not a time span: its Ticks or TotalSeconds is not a number.", e);
+            }
+
+            return null;
         }
     }
 }

@@ -17,6 +17,9 @@ internal static partial class Interop
 
         internal const int O_RDONLY = 0;
         internal const int O_WRONLY = 1;
+        internal const int O_CREAT = 0x40;
+        internal const int O_EXCL = 0x80;
+        internal const int O_TRUNC = 0x200;
         internal const int O_DIRECTORY = 0x10000;
         internal const int O_CLOEXEC = 0x80000;
 
@@ -29,6 +32,7 @@ internal static partial class Interop
         internal const int EBADF = 9;
         internal const int EAGAIN = 11;
         internal const int EACCES = 13;
+        internal const int EISDIR = 21;
         internal const int EINVAL = 22;
         internal const int EROFS = 30;
         internal const int ENOSYS = 38;
@@ -79,6 +83,25 @@ internal static partial class Interop
 
         [DllImport(Libraries.Libc, SetLastError = true)]
         internal static extern int open([MarshalAs(UnmanagedType.LPStr)] string pathname, int flags);
+
+        /// <summary>open(2) with a creation mode (O_CREAT).</summary>
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern int open([MarshalAs(UnmanagedType.LPStr)] string pathname, int flags, int mode);
+
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern IntPtr write(int fd, byte* buf, IntPtr count);
+
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern int fsync(int fd);
+
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern int fchmod(int fd, int mode);
+
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern int rename([MarshalAs(UnmanagedType.LPStr)] string oldpath, [MarshalAs(UnmanagedType.LPStr)] string newpath);
+
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern int unlink([MarshalAs(UnmanagedType.LPStr)] string pathname);
 
         [DllImport(Libraries.Libc, SetLastError = true)]
         internal static extern int openat(int dirfd, byte* pathname, int flags);

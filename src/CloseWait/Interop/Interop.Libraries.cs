@@ -7,5 +7,6 @@ internal static partial class Interop
         internal const string LibSystem = "/usr/lib/libSystem.dylib";
         internal const string IpHlpApi = "iphlpapi.dll";
         internal const string Kernel32 = "kernel32.dll";
+        internal const string Advapi32 = "advapi32.dll";
     }
 }

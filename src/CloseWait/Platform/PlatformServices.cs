@@ -26,7 +26,17 @@ namespace CloseWait.Platform
             macOS: () => () => throw new CloseWaitException("SocketCloseNotSupported", ErrorCategory.NotImplemented,
                 "macOS offers no way to close another process's socket. Stop the owning process instead (Stop-Process).")));
 
+        private static readonly Lazy<IKeepAliveStore> KeepAlive = new Lazy<IKeepAliveStore>(() => Choose<IKeepAliveStore>(
+            linux: () => new LinuxKeepAliveStore(),
+            windows: () => new WindowsKeepAliveStore(),
+            macOS: () => new MacOSKeepAliveStore()));
+
         internal static ISocketTable SocketTable => _table.Value;
+
+        internal static IKeepAliveStore KeepAliveStore => KeepAliveStoreOverride ?? KeepAlive.Value;
+
+        /// <summary>Tests point the keepalive cmdlets at a store of their own (a scratch sysctl tree, an injected write failure).</summary>
+        internal static IKeepAliveStore? KeepAliveStoreOverride { get; set; }
 
         /// <summary>A closer for one cmdlet call (it holds kernel handles until disposed).</summary>
         internal static ISocketCloser CreateSocketCloser() => Closers.Value();
@@ -84,6 +94,11 @@ namespace CloseWait.Platform
 
             return make();
         }
+
+        /// <summary>The error for -NetworkNamespace off Linux.</summary>
+        internal static CloseWaitException NetworkNamespaceNotSupported(string networkNamespace) =>
+            new CloseWaitException("NetworkNamespaceNotSupported", ErrorCategory.InvalidArgument,
+                "-NetworkNamespace is a Linux feature; leave it out on this platform.", networkNamespace);
 
         internal static CloseWaitException Unsupported() => Unsupported(RuntimeInformation.OSDescription);
 

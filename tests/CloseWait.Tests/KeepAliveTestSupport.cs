@@ -1,0 +1,199 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Threading;
+using CloseWait.Platform.Linux;
+
+namespace CloseWait.Tests
+{
+    /// <summary>
+    /// A private network namespace held by a child `unshare -n sleep` process, killed on dispose. A
+    /// new namespace starts from the kernel defaults (7200, 75, 9), whatever the host's values.
+    /// Its values are read with nsenter and cat, independently of the module under test.
+    /// </summary>
+    internal sealed class KeepAliveNamespace : IDisposable
+    {
+        private readonly Process _holder;
+
+        public KeepAliveNamespace()
+        {
+            string host = KeepAliveHost.NamespaceOf("self");
+            var psi = new ProcessStartInfo("unshare") { UseShellExecute = false };
+            psi.ArgumentList.Add("-n");
+            psi.ArgumentList.Add("sleep");
+            psi.ArgumentList.Add("120");
+            _holder = Process.Start(psi)!;
+            Pid = _holder.Id;
+
+            // unshare(1) execs sleep once it has unshared: wait until the PID's namespace is no longer the host's.
+            var watch = Stopwatch.StartNew();
+            while (KeepAliveHost.NamespaceOf(Pid.ToString(CultureInfo.InvariantCulture)) == host)
+            {
+                if (watch.ElapsedMilliseconds > 10000)
+                {
+                    Dispose();
+                    throw new InvalidOperationException("unshare -n did not create a network namespace in 10 s");
+                }
+
+                Thread.Sleep(5);
+            }
+        }
+
+        public int Pid { get; }
+
+        /// <summary>What -NetworkNamespace takes: the holder's PID.</summary>
+        public string Spec => Pid.ToString(CultureInfo.InvariantCulture);
+
+        public string Path => $"/proc/{Pid}/ns/net";
+
+        /// <summary>Time, interval (seconds) and probes as the kernel holds them in this namespace.</summary>
+        public (long Time, long Interval, long Probes) Values()
+        {
+            var (code, output) = KeepAliveHost.Run("nsenter", $"--net={Path}", "cat",
+                "/proc/sys/net/ipv4/tcp_keepalive_time", "/proc/sys/net/ipv4/tcp_keepalive_intvl", "/proc/sys/net/ipv4/tcp_keepalive_probes");
+            if (code != 0)
+            {
+                throw new InvalidOperationException("nsenter cat failed: " + output);
+            }
+
+            var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            return (long.Parse(lines[0], CultureInfo.InvariantCulture), long.Parse(lines[1], CultureInfo.InvariantCulture), long.Parse(lines[2], CultureInfo.InvariantCulture));
+        }
+
+        public void Dispose()
+        {
+            try
+            {
+                _holder.Kill(true);
+                _holder.WaitForExit(5000);
+            }
+            catch (InvalidOperationException)
+            {
+            }
+
+            _holder.Dispose();
+        }
+    }
+
+    internal static class KeepAliveHost
+    {
+        internal static readonly (long Time, long Interval, long Probes) KernelDefaults = (7200, 75, 9);
+
+        /// <summary>The host's own values, read directly (the test process stays in the host's namespace).</summary>
+        internal static (long Time, long Interval, long Probes) Values() =>
+            (ReadLong("/proc/sys/net/ipv4/tcp_keepalive_time"), ReadLong("/proc/sys/net/ipv4/tcp_keepalive_intvl"), ReadLong("/proc/sys/net/ipv4/tcp_keepalive_probes"));
+
+        internal static long ReadLong(string path) => long.Parse(File.ReadAllText(path).Trim(), CultureInfo.InvariantCulture);
+
+        internal static string NamespaceOf(string pid)
+        {
+            try
+            {
+                return new FileInfo($"/proc/{pid}/ns/net").LinkTarget ?? string.Empty;
+            }
+            catch (IOException)
+            {
+                return string.Empty;
+            }
+        }
+
+        /// <summary>The engine host (tools/CloseWait.Host), copied beside the tests: runs a pipeline in a child process.</summary>
+        internal static string HostTool => System.IO.Path.Combine(AppContext.BaseDirectory, "CloseWait.Host");
+
+        /// <summary>Runs a program to completion (bounded); returns its exit code and its output and errors.</summary>
+        internal static (int ExitCode, string Output) Run(string file, params string[] arguments)
+        {
+            var psi = new ProcessStartInfo(file)
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            foreach (string a in arguments)
+            {
+                psi.ArgumentList.Add(a);
+            }
+
+            psi.Environment["HOME"] = System.IO.Path.GetTempPath();
+            using var p = Process.Start(psi)!;
+            var stdout = p.StandardOutput.ReadToEndAsync();
+            var stderr = p.StandardError.ReadToEndAsync();
+            if (!p.WaitForExit(60000))
+            {
+                p.Kill(true);
+                throw new TimeoutException($"{file} {string.Join(" ", arguments)} did not finish in 60 s");
+            }
+
+            return (p.ExitCode, stdout.Result + stderr.Result);
+        }
+
+        /// <summary>Quotes a word for sh -c.</summary>
+        internal static string Sh(string word) => "'" + word.Replace("'", "'\\''") + "'";
+    }
+
+    /// <summary>
+    /// A scratch tree for the Linux store: fake /proc/sys/net/ipv4 files and a configuration root
+    /// with etc/sysctl.d, so persistence and after-reboot reading never touch the host's /etc.
+    /// </summary>
+    internal sealed class ScratchSysctlTree : IDisposable
+    {
+        public ScratchSysctlTree(long time = 7200, long interval = 75, long probes = 9)
+        {
+            Root = Directory.CreateTempSubdirectory("closewait-keepalive-").FullName;
+            Proc = System.IO.Path.Combine(Root, "proc");
+            ConfigRoot = System.IO.Path.Combine(Root, "root");
+            Directory.CreateDirectory(Proc);
+            Directory.CreateDirectory(System.IO.Path.Combine(ConfigRoot, "etc", "sysctl.d"));
+            SetProc(time, interval, probes);
+        }
+
+        public string Root { get; }
+
+        public string Proc { get; }
+
+        public string ConfigRoot { get; }
+
+        public string SysctlD => System.IO.Path.Combine(ConfigRoot, "etc", "sysctl.d");
+
+        public string DropIn => System.IO.Path.Combine(SysctlD, LinuxKeepAliveStore.DropInName);
+
+        public LinuxKeepAliveStore Store() => new LinuxKeepAliveStore(Proc, ConfigRoot);
+
+        public void SetProc(long time, long interval, long probes)
+        {
+            File.WriteAllText(System.IO.Path.Combine(Proc, "tcp_keepalive_time"), time + "\n");
+            File.WriteAllText(System.IO.Path.Combine(Proc, "tcp_keepalive_intvl"), interval + "\n");
+            File.WriteAllText(System.IO.Path.Combine(Proc, "tcp_keepalive_probes"), probes + "\n");
+        }
+
+        public (long Time, long Interval, long Probes) ProcValues() =>
+            (KeepAliveHost.ReadLong(System.IO.Path.Combine(Proc, "tcp_keepalive_time")),
+             KeepAliveHost.ReadLong(System.IO.Path.Combine(Proc, "tcp_keepalive_intvl")),
+             KeepAliveHost.ReadLong(System.IO.Path.Combine(Proc, "tcp_keepalive_probes")));
+
+        /// <summary>Writes a file below the configuration root ("etc/sysctl.conf", "usr/lib/sysctl.d/10-x.conf").</summary>
+        public string WriteConfig(string relative, string text)
+        {
+            string path = System.IO.Path.Combine(ConfigRoot, relative);
+            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
+            File.WriteAllText(path, text);
+            return path;
+        }
+
+        /// <summary>Every file below the tree with its bytes, to prove a write left the others alone.</summary>
+        public Dictionary<string, string> Snapshot()
+        {
+            var files = new Dictionary<string, string>();
+            foreach (string f in Directory.EnumerateFiles(ConfigRoot, "*", SearchOption.AllDirectories))
+            {
+                files[f] = File.ReadAllText(f);
+            }
+
+            return files;
+        }
+
+        public void Dispose() => Directory.Delete(Root, recursive: true);
+    }
+}

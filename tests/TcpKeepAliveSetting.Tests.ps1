@@ -1,0 +1,152 @@
+#Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0' }
+<#
+    Get-, Set- and Test-TcpKeepAliveSetting against the built module (out/CloseWait), in pwsh with
+    Pester 5. Real kernel values change only inside private network namespaces (a child
+    `unshare -n sleep`), and every test that writes checks that the host's values did not move.
+    The xunit tests (tests/CloseWait.Tests/KeepAlive*Tests.cs) cover the same ground without pwsh;
+    these add what only a full pwsh has: Export-Clixml, ConvertTo-Json, Format-List.
+#>
+
+BeforeDiscovery {
+    $script:linuxRoot = $IsLinux -and ((id -u) -eq '0') -and (Get-Command unshare, nsenter -ErrorAction SilentlyContinue).Count -eq 2
+}
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot '../out/CloseWait/CloseWait.psd1') -Force
+
+    $script:defaults = '7200 75 9'
+
+    function script:Get-HostKeepAlive {
+        (Get-Content /proc/sys/net/ipv4/tcp_keepalive_time, /proc/sys/net/ipv4/tcp_keepalive_intvl, /proc/sys/net/ipv4/tcp_keepalive_probes) -join ' '
+    }
+
+    # A private network namespace held by `unshare -n sleep`: its PID is what -NetworkNamespace takes.
+    function script:New-PrivateNamespace {
+        $hostNs = (Get-Item /proc/self/ns/net).LinkTarget
+        $holder = Start-Process -FilePath unshare -ArgumentList '-n', 'sleep', '120' -PassThru
+        $deadline = [DateTime]::UtcNow.AddSeconds(10)
+        while ((Get-Item "/proc/$($holder.Id)/ns/net" -ErrorAction SilentlyContinue).LinkTarget -eq $hostNs) {
+            if ([DateTime]::UtcNow -gt $deadline) { throw 'unshare -n did not create a namespace in 10 s' }
+            Start-Sleep -Milliseconds 5
+        }
+        $holder
+    }
+
+    # The namespace's values as the kernel holds them, read without the module.
+    function script:Get-NamespaceKeepAlive([System.Diagnostics.Process] $Holder) {
+        (nsenter "--net=/proc/$($Holder.Id)/ns/net" cat /proc/sys/net/ipv4/tcp_keepalive_time /proc/sys/net/ipv4/tcp_keepalive_intvl /proc/sys/net/ipv4/tcp_keepalive_probes) -join ' '
+    }
+}
+
+Describe 'Get-TcpKeepAliveSetting' {
+    It 'returns one setting with the detection time' {
+        $s = Get-TcpKeepAliveSetting
+        $s | Should -HaveCount 1
+        $s.PSObject.TypeNames[0] | Should -Be 'CloseWait.TcpKeepAliveSetting'
+        $s.DetectionTime | Should -Be ($s.Time + [TimeSpan]::FromTicks($s.Interval.Ticks * $s.Probes))
+    }
+
+    It 'formats as a list with DetectionTime' {
+        Get-TcpKeepAliveSetting | Out-String | Should -Match 'DetectionTime\s+: '
+    }
+}
+
+Describe 'Keepalive in a private network namespace' -Skip:(-not $linuxRoot) {
+    BeforeEach {
+        $script:before = Get-HostKeepAlive
+        $script:ns = New-PrivateNamespace
+        $script:other = New-PrivateNamespace
+    }
+
+    AfterEach {
+        $ns, $other | Stop-Process -Force -ErrorAction SilentlyContinue
+        Get-HostKeepAlive | Should -Be $before
+    }
+
+    It 'starts a new namespace from the kernel defaults' {
+        $s = Get-TcpKeepAliveSetting -NetworkNamespace $ns.Id
+        $s.Time | Should -Be ([TimeSpan]::FromHours(2))
+        $s.TimeIsDefault | Should -BeTrue
+        $s.NetworkNamespace | Should -Be "$($ns.Id)"
+    }
+
+    It 'sets Time 300, Interval 30, Probes 5 with DetectionTime 00:07:30 (done-when)' {
+        $s = Set-TcpKeepAliveSetting -Time 300 -Interval 30 -Probes 5 -PassThru -NetworkNamespace $ns.Id
+        $s.DetectionTime | Should -Be ([TimeSpan]'00:07:30')
+        Get-NamespaceKeepAlive $ns | Should -Be '300 30 5'
+    }
+
+    It 'takes hh:mm:ss and seconds alike' {
+        Set-TcpKeepAliveSetting -Time 00:05:00 -Interval 00:00:30 -NetworkNamespace $ns.Id
+        Get-NamespaceKeepAlive $ns | Should -Be '300 30 9'
+    }
+
+    It 'writes nothing with -WhatIf' {
+        Set-TcpKeepAliveSetting -Time 300 -WhatIf -NetworkNamespace $ns.Id
+        Get-NamespaceKeepAlive $ns | Should -Be $defaults
+    }
+
+    It 'does not prompt with -Confirm:$false' {
+        $ConfirmPreference = 'Low'
+        Set-TcpKeepAliveSetting -Probes 4 -Confirm:$false -NetworkNamespace $ns.Id
+        Get-NamespaceKeepAlive $ns | Should -Be '7200 75 4'
+    }
+
+    It 'applies a baseline through Export-Clixml and Import-Clixml' {
+        Set-TcpKeepAliveSetting -Time 300 -Interval 30 -Probes 5 -NetworkNamespace $ns.Id
+        Get-TcpKeepAliveSetting -NetworkNamespace $ns.Id | Export-Clixml TestDrive:/baseline.xml
+        Import-Clixml TestDrive:/baseline.xml | Set-TcpKeepAliveSetting -NetworkNamespace $other.Id
+        Get-NamespaceKeepAlive $other | Should -Be '300 30 5'
+    }
+
+    It 'applies a baseline through ConvertTo-Json and ConvertFrom-Json' {
+        Set-TcpKeepAliveSetting -Time 300 -Interval 30 -Probes 5 -NetworkNamespace $ns.Id
+        Get-TcpKeepAliveSetting -NetworkNamespace $ns.Id | ConvertTo-Json | Set-Content TestDrive:/baseline.json
+        Get-Content TestDrive:/baseline.json -Raw | ConvertFrom-Json | Set-TcpKeepAliveSetting -NetworkNamespace $other.Id
+        Get-NamespaceKeepAlive $other | Should -Be '300 30 5'
+    }
+
+    It 'refuses <Arguments> with <ErrorId> and writes nothing' -TestCases @(
+        @{ Arguments = @{ Probes = 128 }; ErrorId = 'KeepAliveProbesOutOfRange' }
+        @{ Arguments = @{ Time = 32768 }; ErrorId = 'KeepAliveTimeOutOfRange' }
+        @{ Arguments = @{ Interval = 0 }; ErrorId = 'KeepAliveIntervalOutOfRange' }
+        @{ Arguments = @{ Time = 1.5 }; ErrorId = 'KeepAliveTimeNotWhole' }
+    ) {
+        Set-TcpKeepAliveSetting @Arguments -NetworkNamespace $ns.Id -ErrorVariable failures -ErrorAction SilentlyContinue
+        $failures[0].FullyQualifiedErrorId | Should -Be "$ErrorId,CloseWait.Commands.SetTcpKeepAliveSettingCommand"
+        Get-NamespaceKeepAlive $ns | Should -Be $defaults
+    }
+
+    It 'refuses -Persist for another namespace' {
+        { Set-TcpKeepAliveSetting -Time 300 -Persist -NetworkNamespace $ns.Id -ErrorAction Stop } |
+            Should -Throw -ErrorId 'PersistNotSupportedForNetworkNamespace,CloseWait.Commands.SetTcpKeepAliveSettingCommand'
+    }
+
+    It 'fails the load-balancer check on defaults and applies its recommendation' {
+        $r = Test-TcpKeepAliveSetting -IdleTimeout 350 -NetworkNamespace $ns.Id
+        $r.Verdict | Should -Be 'Fail'
+        $r.RecommendedTime | Should -Be ([TimeSpan]::FromSeconds(280))
+        $r | Set-TcpKeepAliveSetting -NetworkNamespace $ns.Id
+        (Test-TcpKeepAliveSetting 350 -NetworkNamespace $ns.Id).Verdict | Should -Be 'Pass'
+        Get-NamespaceKeepAlive $ns | Should -Be '280 35 9'
+    }
+}
+
+Describe 'Set-TcpKeepAliveSetting -Persist writes a drop-in sysctl --system applies' -Skip:(-not $linuxRoot) {
+    It 'writes /etc/sysctl.d/99-closewait-tcp-keepalive.conf (a scratch directory in a private mount namespace)' {
+        $before = Get-HostKeepAlive
+        $scratch = New-Item -ItemType Directory -Path (Join-Path TestDrive:/ sysctl.d)
+        $pwsh = (Get-Process -Id $PID).Path
+        # -EncodedCommand keeps the script clear of sh's quoting and $-expansion.
+        $script = "Import-Module '$(Join-Path $PSScriptRoot '../out/CloseWait/CloseWait.psd1')'; Set-TcpKeepAliveSetting -Time 300 -Interval 30 -Probes 5 -Persist -Confirm:`$false"
+        $encoded = [Convert]::ToBase64String([Text.Encoding]::Unicode.GetBytes($script))
+        $output = unshare -m -n sh -c "mount --make-rprivate / && mount --bind '$($scratch.FullName)' /etc/sysctl.d && '$pwsh' -NoProfile -EncodedCommand $encoded && sysctl --system --dry-run"
+        $LASTEXITCODE | Should -Be 0
+        $output | Should -Contain '* Applying /etc/sysctl.d/99-closewait-tcp-keepalive.conf ...'
+        ($output | Where-Object { $_ -like 'net.ipv4.tcp_keepalive_time = *' })[-1] | Should -Be 'net.ipv4.tcp_keepalive_time = 300'
+        (Get-Content (Join-Path $scratch.FullName 99-closewait-tcp-keepalive.conf) | Where-Object { $_ -notlike '#*' }) -join "`n" |
+            Should -Be "net.ipv4.tcp_keepalive_time = 300`nnet.ipv4.tcp_keepalive_intvl = 30`nnet.ipv4.tcp_keepalive_probes = 5"
+        Test-Path /etc/sysctl.d/99-closewait-tcp-keepalive.conf | Should -BeFalse
+        Get-HostKeepAlive | Should -Be $before
+    }
+}

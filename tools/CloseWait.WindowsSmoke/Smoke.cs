@@ -100,6 +100,15 @@ namespace CloseWait.WindowsSmoke
                 return $"{Describe(found)}; -MinimumIdleTime warns: {warnings} ({watch.ElapsedMilliseconds} ms with engine start)";
             });
 
+            if (OperatingSystem.IsWindows())
+            {
+                CheckKeepAliveRegistry();
+            }
+            else
+            {
+                Check("keepalive-registry", () => throw new SmokeFailure("not on Windows"));
+            }
+
             // Last: on real Windows this closes the IPv4 socket; Wine's SetTcpEntry is a stub that
             // returns success and closes nothing, so only the call path is exercised here.
             Check("close-ipv4-settcpentry-call", () =>
@@ -116,6 +125,84 @@ namespace CloseWait.WindowsSmoke
 
             Console.WriteLine($"{_passed} passed, {_failed} failed");
             return _failed == 0 ? 0 : 1;
+        }
+
+        /// <summary>
+        /// The keepalive registry store and cmdlets against Tcpip\Parameters of the private Wine
+        /// prefix: read the defaults, write, read back through the store and through the registry
+        /// API independently, refuse a probe count, and put the prefix back as it was.
+        /// </summary>
+        [System.Runtime.Versioning.SupportedOSPlatform("windows")]
+        private void CheckKeepAliveRegistry()
+        {
+            const string subKey = @"SYSTEM\CurrentControlSet\Services\Tcpip\Parameters";
+            using var key = Microsoft.Win32.Registry.LocalMachine.CreateSubKey(subKey, writable: true);
+            object? originalTime = key.GetValue("KeepAliveTime");
+            object? originalInterval = key.GetValue("KeepAliveInterval");
+            try
+            {
+                Check("keepalive-registry-read", () =>
+                {
+                    key.DeleteValue("KeepAliveTime", throwOnMissingValue: false);
+                    key.DeleteValue("KeepAliveInterval", throwOnMissingValue: false);
+                    var store = new WindowsKeepAliveStore();
+                    var s0 = store.Read(null);
+                    Require(s0.Time == TimeSpan.FromHours(2) && s0.Interval == TimeSpan.FromSeconds(1) && s0.Probes == 10, $"absent values read as {s0.Time}/{s0.Interval}/{s0.Probes}, expected the defaults 02:00:00/00:00:01/10");
+                    return $"absent values are the defaults: {s0.Time}, {s0.Interval}, {s0.Probes} probes, detection {s0.DetectionTime}";
+                });
+
+                Check("keepalive-registry-write-roundtrip", () =>
+                {
+                    var store = new WindowsKeepAliveStore();
+                    store.Write(new KeepAliveChange(time: TimeSpan.FromSeconds(300), interval: TimeSpan.FromSeconds(30)), null);
+                    var raw = (Convert.ToInt64(key.GetValue("KeepAliveTime")), Convert.ToInt64(key.GetValue("KeepAliveInterval")), key.GetValueKind("KeepAliveTime"));
+                    Require(raw == (300000L, 30000L, Microsoft.Win32.RegistryValueKind.DWord), $"the registry holds {raw}, expected DWORDs 300000 and 30000 (milliseconds)");
+                    var back = store.Read(null);
+                    Require(back.Time == TimeSpan.FromSeconds(300) && back.Interval == TimeSpan.FromSeconds(30) && back.DetectionTime == TimeSpan.FromSeconds(600), $"read back {back.Time}/{back.Interval}, detection {back.DetectionTime}");
+                    return $"DWORD ms {raw.Item1}/{raw.Item2}; read back {back.Time}, {back.Interval}, detection {back.DetectionTime}";
+                });
+
+                Check("keepalive-cmdlets-in-powershell", () =>
+                {
+                    var iss = InitialSessionState.CreateDefault2();
+                    iss.ImportPSModule(new[] { typeof(TcpConnection).Assembly.Location });
+                    using var ps = PowerShell.Create(iss);
+                    ps.AddScript("Set-TcpKeepAliveSetting -Time 120 -Interval 00:00:05 -Confirm:$false -PassThru");
+                    var set = ps.Invoke().Select(o => o.BaseObject).OfType<TcpKeepAliveSetting>().SingleOrDefault();
+                    Require(ps.Streams.Error.Count == 0, $"errors: {string.Join("; ", ps.Streams.Error)}");
+                    Require(set != null && set.Time == TimeSpan.FromSeconds(120) && set.Interval == TimeSpan.FromSeconds(5) && set.DetectionTime == TimeSpan.FromSeconds(170), $"-PassThru gave {set?.Time}/{set?.Interval}/{set?.DetectionTime}");
+                    Require(Convert.ToInt64(key.GetValue("KeepAliveTime")) == 120000, "the registry was not written");
+                    string restartWarning = string.Join("; ", ps.Streams.Warning.Select(w => w.Message));
+                    Require(restartWarning.Length > 0, "no warning that running sockets keep their values until restart");
+
+                    ps.Commands.Clear();
+                    ps.Streams.ClearStreams();
+                    ps.AddScript("Set-TcpKeepAliveSetting -Probes 5 -Confirm:$false");
+                    ps.Invoke();
+                    string ids = string.Join(", ", ps.Streams.Error.Select(e => e.FullyQualifiedErrorId));
+                    Require(ids.StartsWith("KeepAliveProbesNotSupported", StringComparison.Ordinal), $"-Probes 5 gave '{ids}'");
+                    Require(Convert.ToInt64(key.GetValue("KeepAliveTime")) == 120000, "a refused change wrote something");
+                    return $"Set -PassThru detection {set!.DetectionTime}; warning: {restartWarning}; -Probes 5 -> {ids}";
+                });
+            }
+            finally
+            {
+                Restore(key, "KeepAliveTime", originalTime);
+                Restore(key, "KeepAliveInterval", originalInterval);
+            }
+        }
+
+        [System.Runtime.Versioning.SupportedOSPlatform("windows")]
+        private static void Restore(Microsoft.Win32.RegistryKey key, string name, object? value)
+        {
+            if (value == null)
+            {
+                key.DeleteValue(name, throwOnMissingValue: false);
+            }
+            else
+            {
+                key.SetValue(name, value, Microsoft.Win32.RegistryValueKind.DWord);
+            }
         }
 
         private void CheckCloseWait(string name, string loopback, (int Local, int Remote) ports)

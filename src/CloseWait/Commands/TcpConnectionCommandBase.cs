@@ -103,8 +103,7 @@ namespace CloseWait.Commands
 
             if (NetworkNamespace != null && !PlatformServices.IsLinux)
             {
-                ThrowTerminatingError(new CloseWaitException("NetworkNamespaceNotSupported", ErrorCategory.InvalidArgument,
-                    "-NetworkNamespace is a Linux feature; leave it out on this platform.", NetworkNamespace).ToErrorRecord());
+                ThrowTerminatingError(PlatformServices.NetworkNamespaceNotSupported(NetworkNamespace).ToErrorRecord());
             }
 
             var filter = BuildFilter();

@@ -1,0 +1,249 @@
+using System;
+using System.Collections.Generic;
+using System.Collections.ObjectModel;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Management.Automation;
+using System.Management.Automation.Runspaces;
+using System.Text.Json;
+using System.Threading;
+using CloseWait.Host;
+using CloseWait.Platform;
+using CloseWait.Platform.Linux;
+
+namespace CloseWait.Bench
+{
+    /// <summary>
+    /// `serve`: hosts the PowerShell engine with the built module imported, warms it up, prints
+    /// "ready", then answers one line per request ("run owners", "run noowner", "run summary",
+    /// "run render", "quit") with a JSON line: wall time of the invocation inside the warm engine,
+    /// objects returned, bytes allocated, managed heap before and after, and the process's peak RSS
+    /// during the call. `profile`: times the Linux back end's phases without the engine.
+    /// </summary>
+    public static class Program
+    {
+        private const int WarmUpRuns = 3;
+
+        public static int Main(string[] args)
+        {
+            string mode = args.Length > 0 ? args[0] : "serve";
+            switch (mode)
+            {
+                case "serve":
+                    return Serve();
+                case "profile":
+                    return Profile(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 5);
+                default:
+                    Console.Error.WriteLine("usage: CloseWait.Bench serve | profile [rounds]");
+                    return 2;
+            }
+        }
+
+        private static int Serve()
+        {
+            string manifest = ModuleLocator.FindManifest();
+            var iss = InitialSessionState.CreateDefault2();
+            iss.ImportPSModule(new[] { manifest });
+            // Out-Default renders through the module's format data into this writer, as pwsh would to a console.
+            var screen = new StringWriter();
+            using var runspace = RunspaceFactory.CreateRunspace(new TextHost(screen, 160), iss);
+            runspace.Open();
+
+            var cases = new Dictionary<string, Action<PowerShell>>
+            {
+                ["owners"] = ps => ps.AddCommand("Get-TcpCloseWait"),
+                ["noowner"] = ps => ps.AddCommand("Get-TcpCloseWait").AddParameter("NoOwner"),
+                ["render"] = ps => ps.AddCommand("Get-TcpCloseWait").AddCommand("Out-Default"),
+            };
+            if (Invoke(runspace, ps => ps.AddCommand("Get-Command").AddParameter("Module", "CloseWait")).Any(c => c.Properties["Name"]?.Value as string == "Get-TcpConnectionSummary"))
+            {
+                cases["summary"] = ps => ps.AddCommand("Get-TcpConnectionSummary");
+            }
+
+            foreach (var c in cases.Values)
+            {
+                for (int i = 0; i < WarmUpRuns; i++)
+                {
+                    Invoke(runspace, c);
+                }
+            }
+
+            WriteJson(new Dictionary<string, object?>
+            {
+                ["ready"] = true,
+                ["manifest"] = manifest,
+                ["cases"] = cases.Keys.ToArray(),
+                ["warmUpRuns"] = WarmUpRuns,
+                ["engine"] = typeof(PowerShell).Assembly.GetName().Version?.ToString(),
+            });
+
+            string? line;
+            while ((line = Console.ReadLine()) != null)
+            {
+                string[] words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (words.Length == 0)
+                {
+                    continue;
+                }
+
+                if (words[0] == "quit")
+                {
+                    break;
+                }
+
+                if (words[0] != "run" || words.Length != 2 || !cases.TryGetValue(words[1], out var build))
+                {
+                    WriteJson(new Dictionary<string, object?> { ["error"] = "unknown request: " + line });
+                    continue;
+                }
+
+                screen.GetStringBuilder().Clear();
+                var result = Measure(runspace, words[1], build);
+                if (words[1] == "render")
+                {
+                    result["count"] = screen.ToString().Count(ch => ch == '\n');
+                }
+
+                screen.GetStringBuilder().Clear();
+                WriteJson(result);
+            }
+
+            return 0;
+        }
+
+        private static Dictionary<string, object?> Measure(Runspace runspace, string name, Action<PowerShell> build)
+        {
+            long heapBefore = GC.GetTotalMemory(forceFullCollection: true);
+            long baseRss = ReadStatus("VmRSS:");
+            ResetPeakRss();
+            long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+            int gen0 = GC.CollectionCount(0);
+            var watch = Stopwatch.StartNew();
+            Collection<PSObject> output = Invoke(runspace, build);
+            watch.Stop();
+            long allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
+            long peakRss = ReadStatus("VmHWM:");
+            long heapAfter = GC.GetTotalMemory(forceFullCollection: true);
+            int owned = output.Count(o => o.Properties["ProcessId"]?.Value != null);
+            int count = output.Count;
+            GC.KeepAlive(output);
+            return new Dictionary<string, object?>
+            {
+                ["case"] = name,
+                ["ms"] = watch.Elapsed.TotalMilliseconds,
+                ["count"] = count,
+                ["owned"] = owned,
+                ["allocatedBytes"] = allocated,
+                ["gen0Collections"] = GC.CollectionCount(0) - gen0,
+                ["heapBeforeBytes"] = heapBefore,
+                ["heapAfterBytes"] = heapAfter,
+                ["baseRssBytes"] = baseRss,
+                ["peakRssBytes"] = peakRss,
+            };
+        }
+
+        private static Collection<PSObject> Invoke(Runspace runspace, Action<PowerShell> build)
+        {
+            using var ps = PowerShell.Create();
+            ps.Runspace = runspace;
+            build(ps);
+            var output = ps.Invoke();
+            if (ps.HadErrors)
+            {
+                throw new InvalidOperationException("the benchmarked pipeline wrote errors: " + string.Join("; ", ps.Streams.Error.Select(e => e.ToString())));
+            }
+
+            return output;
+        }
+
+        /// <summary>Phases of a listing, timed on the back end directly: where does the time go?</summary>
+        private static int Profile(int rounds)
+        {
+            var table = new LinuxSocketTable();
+            var resolver = new LinuxOwnerResolver();
+            var closeWait = new SocketQuery { States = new[] { TcpState.CloseWait } };
+            var closeWaitBare = new SocketQuery { States = new[] { TcpState.CloseWait }, IncludeDetails = false };
+            var everything = new SocketQuery { IncludeDetails = false };
+            var phases = new Dictionary<string, Func<int>>
+            {
+                ["dumpCloseWait"] = () => table.Read(closeWait, CancellationToken.None).Count(),
+                ["dumpCloseWaitWithoutTcpInfo"] = () => table.Read(closeWaitBare, CancellationToken.None).Count(),
+                ["dumpAllStates"] = () => table.Read(everything, CancellationToken.None).Count(),
+                ["listPids"] = () => LinuxOwnerResolver.ListPids().Length,
+            };
+
+            foreach (var phase in phases)
+            {
+                phase.Value();
+                int result = 0;
+                var times = Repeat(rounds, () => result = phase.Value());
+                WritePhase(phase.Key, times, result);
+            }
+
+            // The owner walk alone, on the CLOSE_WAIT sockets read once.
+            var sockets = table.Read(closeWait, CancellationToken.None).ToList();
+            resolver.Resolve(sockets, CancellationToken.None);
+            var walk = Repeat(rounds, () => resolver.Resolve(sockets, CancellationToken.None));
+            WritePhase("ownerWalk", walk, sockets.Count(c => c.ProcessId != null));
+            return 0;
+        }
+
+        private static List<double> Repeat(int rounds, Action action)
+        {
+            var times = new List<double>();
+            for (int i = 0; i < rounds; i++)
+            {
+                var watch = Stopwatch.StartNew();
+                action();
+                times.Add(watch.Elapsed.TotalMilliseconds);
+            }
+
+            times.Sort();
+            return times;
+        }
+
+        private static void WritePhase(string name, List<double> times, int result) =>
+            WriteJson(new Dictionary<string, object?>
+            {
+                ["phase"] = name,
+                ["medianMs"] = times[times.Count / 2],
+                ["minMs"] = times[0],
+                ["maxMs"] = times[times.Count - 1],
+                ["result"] = result,
+            });
+
+        /// <summary>Writing 5 to clear_refs resets the peak RSS (VmHWM) to the current RSS (Linux 4.0+).</summary>
+        private static void ResetPeakRss()
+        {
+            try
+            {
+                File.WriteAllText("/proc/self/clear_refs", "5");
+            }
+            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
+            {
+                // Peak RSS is then the process's lifetime peak; the runner says which.
+            }
+        }
+
+        private static long ReadStatus(string field)
+        {
+            foreach (string l in File.ReadLines("/proc/self/status"))
+            {
+                if (l.StartsWith(field, StringComparison.Ordinal))
+                {
+                    string kb = l.Substring(field.Length).Trim().Split(' ')[0];
+                    return long.Parse(kb, System.Globalization.CultureInfo.InvariantCulture) * 1024;
+                }
+            }
+
+            return -1;
+        }
+
+        private static void WriteJson(Dictionary<string, object?> value)
+        {
+            Console.Out.WriteLine(JsonSerializer.Serialize(value));
+            Console.Out.Flush();
+        }
+    }
+}

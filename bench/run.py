@@ -1,0 +1,299 @@
+#!/usr/bin/env python3
+"""CloseWait benchmark: Get-TcpCloseWait against ss, netstat, lsof and psutil on one loopback scenario.
+
+    python3 bench/run.py --scenario small            # 1,000 connections, 100 CLOSE_WAIT, 10 holders
+    python3 bench/run.py --scenario large            # 100,000 connections, 1,000 CLOSE_WAIT, 100 holders
+    python3 bench/run.py --scenario small --smoke    # CI: one round, checks that it works, asserts nothing about time
+
+One run builds the scenario once (bench/scenario.py), then times every tool in the same rounds,
+rotating the order each round, and reports medians. External tools are timed as whole processes
+(fork to exit, peak RSS from wait4). The cmdlet is timed inside a warm engine: a hosted
+System.Management.Automation with the module imported and each case run a few times first, which
+is what a user in a pwsh session waits for. Its peak RSS is the engine process's during the call.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from scenario import Scenario  # noqa: E402
+
+PRESETS = {
+    "small": dict(connections=1000, close_wait=100, holders=10),
+    "large": dict(connections=100000, close_wait=1000, holders=100),
+}
+TOOL_TIMEOUT = 300
+BENCH_PROJECT = os.path.join(HERE, "CloseWait.Bench", "CloseWait.Bench.csproj")
+BENCH_DLL = os.path.join(HERE, "CloseWait.Bench", "bin", "Release", "net10.0", "CloseWait.Bench.dll")
+PSUTIL_SCRIPT = ("import psutil\n"
+                 "c = [x for x in psutil.net_connections('tcp') if x.status == psutil.CONN_CLOSE_WAIT]\n"
+                 "print('\\n'.join('%s %s' % (x.laddr, x.pid) for x in c))\n")
+
+
+def count_ss(out):
+    lines = out.splitlines()[1:]
+    return len(lines), sum(1 for l in lines if "users:" in l)
+
+
+def count_netstat(out):
+    lines = [l for l in out.splitlines() if "CLOSE_WAIT" in l]
+    return len(lines), sum(1 for l in lines if not l.rstrip().endswith("-"))
+
+
+def count_lsof(out):
+    lines = out.splitlines()[1:]
+    return len(lines), len(lines)
+
+
+def count_psutil(out):
+    lines = out.splitlines()
+    return len(lines), sum(1 for l in lines if not l.endswith(" None"))
+
+
+def count_proc(out):
+    n = sum(1 for l in out.splitlines() if len(l.split()) > 3 and l.split()[3] == "08")
+    return n, 0
+
+
+def external_tools(have_psutil):
+    tools = [
+        dict(name="ss -tanp state close-wait", argv=["ss", "-tanp", "state", "close-wait"], count=count_ss, owners=True),
+        dict(name="ss -tan state close-wait", argv=["ss", "-tan", "state", "close-wait"], count=count_ss, owners=False),
+        dict(name="netstat -tanp | grep CLOSE_WAIT", argv=["netstat", "-tanp"], count=count_netstat, owners=True, slow=True),
+        dict(name="lsof -nP -iTCP -sTCP:CLOSE_WAIT", argv=["lsof", "-nP", "-iTCP", "-sTCP:CLOSE_WAIT"], count=count_lsof, owners=True, slow=True),
+        dict(name="cat /proc/net/tcp /proc/net/tcp6", argv=["cat", "/proc/net/tcp", "/proc/net/tcp6"], count=count_proc, owners=False),
+    ]
+    if have_psutil:
+        tools.append(dict(name="psutil net_connections", argv=[sys.executable, "-c", PSUTIL_SCRIPT], count=count_psutil, owners=True, slow=True))
+    return [t for t in tools if shutil.which(t["argv"][0])]
+
+
+def spawn(argv):
+    """Whole process, fork to exit, bounded by TOOL_TIMEOUT: (seconds, exit code, stdout, timed out)."""
+    with tempfile.TemporaryFile() as out:
+        started = time.perf_counter()
+        p = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        try:
+            p.wait(TOOL_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        elapsed = time.perf_counter() - started
+        out.seek(0)
+        return elapsed, p.returncode, out.read().decode(errors="replace"), elapsed >= TOOL_TIMEOUT
+
+
+def run_external(tool):
+    elapsed, code, text, timed_out = spawn(tool["argv"])
+    count, owned = tool["count"](text)
+    return dict(ms=elapsed * 1000, count=count, owned=owned, exit=code, timedOut=timed_out)
+
+
+def peak_rss(tool):
+    """Peak RSS from one extra, untimed run under /usr/bin/time: a child forked from this Python
+    process would report Python's own RSS as its floor (Linux carries the high-water mark across exec)."""
+    with tempfile.NamedTemporaryFile(mode="r") as report:
+        spawn(["/usr/bin/time", "-f", "%M", "-o", report.name] + tool["argv"])
+        lines = report.read().split()
+        return int(lines[-1]) * 1024 if lines and lines[-1].isdigit() else None
+
+
+class Engine:
+    """The warm PowerShell engine (CloseWait.Bench serve), one JSON line per request."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen(["dotnet", BENCH_DLL, "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.info = json.loads(self._read())
+        self.cases = self.info["cases"]
+
+    def _read(self):
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the engine process exited (exit %s)" % self.proc.wait())
+        return line
+
+    def run(self, case):
+        self.proc.stdin.write("run %s\n" % case)
+        self.proc.stdin.flush()
+        r = json.loads(self._read())
+        if "error" in r:
+            raise RuntimeError(r["error"])
+        return r
+
+    def close(self):
+        try:
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.close()
+            self.proc.wait(30)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
+
+
+ENGINE_CASES = {
+    "owners": dict(name="Get-TcpCloseWait", owners=True),
+    "noowner": dict(name="Get-TcpCloseWait -NoOwner", owners=False),
+    "summary": dict(name="Get-TcpConnectionSummary", owners=True),
+    "render": dict(name="Get-TcpCloseWait | Out-Default", owners=True, extra=True),
+}
+
+
+def machine():
+    mem = next((l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal:")), "0")
+    return dict(date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                nproc=os.cpu_count(), kernel=platform.release(), memGiB=round(int(mem) / 1048576, 1),
+                loadavg=open("/proc/loadavg").read().split()[:3])
+
+
+def count_fds():
+    total = 0
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                total += len(os.listdir("/proc/%s/fd" % pid))
+            except OSError:
+                pass
+    return total
+
+
+def build():
+    subprocess.run(["dotnet", "build", "-c", "Release", "-nologo", "-v", "q", BENCH_PROJECT], check=True, cwd=REPO,
+                   stdout=subprocess.DEVNULL)
+
+
+def summarize(rows, key):
+    return statistics.median(r[key] for r in rows)
+
+
+def rss(rows):
+    values = [r["peakRssBytes"] for r in rows if r.get("peakRssBytes")]
+    return statistics.median(values) / 1048576 if values else None
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--scenario", choices=sorted(PRESETS), default="small")
+    p.add_argument("--connections", type=int)
+    p.add_argument("--close-wait", type=int)
+    p.add_argument("--holders", type=int)
+    p.add_argument("--rounds", type=int, default=7, help="rounds of every fast tool (medians over these)")
+    p.add_argument("--slow-rounds", type=int, default=3, help="rounds of netstat, lsof and psutil (seconds each on large tables)")
+    p.add_argument("--profile", action="store_true", help="also time the back end's phases (dump, owner walk)")
+    p.add_argument("--smoke", action="store_true", help="one round; fail only if a tool does not work")
+    p.add_argument("--no-build", action="store_true")
+    p.add_argument("--json", help="write every measurement here")
+    a = p.parse_args()
+    shape = dict(PRESETS[a.scenario])
+    for k in ("connections", "close_wait", "holders"):
+        if getattr(a, k) is not None:
+            shape[k] = getattr(a, k)
+    rounds = 1 if a.smoke else max(1, min(a.rounds, 50))
+    slow_rounds = 1 if a.smoke else max(1, min(a.slow_rounds, rounds))
+
+    if not a.no_build:
+        build()
+    try:
+        import psutil  # noqa: F401
+        have_psutil = True
+    except ImportError:
+        have_psutil = False
+    tools = external_tools(have_psutil)
+    info = dict(machine=machine(), scenario=shape, rounds=rounds, slowRounds=slow_rounds,
+                psutil=have_psutil, results={}, raw={})
+
+    with Scenario(**shape) as s:
+        info["setupSeconds"] = round(s.setup_seconds, 1)
+        info["fds"] = count_fds()
+        engine = Engine()
+        try:
+            info["engine"] = engine.info
+            entries = [("engine", c) for c in engine.cases if c in ENGINE_CASES] + [("tool", t) for t in tools]
+            raw = {}
+            for r in range(rounds):
+                shift = r % len(entries)
+                for kind, e in entries[shift:] + entries[:shift]:
+                    if kind == "engine":
+                        raw.setdefault(ENGINE_CASES[e]["name"], []).append(engine.run(e))
+                    elif r < slow_rounds or not e.get("slow"):
+                        raw.setdefault(e["name"], []).append(run_external(e))
+            if os.path.exists("/usr/bin/time"):
+                for t in tools:
+                    peak = peak_rss(t)
+                    for row in raw.get(t["name"], []):
+                        row["peakRssBytes"] = peak
+            if a.profile:
+                prof = subprocess.run(["dotnet", BENCH_DLL, "profile", str(max(3, rounds))], check=True,
+                                      stdout=subprocess.PIPE, text=True, timeout=600).stdout
+                info["profile"] = [json.loads(l) for l in prof.splitlines() if l.strip()]
+        finally:
+            engine.close()
+    info["machine"]["loadavgAfter"] = open("/proc/loadavg").read().split()[:3]
+    info["raw"] = raw
+
+    owners = {e["name"]: e["owners"] for e in list(ENGINE_CASES.values()) + tools}
+    ss_owners = summarize(raw["ss -tanp state close-wait"], "ms") if "ss -tanp state close-wait" in raw else None
+    ss_plain = summarize(raw["ss -tan state close-wait"], "ms") if "ss -tan state close-wait" in raw else None
+    m = info["machine"]
+    print("\n## %s scenario: %d connections (%d sockets), %d CLOSE_WAIT, %d holders, %d fds on the machine"
+          % (a.scenario, shape["connections"], 2 * shape["connections"], shape["close_wait"], shape["holders"], info["fds"]))
+    print("%s; %d cores, Linux %s, %.1f GiB; load %s before, %s after; %d rounds (netstat, lsof, psutil: %d); psutil %s"
+          % (m["date"], m["nproc"], m["kernel"], m["memGiB"], "/".join(m["loadavg"]), "/".join(m["loadavgAfter"]),
+             rounds, slow_rounds, "present" if have_psutil else "not installed"))
+    print("The cmdlet is timed inside a warm engine (hosted System.Management.Automation %s, module imported, %d warm-up runs);"
+          % (engine.info.get("engine"), engine.info["warmUpRuns"]))
+    print("the other tools as whole processes. Peak RSS: whole process; for the cmdlet, the engine process during the call.\n")
+    print("| tool | median ms | min..max ms | ratio to ss | found | with owner | peak RSS MiB | allocated MiB/call |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, rows in raw.items():
+        med = summarize(rows, "ms")
+        ref = ss_owners if owners.get(name) else ss_plain
+        ratio = "%.2f×" % (med / ref) if ref else ""
+        alloc = "%.2f" % (summarize(rows, "allocatedBytes") / 1048576) if "allocatedBytes" in rows[0] else ""
+        info["results"][name] = dict(medianMs=med, ratio=(med / ref) if ref else None,
+                                     peakRssMiB=rss(rows), count=rows[-1]["count"])
+        print("| `%s` | %.1f | %.1f..%.1f | %s | %d | %d | %s | %s |"
+              % (name.replace("|", "\\|"), med, min(r["ms"] for r in rows), max(r["ms"] for r in rows), ratio,
+                 rows[-1]["count"], rows[-1]["owned"], "%.1f" % rss(rows) if rss(rows) else "", alloc))
+    for name in ("Get-TcpCloseWait", "Get-TcpCloseWait -NoOwner"):
+        rows = raw.get(name)
+        if rows:
+            print("\n`%s`: heap before %.1f MiB, retained after with the output alive %.1f MiB; engine RSS %.0f MiB, peak during call %.0f MiB (+%.1f); allocated %.0f bytes per object returned"
+                  % (name, summarize(rows, "heapBeforeBytes") / 1048576, summarize(rows, "heapAfterBytes") / 1048576,
+                     summarize(rows, "baseRssBytes") / 1048576, summarize(rows, "peakRssBytes") / 1048576,
+                     (summarize(rows, "peakRssBytes") - summarize(rows, "baseRssBytes")) / 1048576,
+                     summarize(rows, "allocatedBytes") / max(1, rows[-1]["count"])))
+    if ss_owners and "Get-TcpCloseWait" in raw:
+        print("\nTarget with owners ≤ 0.5× ss -tanp: %.2f×" % info["results"]["Get-TcpCloseWait"]["ratio"])
+    if ss_plain and "Get-TcpCloseWait -NoOwner" in raw:
+        print("Target without owners ≤ 1.5× ss -tan: %.2f×" % info["results"]["Get-TcpCloseWait -NoOwner"]["ratio"])
+    for ph in info.get("profile", []):
+        print("profile %-28s median %8.1f ms (min %.1f, max %.1f), result %d" % (ph["phase"], ph["medianMs"], ph["minMs"], ph["maxMs"], ph["result"]))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(info, f, indent=1)
+
+    # Works, nothing about time: every tool answered and the cmdlet found at least the scenario's sockets with owners.
+    problems = [n for n, rows in raw.items() if any(r.get("timedOut") or r.get("exit", 0) not in (0, 1) for r in rows)]
+    cw = raw.get("Get-TcpCloseWait", [{}])[-1]
+    if cw.get("count", 0) < shape["close_wait"] or cw.get("owned", 0) < shape["close_wait"]:
+        problems.append("Get-TcpCloseWait found %s CLOSE_WAIT sockets (%s with owner), expected at least %d"
+                        % (cw.get("count"), cw.get("owned"), shape["close_wait"]))
+    if problems:
+        print("\nFAILED: " + "; ".join(problems), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

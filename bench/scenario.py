@@ -49,6 +49,9 @@ def _set_name(name):
 
 def _hold(holder, first, count, close_wait, control_r, ready_w, max_seconds):
     """Child: build `count` connections (the first `close_wait` of them half-closed), report, wait."""
+    # Ctrl-C reaches the whole process group: the parent cleans up, holders follow on EOF.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
     signal.alarm(max_seconds)
     _set_name(HOLDER_NAME)
@@ -181,6 +184,10 @@ class Scenario:
         return False
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--connections", type=int, default=1000)
@@ -189,6 +196,10 @@ def main():
     p.add_argument("--hold-seconds", type=int, default=60, help="keep the scenario this long (max 3600), then clean up")
     a = p.parse_args()
     hold = max(1, min(a.hold_seconds, 3600))
+    # A background job starts with SIGINT ignored; SIGTERM and SIGHUP must clean up too.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
     with Scenario(a.connections, a.close_wait, a.holders, max_seconds=hold + 120) as s:
         print("%d connections (%d sockets), %d CLOSE_WAIT, %d holders (pids %d..%d), ready in %.1f s; holding %d s (Ctrl-C ends)"
               % (s.connections, 2 * s.connections, s.close_wait, s.holders, s.pids[0], s.pids[-1], s.setup_seconds, hold), flush=True)

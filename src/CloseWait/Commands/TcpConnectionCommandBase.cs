@@ -110,6 +110,8 @@ namespace CloseWait.Commands
             var query = new SocketQuery
             {
                 States = RequestedStates,
+                LocalPorts = filter.LocalPorts,
+                RemotePorts = filter.RemotePorts,
                 AddressFamily = filter.AddressFamily,
                 NetworkNamespace = NetworkNamespace,
             };

@@ -9,6 +9,14 @@ namespace CloseWait.Platform
         /// <summary>States wanted; null for all.</summary>
         public ICollection<TcpState>? States { get; set; }
 
+        /// <summary>
+        /// Local and remote ports wanted; null for any. A table may apply them (Linux: inet_diag
+        /// bytecode) or not: the caller filters again either way.
+        /// </summary>
+        public ICollection<int>? LocalPorts { get; set; }
+
+        public ICollection<int>? RemotePorts { get; set; }
+
         /// <summary>InterNetwork, InterNetworkV6, or null for both.</summary>
         public AddressFamily? AddressFamily { get; set; }
 

@@ -36,6 +36,18 @@ namespace CloseWait.Platform.Linux
         internal const ushort INET_DIAG_INFO = 2;
         internal const ushort INET_DIAG_REQ_BYTECODE = 1;
 
+        // struct inet_diag_bc_op codes: port comparisons that every kernel with inet_diag knows
+        // (S_EQ/D_EQ only arrived in 4.16, so equality is written as GE and LE).
+        internal const byte INET_DIAG_BC_JMP = 1;
+        internal const byte INET_DIAG_BC_S_GE = 2;
+        internal const byte INET_DIAG_BC_S_LE = 3;
+        internal const byte INET_DIAG_BC_D_GE = 4;
+        internal const byte INET_DIAG_BC_D_LE = 5;
+        internal const int BcOpSize = 4;
+
+        /// <summary>More ports than this on one side and that side is filtered here instead (a jump is a u16).</summary>
+        internal const int MaxBytecodePorts = 256;
+
         // tcp_info offsets (linux/tcp.h): the times block follows 11 u32 after 8 u8.
         internal const int TcpInfoLastDataRecvOffset = 52;
 
@@ -88,10 +100,14 @@ namespace CloseWait.Platform.Linux
             return mask;
         }
 
-        /// <summary>A SOCK_DIAG_BY_FAMILY dump request for TCP sockets of one family in the given states.</summary>
-        internal static byte[] BuildDumpRequest(byte family, uint stateMask, bool withTcpInfo, uint sequence)
+        /// <summary>
+        /// A SOCK_DIAG_BY_FAMILY dump request for TCP sockets of one family in the given states,
+        /// with an optional INET_DIAG_REQ_BYTECODE filter (see <see cref="BuildPortFilter"/>).
+        /// </summary>
+        internal static byte[] BuildDumpRequest(byte family, uint stateMask, bool withTcpInfo, uint sequence, byte[]? bytecode = null)
         {
-            var buf = new byte[NLMSG_HDRLEN + ReqV2Size];
+            int attrLen = bytecode == null ? 0 : RtaHdrLen + bytecode.Length;
+            var buf = new byte[NLMSG_HDRLEN + ReqV2Size + NlmsgAlign(attrLen)];
             WriteHeader(buf, (uint)buf.Length, SOCK_DIAG_BY_FAMILY, (ushort)(NLM_F_REQUEST | NLM_F_DUMP), sequence);
             int o = NLMSG_HDRLEN;
             buf[o] = family;
@@ -101,7 +117,95 @@ namespace CloseWait.Platform.Linux
             // Wildcard socket id: no cookie.
             WriteU32(buf, o + 8 + 40, NoCookie);
             WriteU32(buf, o + 8 + 44, NoCookie);
+            if (bytecode != null)
+            {
+                int a = NLMSG_HDRLEN + ReqV2Size;
+                WriteU16(buf, a, (ushort)attrLen);
+                WriteU16(buf, a + 2, INET_DIAG_REQ_BYTECODE);
+                Buffer.BlockCopy(bytecode, 0, buf, a + RtaHdrLen, bytecode.Length);
+            }
+
             return buf;
+        }
+
+        /// <summary>
+        /// An inet_diag bytecode program that keeps only sockets whose local port is one of
+        /// <paramref name="localPorts"/> and whose remote port is one of <paramref name="remotePorts"/>
+        /// (null or empty: any), so that the kernel skips the rest of a large table instead of sending
+        /// it. Null when there is nothing to filter. The caller still filters: this only narrows.
+        /// </summary>
+        /// <remarks>
+        /// The kernel runs ops in order; each op moves on by <c>yes</c> or <c>no</c> bytes, a
+        /// program accepts when it lands exactly on its end, rejects when it jumps 4 bytes past.
+        /// The kernel's audit follows the <c>yes</c> chain and wants every <c>no</c> target on it,
+        /// so every <c>yes</c> goes to the next op and alternatives are joined with JMP:
+        /// per port GE, LE (a port comparison carries the port in a second op), then JMP to the
+        /// end of the side's block; the last port has no JMP and rejects on a miss.
+        /// </remarks>
+        internal static byte[]? BuildPortFilter(ICollection<int>? localPorts, ICollection<int>? remotePorts)
+        {
+            int[] local = PortsForBytecode(localPorts);
+            int[] remote = PortsForBytecode(remotePorts);
+            int length = BlockLength(local.Length) + BlockLength(remote.Length);
+            if (length == 0)
+            {
+                return null;
+            }
+
+            var program = new byte[length];
+            int at = WritePortBlock(program, 0, local, INET_DIAG_BC_S_GE, INET_DIAG_BC_S_LE);
+            WritePortBlock(program, at, remote, INET_DIAG_BC_D_GE, INET_DIAG_BC_D_LE);
+            return program;
+        }
+
+        private static int[] PortsForBytecode(ICollection<int>? ports)
+        {
+            if (ports == null || ports.Count == 0 || ports.Count > MaxBytecodePorts)
+            {
+                return new int[0];
+            }
+
+            var sorted = new List<int>(ports);
+            sorted.Sort();
+            return sorted.ToArray();
+        }
+
+        private static int BlockLength(int ports) => ports == 0 ? 0 : (ports * 5 * BcOpSize) - BcOpSize;
+
+        private static int WritePortBlock(byte[] program, int start, int[] ports, byte ge, byte le)
+        {
+            int blockEnd = start + BlockLength(ports.Length);
+            int at = start;
+            for (int i = 0; i < ports.Length; i++)
+            {
+                bool last = i == ports.Length - 1;
+                // A miss moves on to the next port's GE, or rejects after the last port.
+                int missGe = last ? program.Length - at + BcOpSize : 5 * BcOpSize;
+                int missLe = last ? program.Length - (at + 2 * BcOpSize) + BcOpSize : 3 * BcOpSize;
+                WritePortOp(program, at, ge, missGe, ports[i]);
+                WritePortOp(program, at + (2 * BcOpSize), le, missLe, ports[i]);
+                at += 4 * BcOpSize;
+                if (!last)
+                {
+                    WriteBcOp(program, at, INET_DIAG_BC_JMP, BcOpSize, blockEnd - at);
+                    at += BcOpSize;
+                }
+            }
+
+            return at;
+        }
+
+        private static void WritePortOp(byte[] program, int at, byte code, int no, int port)
+        {
+            WriteBcOp(program, at, code, 2 * BcOpSize, no);
+            WriteBcOp(program, at + BcOpSize, 0, 0, port); // the port rides in the follow-on op's "no"
+        }
+
+        private static void WriteBcOp(byte[] program, int at, byte code, int yes, int no)
+        {
+            program[at] = code;
+            program[at + 1] = (byte)yes;
+            WriteU16(program, at + 2, (ushort)no);
         }
 
         /// <summary>

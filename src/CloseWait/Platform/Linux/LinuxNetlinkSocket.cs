@@ -120,11 +120,14 @@ namespace CloseWait.Platform.Linux
             }
         }
 
-        /// <summary>Runs one dump, handing each batch of decoded sockets to the caller as it arrives.</summary>
-        internal IEnumerable<TcpConnection> Dump(byte family, uint stateMask, bool withTcpInfo, CancellationToken cancellationToken)
+        /// <summary>
+        /// Runs one dump, handing each batch of decoded sockets to the caller as it arrives. The
+        /// kernel filters by <paramref name="stateMask"/> and, when given, by <paramref name="bytecode"/>.
+        /// </summary>
+        internal IEnumerable<TcpConnection> Dump(byte family, uint stateMask, bool withTcpInfo, CancellationToken cancellationToken, byte[]? bytecode = null)
         {
             uint seq = NextSequence();
-            Send(LinuxInetDiag.BuildDumpRequest(family, stateMask, withTcpInfo, seq));
+            Send(LinuxInetDiag.BuildDumpRequest(family, stateMask, withTcpInfo, seq, bytecode));
             var batch = new List<TcpConnection>(256);
             bool interrupted = false;
             while (true)

@@ -7,7 +7,7 @@ using System.Threading;
 namespace CloseWait.Platform.Linux
 {
     /// <summary>
-    /// The Linux socket table: netlink sock_diag with the kernel filtering by state, falling back to
+    /// The Linux socket table: netlink sock_diag with the kernel filtering by state and port, falling back to
     /// /proc/net/tcp{,6} when netlink is refused (seccomp, old kernel without inet_diag).
     /// </summary>
     internal sealed class LinuxSocketTable : ISocketTable
@@ -60,9 +60,10 @@ namespace CloseWait.Platform.Linux
                 using (netlink)
                 {
                     uint mask = LinuxInetDiag.StateMask(query.States);
+                    byte[]? ports = LinuxInetDiag.BuildPortFilter(query.LocalPorts, query.RemotePorts);
                     foreach (byte family in Families(query))
                     {
-                        foreach (var c in netlink.Dump(family, mask, query.IncludeDetails, cancellationToken))
+                        foreach (var c in netlink.Dump(family, mask, query.IncludeDetails, cancellationToken, ports))
                         {
                             yield return c;
                         }

@@ -27,7 +27,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from scenario import Scenario  # noqa: E402
+from scenario import LISTEN_PORT_BASE, Scenario  # noqa: E402
 
 PRESETS = {
     "small": dict(connections=1000, close_wait=100, holders=10),
@@ -70,6 +70,7 @@ def external_tools(have_psutil):
     tools = [
         dict(name="ss -tanp state close-wait", argv=["ss", "-tanp", "state", "close-wait"], count=count_ss, owners=True),
         dict(name="ss -tan state close-wait", argv=["ss", "-tan", "state", "close-wait"], count=count_ss, owners=False),
+        dict(name="ss -tan sport = :%d" % LISTEN_PORT_BASE, argv=["ss", "-tan", "sport", "=", ":%d" % LISTEN_PORT_BASE], count=count_ss, owners=False),
         dict(name="netstat -tanp | grep CLOSE_WAIT", argv=["netstat", "-tanp"], count=count_netstat, owners=True, slow=True),
         dict(name="lsof -nP -iTCP -sTCP:CLOSE_WAIT", argv=["lsof", "-nP", "-iTCP", "-sTCP:CLOSE_WAIT"], count=count_lsof, owners=True, slow=True),
         dict(name="cat /proc/net/tcp /proc/net/tcp6", argv=["cat", "/proc/net/tcp", "/proc/net/tcp6"], count=count_proc, owners=False),
@@ -113,7 +114,7 @@ class Engine:
     """The warm PowerShell engine (CloseWait.Bench serve), one JSON line per request."""
 
     def __init__(self):
-        self.proc = subprocess.Popen(["dotnet", BENCH_DLL, "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(["dotnet", BENCH_DLL, "serve", str(LISTEN_PORT_BASE)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.info = json.loads(self._read())
         self.cases = self.info["cases"]
 
@@ -141,11 +142,16 @@ class Engine:
             self.proc.wait()
 
 
+SS_OWNERS = "ss -tanp state close-wait"
+SS_PLAIN = "ss -tan state close-wait"
+SS_PORT = "ss -tan sport = :%d" % LISTEN_PORT_BASE
 ENGINE_CASES = {
-    "owners": dict(name="Get-TcpCloseWait", owners=True),
-    "noowner": dict(name="Get-TcpCloseWait -NoOwner", owners=False),
-    "summary": dict(name="Get-TcpConnectionSummary", owners=True),
-    "render": dict(name="Get-TcpCloseWait | Out-Default", owners=True, extra=True),
+    "owners": dict(name="Get-TcpCloseWait", ref=SS_OWNERS),
+    "noowner": dict(name="Get-TcpCloseWait -NoOwner", ref=SS_PLAIN),
+    "render": dict(name="Get-TcpCloseWait | Out-Default", ref=SS_OWNERS),
+    "port": dict(name="Get-TcpConnection -LocalPort %d -NoOwner" % LISTEN_PORT_BASE, ref=SS_PORT),
+    "summary": dict(name="Get-TcpConnectionSummary", ref=None),
+    "summarynoowner": dict(name="Get-TcpConnectionSummary -NoOwner", ref=None),
 }
 
 
@@ -233,7 +239,7 @@ def main():
                     for row in raw.get(t["name"], []):
                         row["peakRssBytes"] = peak
             if a.profile:
-                prof = subprocess.run(["dotnet", BENCH_DLL, "profile", str(max(3, rounds))], check=True,
+                prof = subprocess.run(["dotnet", BENCH_DLL, "profile", str(max(3, rounds)), str(LISTEN_PORT_BASE)], check=True,
                                       stdout=subprocess.PIPE, text=True, timeout=600).stdout
                 info["profile"] = [json.loads(l) for l in prof.splitlines() if l.strip()]
         finally:
@@ -241,9 +247,10 @@ def main():
     info["machine"]["loadavgAfter"] = open("/proc/loadavg").read().split()[:3]
     info["raw"] = raw
 
-    owners = {e["name"]: e["owners"] for e in list(ENGINE_CASES.values()) + tools}
-    ss_owners = summarize(raw["ss -tanp state close-wait"], "ms") if "ss -tanp state close-wait" in raw else None
-    ss_plain = summarize(raw["ss -tan state close-wait"], "ms") if "ss -tan state close-wait" in raw else None
+    refs = {e["name"]: e["ref"] for e in ENGINE_CASES.values()}
+    refs.update({t["name"]: SS_OWNERS if t["owners"] else SS_PLAIN for t in tools})
+    refs[SS_PORT] = SS_PORT
+    ref_ms = {n: summarize(raw[n], "ms") for n in (SS_OWNERS, SS_PLAIN, SS_PORT) if n in raw}
     m = info["machine"]
     print("\n## %s scenario: %d connections (%d sockets), %d CLOSE_WAIT, %d holders, %d fds on the machine"
           % (a.scenario, shape["connections"], 2 * shape["connections"], shape["close_wait"], shape["holders"], info["fds"]))
@@ -257,8 +264,8 @@ def main():
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, rows in raw.items():
         med = summarize(rows, "ms")
-        ref = ss_owners if owners.get(name) else ss_plain
-        ratio = "%.2f×" % (med / ref) if ref else ""
+        ref = ref_ms.get(refs.get(name))
+        ratio = "%.2f× `%s`" % (med / ref, refs[name]) if ref and refs[name] != name else ("1.00×" if ref else "")
         alloc = "%.2f" % (summarize(rows, "allocatedBytes") / 1048576) if "allocatedBytes" in rows[0] else ""
         info["results"][name] = dict(medianMs=med, ratio=(med / ref) if ref else None,
                                      peakRssMiB=rss(rows), count=rows[-1]["count"])
@@ -273,9 +280,9 @@ def main():
                      summarize(rows, "baseRssBytes") / 1048576, summarize(rows, "peakRssBytes") / 1048576,
                      (summarize(rows, "peakRssBytes") - summarize(rows, "baseRssBytes")) / 1048576,
                      summarize(rows, "allocatedBytes") / max(1, rows[-1]["count"])))
-    if ss_owners and "Get-TcpCloseWait" in raw:
+    if SS_OWNERS in ref_ms and "Get-TcpCloseWait" in raw:
         print("\nTarget with owners ≤ 0.5× ss -tanp: %.2f×" % info["results"]["Get-TcpCloseWait"]["ratio"])
-    if ss_plain and "Get-TcpCloseWait -NoOwner" in raw:
+    if SS_PLAIN in ref_ms and "Get-TcpCloseWait -NoOwner" in raw:
         print("Target without owners ≤ 1.5× ss -tan: %.2f×" % info["results"]["Get-TcpCloseWait -NoOwner"]["ratio"])
     for ph in info.get("profile", []):
         print("profile %-28s median %8.1f ms (min %.1f, max %.1f), result %d" % (ph["phase"], ph["medianMs"], ph["minMs"], ph["maxMs"], ph["result"]))

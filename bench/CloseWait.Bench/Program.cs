@@ -31,16 +31,19 @@ namespace CloseWait.Bench
             switch (mode)
             {
                 case "serve":
-                    return Serve();
+                    return Serve(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 30000);
                 case "profile":
-                    return Profile(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 5);
+                    return Profile(
+                        args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 5,
+                        args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 30000);
                 default:
-                    Console.Error.WriteLine("usage: CloseWait.Bench serve | profile [rounds]");
+                    Console.Error.WriteLine("usage: CloseWait.Bench serve [port] | profile [rounds] [port]");
                     return 2;
             }
         }
 
-        private static int Serve()
+        /// <summary>Serves requests; <paramref name="port"/> is the local port the "port" case asks for.</summary>
+        private static int Serve(int port)
         {
             string manifest = ModuleLocator.FindManifest();
             var iss = InitialSessionState.CreateDefault2();
@@ -55,10 +58,12 @@ namespace CloseWait.Bench
                 ["owners"] = ps => ps.AddCommand("Get-TcpCloseWait"),
                 ["noowner"] = ps => ps.AddCommand("Get-TcpCloseWait").AddParameter("NoOwner"),
                 ["render"] = ps => ps.AddCommand("Get-TcpCloseWait").AddCommand("Out-Default"),
+                ["port"] = ps => ps.AddCommand("Get-TcpConnection").AddParameter("LocalPort", port).AddParameter("NoOwner"),
             };
             if (Invoke(runspace, ps => ps.AddCommand("Get-Command").AddParameter("Module", "CloseWait")).Any(c => c.Properties["Name"]?.Value as string == "Get-TcpConnectionSummary"))
             {
                 cases["summary"] = ps => ps.AddCommand("Get-TcpConnectionSummary");
+                cases["summarynoowner"] = ps => ps.AddCommand("Get-TcpConnectionSummary").AddParameter("NoOwner");
             }
 
             foreach (var c in cases.Values)
@@ -158,18 +163,21 @@ namespace CloseWait.Bench
         }
 
         /// <summary>Phases of a listing, timed on the back end directly: where does the time go?</summary>
-        private static int Profile(int rounds)
+        private static int Profile(int rounds, int port)
         {
             var table = new LinuxSocketTable();
             var resolver = new LinuxOwnerResolver();
             var closeWait = new SocketQuery { States = new[] { TcpState.CloseWait } };
             var closeWaitBare = new SocketQuery { States = new[] { TcpState.CloseWait }, IncludeDetails = false };
             var everything = new SocketQuery { IncludeDetails = false };
+            var onePort = new SocketQuery { IncludeDetails = false, LocalPorts = new[] { port } };
             var phases = new Dictionary<string, Func<int>>
             {
                 ["dumpCloseWait"] = () => table.Read(closeWait, CancellationToken.None).Count(),
                 ["dumpCloseWaitWithoutTcpInfo"] = () => table.Read(closeWaitBare, CancellationToken.None).Count(),
                 ["dumpAllStates"] = () => table.Read(everything, CancellationToken.None).Count(),
+                ["dumpAllStatesKernelFilteredByPort"] = () => table.Read(onePort, CancellationToken.None).Count(),
+                ["dumpAllStatesFilteredByPortHere"] = () => table.Read(everything, CancellationToken.None).Count(c => c.LocalPort == port),
                 ["listPids"] = () => LinuxOwnerResolver.ListPids().Length,
             };
 

@@ -195,6 +195,7 @@ def main():
     p.add_argument("--holders", type=int)
     p.add_argument("--rounds", type=int, default=7, help="rounds of every fast tool (medians over these)")
     p.add_argument("--slow-rounds", type=int, default=3, help="rounds of netstat, lsof and psutil (seconds each on large tables)")
+    p.add_argument("--skip-slow", action="store_true", help="leave out netstat, lsof and psutil")
     p.add_argument("--profile", action="store_true", help="also time the back end's phases (dump, owner walk)")
     p.add_argument("--smoke", action="store_true", help="one round; fail only if a tool does not work")
     p.add_argument("--no-build", action="store_true")
@@ -214,7 +215,7 @@ def main():
         have_psutil = True
     except ImportError:
         have_psutil = False
-    tools = external_tools(have_psutil)
+    tools = [t for t in external_tools(have_psutil) if not (a.skip_slow and t.get("slow"))]
     info = dict(machine=machine(), scenario=shape, rounds=rounds, slowRounds=slow_rounds,
                 psutil=have_psutil, results={}, raw={})
 
@@ -259,7 +260,8 @@ def main():
              rounds, slow_rounds, "present" if have_psutil else "not installed"))
     print("The cmdlet is timed inside a warm engine (hosted System.Management.Automation %s, module imported, %d warm-up runs);"
           % (engine.info.get("engine"), engine.info["warmUpRuns"]))
-    print("the other tools as whole processes. Peak RSS: whole process; for the cmdlet, the engine process during the call.\n")
+    print("the other tools as whole processes. Peak RSS: whole process; for the cmdlet, the engine process during the call.")
+    print("Module build: %s.\n" % ("Release (optimized)" if engine.info.get("moduleOptimized") else "DEBUG, UNOPTIMIZED: numbers are not representative"))
     print("| tool | median ms | min..max ms | ratio to ss | found | with owner | peak RSS MiB | allocated MiB/call |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, rows in raw.items():

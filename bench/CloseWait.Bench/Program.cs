@@ -74,10 +74,14 @@ namespace CloseWait.Bench
                 }
             }
 
+            // A Debug build of the module runs unoptimized: say which one was measured.
+            var module = (System.Reflection.Assembly)Invoke(runspace, ps => ps.AddScript("[CloseWait.TcpConnection].Assembly"))[0].BaseObject;
+            var debuggable = (DebuggableAttribute?)Attribute.GetCustomAttribute(module, typeof(DebuggableAttribute));
             WriteJson(new Dictionary<string, object?>
             {
                 ["ready"] = true,
                 ["manifest"] = manifest,
+                ["moduleOptimized"] = debuggable == null || !debuggable.IsJITOptimizerDisabled,
                 ["cases"] = cases.Keys.ToArray(),
                 ["warmUpRuns"] = WarmUpRuns,
                 ["engine"] = typeof(PowerShell).Assembly.GetName().Version?.ToString(),

@@ -42,42 +42,41 @@ namespace CloseWait.Platform.Linux
             object gate = new object();
             var options = new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = Environment.ProcessorCount };
 
-            // Contiguous chunks of PIDs per worker; each worker keeps its buffers and results local.
+            // Contiguous chunks of PIDs; each worker thread keeps one set of buffers and results
+            // for all the chunks it takes, and merges once at the end.
             int chunks = Math.Max(1, Math.Min(pids.Length, Environment.ProcessorCount * 4));
-            Parallel.For(0, chunks, options, chunk =>
+            Parallel.For(0, chunks, options, () => new Worker(), (chunk, _, w) =>
             {
-                var localFound = new List<(ulong, int, int)>();
-                var localNames = new Dictionary<int, string?>();
-                int localDenied = 0;
-                byte[] dirBuf = new byte[DirBufferSize];
-                byte[] linkBuf = new byte[64];
-                byte[] pathBuf = new byte[32];
                 int start = (int)((long)pids.Length * chunk / chunks);
                 int end = (int)((long)pids.Length * (chunk + 1) / chunks);
                 for (int i = start; i < end && !cancellationToken.IsCancellationRequested; i++)
                 {
                     int pid = pids[i];
-                    int before = localFound.Count;
-                    if (!ScanProcess(pid, byInode, dirBuf, linkBuf, pathBuf, localFound))
+                    int before = w.Found.Count;
+                    if (!ScanProcess(pid, byInode, w.DirBuf, w.LinkBuf, w.PathBuf, w.Found))
                     {
-                        localDenied++;
+                        w.Denied++;
                     }
 
-                    if (localFound.Count > before)
+                    if (w.Found.Count > before)
                     {
-                        localNames[pid] = ReadComm(pid);
+                        w.Names[pid] = ReadComm(pid);
                     }
                 }
 
+                return w;
+            },
+            w =>
+            {
                 lock (gate)
                 {
-                    found.AddRange(localFound);
-                    foreach (var kv in localNames)
+                    found.AddRange(w.Found);
+                    foreach (var kv in w.Names)
                     {
                         names[kv.Key] = kv.Value;
                     }
 
-                    denied += localDenied;
+                    denied += w.Denied;
                 }
             });
             cancellationToken.ThrowIfCancellationRequested();
@@ -104,6 +103,16 @@ namespace CloseWait.Platform.Linux
             }
 
             return denied;
+        }
+
+        private sealed class Worker
+        {
+            public readonly List<(ulong, int, int)> Found = new List<(ulong, int, int)>();
+            public readonly Dictionary<int, string?> Names = new Dictionary<int, string?>();
+            public readonly byte[] DirBuf = new byte[DirBufferSize];
+            public readonly byte[] LinkBuf = new byte[64];
+            public readonly byte[] PathBuf = new byte[32];
+            public int Denied;
         }
 
         internal static int[] ListPids()

@@ -287,7 +287,8 @@ def main():
     if SS_PLAIN in ref_ms and "Get-TcpCloseWait -NoOwner" in raw:
         print("Target without owners ≤ 1.5× ss -tan: %.2f×" % info["results"]["Get-TcpCloseWait -NoOwner"]["ratio"])
     for ph in info.get("profile", []):
-        print("profile %-28s median %8.1f ms (min %.1f, max %.1f), result %d" % (ph["phase"], ph["medianMs"], ph["minMs"], ph["maxMs"], ph["result"]))
+        print("profile %-34s median %7.1f ms (min %.1f, max %.1f), CPU %7.1f ms, result %d"
+              % (ph["phase"], ph["medianMs"], ph["minMs"], ph["maxMs"], ph["cpuMedianMs"], ph["result"]))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(info, f, indent=1)

@@ -201,27 +201,36 @@ namespace CloseWait.Bench
             return 0;
         }
 
-        private static List<double> Repeat(int rounds, Action action)
+        /// <summary>Wall and CPU milliseconds (all threads) of each run, each list sorted.</summary>
+        private static (List<double> Wall, List<double> Cpu) Repeat(int rounds, Action action)
         {
-            var times = new List<double>();
+            var wall = new List<double>();
+            var cpu = new List<double>();
+            var self = Process.GetCurrentProcess();
             for (int i = 0; i < rounds; i++)
             {
+                self.Refresh();
+                var cpuBefore = self.TotalProcessorTime;
                 var watch = Stopwatch.StartNew();
                 action();
-                times.Add(watch.Elapsed.TotalMilliseconds);
+                wall.Add(watch.Elapsed.TotalMilliseconds);
+                self.Refresh();
+                cpu.Add((self.TotalProcessorTime - cpuBefore).TotalMilliseconds);
             }
 
-            times.Sort();
-            return times;
+            wall.Sort();
+            cpu.Sort();
+            return (wall, cpu);
         }
 
-        private static void WritePhase(string name, List<double> times, int result) =>
+        private static void WritePhase(string name, (List<double> Wall, List<double> Cpu) times, int result) =>
             WriteJson(new Dictionary<string, object?>
             {
                 ["phase"] = name,
-                ["medianMs"] = times[times.Count / 2],
-                ["minMs"] = times[0],
-                ["maxMs"] = times[times.Count - 1],
+                ["medianMs"] = times.Wall[times.Wall.Count / 2],
+                ["minMs"] = times.Wall[0],
+                ["maxMs"] = times.Wall[times.Wall.Count - 1],
+                ["cpuMedianMs"] = times.Cpu[times.Cpu.Count / 2],
                 ["result"] = result,
             });
 

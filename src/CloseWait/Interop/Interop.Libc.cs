@@ -116,6 +116,15 @@ internal static partial class Interop
         [DllImport(Libraries.Libc, SetLastError = true)]
         internal static extern IntPtr getdents64(int fd, byte* dirp, IntPtr count);
 
+        internal const int AT_EMPTY_PATH = 0x1000;
+        internal const uint STATX_SIZE = 0x200;
+        internal const int StatxSize = 256;          // struct statx
+        internal const int StatxSizeOffset = 40;     // stx_size
+
+        /// <summary>glibc 2.28+; the same layout on every architecture.</summary>
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern int statx(int dirfd, byte* pathname, int flags, uint mask, byte* statxbuf);
+
         [DllImport(Libraries.Libc, SetLastError = true)]
         internal static extern int setns(int fd, int nstype);
 

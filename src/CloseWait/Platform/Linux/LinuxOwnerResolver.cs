@@ -9,15 +9,19 @@ namespace CloseWait.Platform.Linux
 {
     /// <summary>
     /// Finds socket owners by walking /proc/&lt;pid&gt;/fd once. Each descriptor costs one
-    /// readlinkat() into a reused buffer; the inode is parsed from the bytes and looked up before
-    /// anything is allocated, so the walk allocates only for the sockets asked about. PIDs are
-    /// split across cores.
+    /// readlinkat() into a reused buffer, by number when the kernel tells how many are open (no
+    /// directory listing); the inode is parsed from the bytes and looked up before anything is
+    /// allocated, so the walk allocates only for the sockets asked about. PIDs are split across cores.
     /// </summary>
     internal sealed unsafe class LinuxOwnerResolver : IOwnerResolver
     {
         internal const string ProcRoot = "/proc";
         private const int DirBufferSize = 32 * 1024;
         private static readonly byte[] SocketPrefix = Encoding.ASCII.GetBytes("socket:[");
+
+        // Misses allowed beyond the open count before a table counts as sparse (fd 255 of a shell).
+        private const int MaxProbeMisses = 64;
+        private static volatile bool _statxWorks = true;
 
         public int Resolve(IReadOnlyList<TcpConnection> connections, CancellationToken cancellationToken)
         {
@@ -53,7 +57,7 @@ namespace CloseWait.Platform.Linux
                 {
                     int pid = pids[i];
                     int before = w.Found.Count;
-                    if (!ScanProcess(pid, byInode, w.DirBuf, w.LinkBuf, w.PathBuf, w.Found))
+                    if (!ScanProcess(pid, byInode, w))
                     {
                         w.Denied++;
                     }
@@ -112,6 +116,8 @@ namespace CloseWait.Platform.Linux
             public readonly byte[] DirBuf = new byte[DirBufferSize];
             public readonly byte[] LinkBuf = new byte[64];
             public readonly byte[] PathBuf = new byte[32];
+            public readonly byte[] NameBuf = new byte[16];
+            public readonly byte[] StatxBuf = new byte[Interop.Libc.StatxSize];
             public int Denied;
         }
 
@@ -132,63 +138,184 @@ namespace CloseWait.Platform.Linux
         }
 
         /// <summary>Scans one process's descriptors; false when the process could not be inspected (permission).</summary>
-        private static bool ScanProcess(int pid, Dictionary<ulong, TcpConnection> wanted, byte[] dirBuf, byte[] linkBuf, byte[] pathBuf, List<(ulong, int, int)> found)
+        private static bool ScanProcess(int pid, Dictionary<ulong, TcpConnection> wanted, Worker w)
         {
-            int pathLen = WritePath(pathBuf, pid);
+            WritePath(w.PathBuf, pid);
             int dirFd;
-            fixed (byte* path = pathBuf)
+            fixed (byte* path = w.PathBuf)
             {
                 dirFd = Interop.Libc.openat(-100 /* AT_FDCWD */, path, Interop.Libc.O_RDONLY | Interop.Libc.O_DIRECTORY | Interop.Libc.O_CLOEXEC);
             }
 
             if (dirFd < 0)
             {
-                int errno = LinuxErrno.Last();
                 // Gone since listing (ENOENT/ESRCH) is not a permission problem.
-                return !(errno == Interop.Libc.EACCES || errno == Interop.Libc.EPERM);
+                return !IsPermission(LinuxErrno.Last());
             }
 
             try
             {
-                fixed (byte* dir = dirBuf)
-                fixed (byte* link = linkBuf)
+                int next = 0;
+                long count = OpenDescriptorCount(dirFd, w);
+                if (count > 0)
                 {
-                    while (true)
+                    switch (ReadByNumber(dirFd, pid, count, wanted, w, out next))
                     {
-                        long n = (long)Interop.Libc.getdents64(dirFd, dir, (IntPtr)dirBuf.Length);
-                        if (n <= 0)
-                        {
-                            return n == 0 || !IsPermission(LinuxErrno.Last());
-                        }
-
-                        long pos = 0;
-                        while (pos < n)
-                        {
-                            byte* entry = dir + pos;
-                            ushort reclen = *(ushort*)(entry + 16);
-                            if (reclen == 0)
-                            {
-                                break;
-                            }
-
-                            byte* name = entry + 19;
-                            if (name[0] >= '0' && name[0] <= '9')
-                            {
-                                long len = (long)Interop.Libc.readlinkat(dirFd, name, link, (IntPtr)linkBuf.Length);
-                                if (len > SocketPrefix.Length && TryParseSocketInode(linkBuf, (int)len, out ulong inode) && wanted.ContainsKey(inode))
-                                {
-                                    found.Add((inode, pid, ParseInt(name)));
-                                }
-                            }
-
-                            pos += reclen;
-                        }
+                        case ProbeResult.Done:
+                            return true;
+                        case ProbeResult.Denied:
+                            return false;
                     }
                 }
+
+                return ReadDirectory(dirFd, pid, next, wanted, w);
             }
             finally
             {
                 Interop.Libc.close(dirFd);
+            }
+        }
+
+        private enum ProbeResult
+        {
+            Done,
+            Denied,
+            Sparse,
+        }
+
+        /// <summary>
+        /// Since Linux 6.2 the size of /proc/&lt;pid&gt;/fd is the number of open descriptors; 0
+        /// (older kernels) or -1 (no statx) sends the caller to the directory listing.
+        /// </summary>
+        private static long OpenDescriptorCount(int dirFd, Worker w)
+        {
+            if (!_statxWorks)
+            {
+                return -1;
+            }
+
+            try
+            {
+                fixed (byte* buf = w.StatxBuf)
+                {
+                    byte empty = 0;
+                    if (Interop.Libc.statx(dirFd, &empty, Interop.Libc.AT_EMPTY_PATH, Interop.Libc.STATX_SIZE, buf) != 0
+                        || (*(uint*)buf & Interop.Libc.STATX_SIZE) == 0)
+                    {
+                        return -1;
+                    }
+
+                    return *(long*)(buf + Interop.Libc.StatxSizeOffset);
+                }
+            }
+            catch (EntryPointNotFoundException)
+            {
+                _statxWorks = false;
+                return -1;
+            }
+        }
+
+        /// <summary>
+        /// Reads descriptors 0, 1, 2, ... by number until all <paramref name="count"/> are seen:
+        /// one readlinkat per descriptor, without listing the directory (a listing makes the kernel
+        /// look up every entry once more). A sparse table (too many misses) stops early and
+        /// leaves the rest, from <paramref name="next"/>, to the listing.
+        /// </summary>
+        private static ProbeResult ReadByNumber(int dirFd, int pid, long count, Dictionary<ulong, TcpConnection> wanted, Worker w, out int next)
+        {
+            long seen = 0;
+            long misses = 0;
+            fixed (byte* name = w.NameBuf)
+            fixed (byte* link = w.LinkBuf)
+            {
+                for (int fd = 0; ; fd++)
+                {
+                    if (seen >= count || misses > count + MaxProbeMisses)
+                    {
+                        next = fd;
+                        return seen >= count ? ProbeResult.Done : ProbeResult.Sparse;
+                    }
+
+                    WriteDecimal(w.NameBuf, fd);
+                    long len = (long)Interop.Libc.readlinkat(dirFd, name, link, (IntPtr)w.LinkBuf.Length);
+                    if (len < 0)
+                    {
+                        if (IsPermission(LinuxErrno.Last()))
+                        {
+                            next = fd;
+                            return ProbeResult.Denied;
+                        }
+
+                        misses++;
+                        continue;
+                    }
+
+                    seen++;
+                    if (len > SocketPrefix.Length && TryParseSocketInode(w.LinkBuf, (int)len, out ulong inode) && wanted.ContainsKey(inode))
+                    {
+                        w.Found.Add((inode, pid, fd));
+                    }
+                }
+            }
+        }
+
+        /// <summary>Lists the directory (getdents64) and reads each descriptor from <paramref name="from"/> on.</summary>
+        private static bool ReadDirectory(int dirFd, int pid, int from, Dictionary<ulong, TcpConnection> wanted, Worker w)
+        {
+            fixed (byte* dir = w.DirBuf)
+            fixed (byte* link = w.LinkBuf)
+            {
+                while (true)
+                {
+                    long n = (long)Interop.Libc.getdents64(dirFd, dir, (IntPtr)w.DirBuf.Length);
+                    if (n <= 0)
+                    {
+                        return n == 0 || !IsPermission(LinuxErrno.Last());
+                    }
+
+                    long pos = 0;
+                    while (pos < n)
+                    {
+                        byte* entry = dir + pos;
+                        ushort reclen = *(ushort*)(entry + 16);
+                        if (reclen == 0)
+                        {
+                            break;
+                        }
+
+                        byte* name = entry + 19;
+                        if (name[0] >= '0' && name[0] <= '9')
+                        {
+                            int fd = ParseInt(name);
+                            if (fd >= from)
+                            {
+                                long len = (long)Interop.Libc.readlinkat(dirFd, name, link, (IntPtr)w.LinkBuf.Length);
+                                if (len > SocketPrefix.Length && TryParseSocketInode(w.LinkBuf, (int)len, out ulong inode) && wanted.ContainsKey(inode))
+                                {
+                                    w.Found.Add((inode, pid, fd));
+                                }
+                            }
+                        }
+
+                        pos += reclen;
+                    }
+                }
+            }
+        }
+
+        private static void WriteDecimal(byte[] buf, int value)
+        {
+            int digits = 1;
+            for (int v = value; v >= 10; v /= 10)
+            {
+                digits++;
+            }
+
+            buf[digits] = 0;
+            for (int i = digits - 1; i >= 0; i--)
+            {
+                buf[i] = (byte)('0' + (value % 10));
+                value /= 10;
             }
         }
 

@@ -1,0 +1,56 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Linq;
+using System.Net;
+using System.Runtime.InteropServices;
+using System.Threading;
+using CloseWait.Platform;
+using CloseWait.Platform.Linux;
+using Xunit;
+
+namespace CloseWait.Tests
+{
+    /// <summary>
+    /// The owner walk reads descriptors by number while the table is dense and lists the directory
+    /// for the rest of a sparse one: a socket on a far descriptor must still be found, once.
+    /// </summary>
+    public sealed class LinuxOwnerResolverTests
+    {
+        [DllImport("libc", SetLastError = true)]
+        private static extern int dup2(int oldfd, int newfd);
+
+        [DllImport("libc", SetLastError = true)]
+        private static extern int close(int fd);
+
+        [Fact]
+        public void FindsEveryDescriptorOfASocketNearAndFar()
+        {
+            using var s = LoopbackSockets.CloseWait(IPAddress.Loopback, count: 2);
+            int nearFd = (int)s.ServerSockets[0].Handle;
+            // Far past the open count, so the walk leaves reading by number for the listing.
+            const int FarFd = 4000;
+            Assert.Equal(FarFd, dup2(nearFd, FarFd));
+            try
+            {
+                var table = new LinuxSocketTable { ForcedBackend = LinuxTableBackend.Netlink };
+                var mine = table.Read(new SocketQuery { States = new[] { TcpState.CloseWait }, LocalPorts = new[] { s.Port } }, CancellationToken.None).ToList();
+                Assert.Equal(2, mine.Count);
+
+                new LinuxOwnerResolver().Resolve(mine, CancellationToken.None);
+
+                int self = Environment.ProcessId;
+                var shared = mine.Single(c => c.RemotePort == s.ClientPorts[0]);
+                Assert.Equal(new int?[] { nearFd, FarFd }, shared.Owners.Where(o => o.ProcessId == self).Select(o => o.FileDescriptor).ToArray());
+                var single = mine.Single(c => c.RemotePort == s.ClientPorts[1]);
+                Assert.Equal(new int?[] { (int)s.ServerSockets[1].Handle }, single.Owners.Where(o => o.ProcessId == self).Select(o => o.FileDescriptor).ToArray());
+                Assert.Equal(self, shared.ProcessId);
+                Assert.Equal(Process.GetCurrentProcess().ProcessName, shared.ProcessName);
+            }
+            finally
+            {
+                close(FarFd);
+            }
+        }
+    }
+}

@@ -115,7 +115,7 @@ namespace CloseWait.Platform.Linux
             public readonly Dictionary<int, string?> Names = new Dictionary<int, string?>();
             public readonly byte[] DirBuf = new byte[DirBufferSize];
             public readonly byte[] LinkBuf = new byte[64];
-            public readonly byte[] PathBuf = new byte[32];
+            public readonly byte[] PathBuf = new byte[64];
             public readonly byte[] NameBuf = new byte[16];
             public readonly byte[] StatxBuf = new byte[Interop.Libc.StatxSize];
             public int Denied;
@@ -140,10 +140,10 @@ namespace CloseWait.Platform.Linux
         /// <summary>Scans one process's descriptors; false when the process could not be inspected (permission).</summary>
         private static bool ScanProcess(int pid, Dictionary<ulong, TcpConnection> wanted, Worker w)
         {
-            WritePath(w.PathBuf, pid);
             int dirFd;
             fixed (byte* path = w.PathBuf)
             {
+                WriteProcPath(path, pid, "fd");
                 dirFd = Interop.Libc.openat(-100 /* AT_FDCWD */, path, Interop.Libc.O_RDONLY | Interop.Libc.O_DIRECTORY | Interop.Libc.O_CLOEXEC);
             }
 
@@ -236,7 +236,7 @@ namespace CloseWait.Platform.Linux
                         return seen >= count ? ProbeResult.Done : ProbeResult.Sparse;
                     }
 
-                    WriteDecimal(w.NameBuf, fd);
+                    WriteDecimal(name, fd);
                     long len = (long)Interop.Libc.readlinkat(dirFd, name, link, (IntPtr)w.LinkBuf.Length);
                     if (len < 0)
                     {
@@ -303,22 +303,6 @@ namespace CloseWait.Platform.Linux
             }
         }
 
-        private static void WriteDecimal(byte[] buf, int value)
-        {
-            int digits = 1;
-            for (int v = value; v >= 10; v /= 10)
-            {
-                digits++;
-            }
-
-            buf[digits] = 0;
-            for (int i = digits - 1; i >= 0; i--)
-            {
-                buf[i] = (byte)('0' + (value % 10));
-                value /= 10;
-            }
-        }
-
         private static bool IsPermission(int errno) => errno == Interop.Libc.EACCES || errno == Interop.Libc.EPERM;
 
         /// <summary>Parses "socket:[12345]" without allocating.</summary>
@@ -363,40 +347,74 @@ namespace CloseWait.Platform.Linux
             return v;
         }
 
-        private static int WritePath(byte[] buf, int pid)
+        /// <summary>Writes "/proc/&lt;pid&gt;/&lt;leaf&gt;" and a NUL; the buffer holds 64 bytes.</summary>
+        private static void WriteProcPath(byte* buf, int pid, string leaf)
         {
-            // "/proc/<pid>/fd\0"
             int i = 0;
             foreach (char ch in "/proc/")
             {
                 buf[i++] = (byte)ch;
             }
 
-            string digits = pid.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            foreach (char ch in digits)
-            {
-                buf[i++] = (byte)ch;
-            }
-
-            foreach (char ch in "/fd")
+            i += WriteDecimal(buf + i, pid);
+            buf[i++] = (byte)'/';
+            foreach (char ch in leaf)
             {
                 buf[i++] = (byte)ch;
             }
 
             buf[i] = 0;
-            return i;
         }
 
+        /// <summary>Writes a non-negative number and a NUL; returns the number of digits.</summary>
+        private static int WriteDecimal(byte* buf, int value)
+        {
+            int digits = 1;
+            for (int v = value; v >= 10; v /= 10)
+            {
+                digits++;
+            }
+
+            buf[digits] = 0;
+            for (int i = digits - 1; i >= 0; i--)
+            {
+                buf[i] = (byte)('0' + (value % 10));
+                value /= 10;
+            }
+
+            return digits;
+        }
+
+        /// <summary>The process's name (comm, at most 15 bytes); only the name itself is allocated.</summary>
         internal static string? ReadComm(int pid)
         {
-            try
-            {
-                string comm = File.ReadAllText("/proc/" + pid.ToString(System.Globalization.CultureInfo.InvariantCulture) + "/comm");
-                return comm.TrimEnd('\n');
-            }
-            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
+            byte* path = stackalloc byte[64];
+            byte* comm = stackalloc byte[64];
+            WriteProcPath(path, pid, "comm");
+            int fd = Interop.Libc.openat(-100 /* AT_FDCWD */, path, Interop.Libc.O_RDONLY | Interop.Libc.O_CLOEXEC);
+            if (fd < 0)
             {
                 return null;
+            }
+
+            try
+            {
+                long n = (long)Interop.Libc.read(fd, comm, (IntPtr)64);
+                if (n <= 0)
+                {
+                    return null;
+                }
+
+                if (comm[n - 1] == (byte)'\n')
+                {
+                    n--;
+                }
+
+                return Encoding.UTF8.GetString(comm, (int)n);
+            }
+            finally
+            {
+                Interop.Libc.close(fd);
             }
         }
     }

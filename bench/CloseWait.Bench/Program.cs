@@ -170,6 +170,7 @@ namespace CloseWait.Bench
         private static int Profile(int rounds, int port)
         {
             var table = new LinuxSocketTable();
+            var tablePerFamily = new LinuxSocketTable { BothFamiliesAtOnce = false };
             var resolver = new LinuxOwnerResolver();
             var closeWait = new SocketQuery { States = new[] { TcpState.CloseWait } };
             var closeWaitBare = new SocketQuery { States = new[] { TcpState.CloseWait }, IncludeDetails = false };
@@ -179,6 +180,7 @@ namespace CloseWait.Bench
             {
                 ["dumpCloseWait"] = () => table.Read(closeWait, CancellationToken.None).Count(),
                 ["dumpCloseWaitWithoutTcpInfo"] = () => table.Read(closeWaitBare, CancellationToken.None).Count(),
+                ["dumpCloseWaitOneDumpPerFamily"] = () => tablePerFamily.Read(closeWait, CancellationToken.None).Count(),
                 ["dumpAllStates"] = () => table.Read(everything, CancellationToken.None).Count(),
                 ["dumpAllStatesKernelFilteredByPort"] = () => table.Read(onePort, CancellationToken.None).Count(),
                 ["dumpAllStatesFilteredByPortHere"] = () => table.Read(everything, CancellationToken.None).Count(c => c.LocalPort == port),

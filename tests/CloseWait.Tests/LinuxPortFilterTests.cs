@@ -11,7 +11,8 @@ namespace CloseWait.Tests
 {
     /// <summary>
     /// The inet_diag bytecode port filter: checked against a copy of the kernel's audit and
-    /// interpreter (net/ipv4/inet_diag.c, the port and jump ops), then against the kernel itself.
+    /// interpreter (net/ipv4/inet_diag.c, the port and jump ops), then against the kernel itself;
+    /// and the one-walk dump of both families against one dump per family.
     /// </summary>
     public sealed class LinuxPortFilterTests
     {
@@ -94,6 +95,39 @@ namespace CloseWait.Tests
 
             var both = table.Read(new SocketQuery { LocalPorts = new[] { a.Port, b.Port }, RemotePorts = new[] { a.ClientPorts[0], b.ClientPorts[0] } }, CancellationToken.None).ToList();
             Assert.Equal(2, both.Count);
+        }
+
+        [Fact]
+        public void OneDumpForBothFamiliesReadsWhatOneDumpPerFamilyReads()
+        {
+            using var v4 = LoopbackSockets.CloseWait(IPAddress.Loopback, count: 2);
+            using var v6 = LoopbackSockets.CloseWait(IPAddress.IPv6Loopback, count: 2);
+            var query = new SocketQuery { States = new[] { TcpState.CloseWait, TcpState.Listen }, LocalPorts = new[] { v4.Port, v6.Port } };
+            var once = new LinuxSocketTable { ForcedBackend = LinuxTableBackend.Netlink, BothFamiliesAtOnce = true };
+            var perFamily = new LinuxSocketTable { ForcedBackend = LinuxTableBackend.Netlink, BothFamiliesAtOnce = false };
+
+            var a = once.Read(query, CancellationToken.None).Select(c => (c.Cookie, c.AddressFamily, c.State, c.LocalPort, c.RemotePort, c.ReceiveQueue, c.Inode)).OrderBy(c => c.Cookie).ToList();
+            var b = perFamily.Read(query, CancellationToken.None).Select(c => (c.Cookie, c.AddressFamily, c.State, c.LocalPort, c.RemotePort, c.ReceiveQueue, c.Inode)).OrderBy(c => c.Cookie).ToList();
+
+            Assert.Equal(6, a.Count); // per family: a listener and two CLOSE_WAIT
+            Assert.Equal(b, a);
+            Assert.Equal(3, a.Count(c => c.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6));
+        }
+
+        [Fact]
+        public void BothFamiliesRequestIsTheLegacyRequestWithItsFilters()
+        {
+            byte[] program = LinuxInetDiag.BuildPortFilter(null, new[] { 443 })!;
+            byte[] r = LinuxInetDiag.BuildBothFamiliesDumpRequest(1u << 8, withTcpInfo: true, sequence: 9, bytecode: program);
+            int o = LinuxInetDiag.NLMSG_HDRLEN;
+            Assert.Equal((uint)r.Length, LinuxInetDiag.ReadU32(r, 0));
+            Assert.Equal(LinuxInetDiag.TCPDIAG_GETSOCK, LinuxInetDiag.ReadU16(r, 4));
+            Assert.Equal(0, r[o]); // idiag_family: the kernel asks for AF_UNSPEC itself
+            Assert.Equal(1 << (LinuxInetDiag.INET_DIAG_INFO - 1), r[o + 3]);
+            Assert.Equal(1u << 8, LinuxInetDiag.ReadU32(r, o + 4 + LinuxInetDiag.SockIdSize));
+            int attr = o + LinuxInetDiag.ReqCompatSize;
+            Assert.Equal(LinuxInetDiag.INET_DIAG_REQ_BYTECODE, LinuxInetDiag.ReadU16(r, attr + 2));
+            Assert.Equal(program, r.Skip(attr + LinuxInetDiag.RtaHdrLen).Take(program.Length).ToArray());
         }
 
         // A copy of inet_diag_bc_audit() for the ops the filter uses.

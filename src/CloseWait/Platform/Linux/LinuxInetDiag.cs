@@ -23,6 +23,7 @@ namespace CloseWait.Platform.Linux
         internal const ushort NLM_F_ACK = 0x4;
         internal const ushort NLM_F_DUMP_INTR = 0x10;
         internal const ushort NLM_F_DUMP = 0x300;
+        internal const ushort TCPDIAG_GETSOCK = 18;      // the legacy request and its replies
         internal const ushort SOCK_DIAG_BY_FAMILY = 20;
         internal const ushort SOCK_DESTROY = 21;
         internal const byte IPPROTO_TCP = 6;
@@ -31,6 +32,7 @@ namespace CloseWait.Platform.Linux
 
         internal const int SockIdSize = 48;              // struct inet_diag_sockid
         internal const int ReqV2Size = 8 + SockIdSize;   // struct inet_diag_req_v2
+        internal const int ReqCompatSize = 4 + SockIdSize + 8; // struct inet_diag_req
         internal const int DiagMsgSize = 4 + SockIdSize + 20; // struct inet_diag_msg
         internal const int RtaHdrLen = 4;                // struct rtattr
         internal const ushort INET_DIAG_INFO = 2;
@@ -120,6 +122,34 @@ namespace CloseWait.Platform.Linux
             if (bytecode != null)
             {
                 int a = NLMSG_HDRLEN + ReqV2Size;
+                WriteU16(buf, a, (ushort)attrLen);
+                WriteU16(buf, a + 2, INET_DIAG_REQ_BYTECODE);
+                Buffer.BlockCopy(bytecode, 0, buf, a + RtaHdrLen, bytecode.Length);
+            }
+
+            return buf;
+        }
+
+        /// <summary>
+        /// The legacy TCPDIAG_GETSOCK dump (struct inet_diag_req): the kernel answers it for
+        /// AF_UNSPEC, so one walk of its socket table returns IPv4 and IPv6 sockets together, where
+        /// SOCK_DIAG_BY_FAMILY walks the whole table once per family. Same filters, same replies
+        /// (inet_diag_msg), typed TCPDIAG_GETSOCK.
+        /// </summary>
+        internal static byte[] BuildBothFamiliesDumpRequest(uint stateMask, bool withTcpInfo, uint sequence, byte[]? bytecode = null)
+        {
+            int attrLen = bytecode == null ? 0 : RtaHdrLen + bytecode.Length;
+            var buf = new byte[NLMSG_HDRLEN + ReqCompatSize + NlmsgAlign(attrLen)];
+            WriteHeader(buf, (uint)buf.Length, TCPDIAG_GETSOCK, (ushort)(NLM_F_REQUEST | NLM_F_DUMP), sequence);
+            int o = NLMSG_HDRLEN;
+            buf[o + 3] = withTcpInfo ? (byte)(1 << (INET_DIAG_INFO - 1)) : (byte)0;
+            int id = o + 4;
+            WriteU32(buf, id + 40, NoCookie);
+            WriteU32(buf, id + 44, NoCookie);
+            WriteU32(buf, id + SockIdSize, stateMask);
+            if (bytecode != null)
+            {
+                int a = NLMSG_HDRLEN + ReqCompatSize;
                 WriteU16(buf, a, (ushort)attrLen);
                 WriteU16(buf, a + 2, INET_DIAG_REQ_BYTECODE);
                 Buffer.BlockCopy(bytecode, 0, buf, a + RtaHdrLen, bytecode.Length);
@@ -318,6 +348,7 @@ namespace CloseWait.Platform.Linux
                         case NLMSG_NOOP:
                             break;
                         case SOCK_DIAG_BY_FAMILY:
+                        case TCPDIAG_GETSOCK:
                             into.Add(DecodeDiagMessage(buf, payload, payloadLen));
                             break;
                         default:

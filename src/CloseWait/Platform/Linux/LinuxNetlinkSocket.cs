@@ -127,7 +127,23 @@ namespace CloseWait.Platform.Linux
         internal IEnumerable<TcpConnection> Dump(byte family, uint stateMask, bool withTcpInfo, CancellationToken cancellationToken, byte[]? bytecode = null)
         {
             uint seq = NextSequence();
-            Send(LinuxInetDiag.BuildDumpRequest(family, stateMask, withTcpInfo, seq, bytecode));
+            return Run(LinuxInetDiag.BuildDumpRequest(family, stateMask, withTcpInfo, seq, bytecode), seq, cancellationToken);
+        }
+
+        /// <summary>
+        /// Like <see cref="Dump"/> for IPv4 and IPv6 at once, in one walk of the kernel's table (see
+        /// <see cref="LinuxInetDiag.BuildBothFamiliesDumpRequest"/>). A kernel that does not know
+        /// the request answers with an error before any socket.
+        /// </summary>
+        internal IEnumerable<TcpConnection> DumpBothFamilies(uint stateMask, bool withTcpInfo, CancellationToken cancellationToken, byte[]? bytecode = null)
+        {
+            uint seq = NextSequence();
+            return Run(LinuxInetDiag.BuildBothFamiliesDumpRequest(stateMask, withTcpInfo, seq, bytecode), seq, cancellationToken);
+        }
+
+        private IEnumerable<TcpConnection> Run(byte[] request, uint seq, CancellationToken cancellationToken)
+        {
+            Send(request);
             var batch = new List<TcpConnection>(256);
             bool interrupted = false;
             while (true)

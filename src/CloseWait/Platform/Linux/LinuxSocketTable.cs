@@ -17,8 +17,17 @@ namespace CloseWait.Platform.Linux
         internal const string ThreadSelfNetTcp = "/proc/thread-self/net/tcp";
         internal const string ThreadSelfNetTcp6 = "/proc/thread-self/net/tcp6";
 
+        // Kernels that refuse the legacy request (none known) get one dump per family from then on.
+        private static volatile bool _bothFamiliesWork = true;
+
         /// <summary>Set to force a back end (tests compare them): null picks netlink, then /proc.</summary>
         internal LinuxTableBackend? ForcedBackend { get; set; }
+
+        /// <summary>
+        /// Netlink: read both families in one dump (one walk of the kernel's table) when no family
+        /// is asked for; false makes one dump per family (tests compare them).
+        /// </summary>
+        internal bool BothFamiliesAtOnce { get; set; } = true;
 
         public IEnumerable<TcpConnection> Read(SocketQuery query, CancellationToken cancellationToken)
         {
@@ -61,6 +70,39 @@ namespace CloseWait.Platform.Linux
                 {
                     uint mask = LinuxInetDiag.StateMask(query.States);
                     byte[]? ports = LinuxInetDiag.BuildPortFilter(query.LocalPorts, query.RemotePorts);
+                    if (query.AddressFamily == null && BothFamiliesAtOnce && _bothFamiliesWork)
+                    {
+                        bool refused = false;
+                        using (var e = netlink.DumpBothFamilies(mask, query.IncludeDetails, cancellationToken, ports).GetEnumerator())
+                        {
+                            bool any = false;
+                            while (true)
+                            {
+                                try
+                                {
+                                    if (!e.MoveNext())
+                                    {
+                                        break;
+                                    }
+                                }
+                                catch (NetlinkErrorException ex) when (!any && IsUnknownRequest(ex.Errno))
+                                {
+                                    _bothFamiliesWork = false;
+                                    refused = true;
+                                    break;
+                                }
+
+                                any = true;
+                                yield return e.Current;
+                            }
+                        }
+
+                        if (!refused)
+                        {
+                            yield break;
+                        }
+                    }
+
                     foreach (byte family in Families(query))
                     {
                         foreach (var c in netlink.Dump(family, mask, query.IncludeDetails, cancellationToken, ports))
@@ -133,6 +175,9 @@ namespace CloseWait.Platform.Linux
         private static bool IsRefusal(int errno) =>
             errno == Interop.Libc.EACCES || errno == Interop.Libc.EPERM || errno == Interop.Libc.EPROTONOSUPPORT
             || errno == Interop.Libc.EAFNOSUPPORT || errno == Interop.Libc.ENOSYS || errno == Interop.Libc.EINVAL;
+
+        private static bool IsUnknownRequest(int errno) =>
+            errno == Interop.Libc.EINVAL || errno == Interop.Libc.ENOENT || errno == Interop.Libc.EOPNOTSUPP || errno == Interop.Libc.EPROTONOSUPPORT;
     }
 
     internal enum LinuxTableBackend

@@ -285,9 +285,9 @@ def main():
                      (summarize(rows, "peakRssBytes") - summarize(rows, "baseRssBytes")) / 1048576,
                      summarize(rows, "allocatedBytes") / max(1, rows[-1]["count"])))
     if SS_OWNERS in ref_ms and "Get-TcpCloseWait" in raw:
-        print("\nTarget with owners ≤ 0.5× ss -tanp: %.2f×" % info["results"]["Get-TcpCloseWait"]["ratio"])
+        print("\nTarget (on the large scenario) with owners ≤ 0.5× ss -tanp: %.2f×" % info["results"]["Get-TcpCloseWait"]["ratio"])
     if SS_PLAIN in ref_ms and "Get-TcpCloseWait -NoOwner" in raw:
-        print("Target without owners ≤ 1.5× ss -tan: %.2f×" % info["results"]["Get-TcpCloseWait -NoOwner"]["ratio"])
+        print("Target (on the large scenario) without owners ≤ 1.5× ss -tan: %.2f×" % info["results"]["Get-TcpCloseWait -NoOwner"]["ratio"])
     for ph in info.get("profile", []):
         print("profile %-34s median %7.1f ms (min %.1f, max %.1f), CPU %7.1f ms, result %d"
               % (ph["phase"], ph["medianMs"], ph["minMs"], ph["maxMs"], ph["cpuMedianMs"], ph["result"]))

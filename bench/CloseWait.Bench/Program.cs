@@ -16,8 +16,9 @@ namespace CloseWait.Bench
 {
     /// <summary>
     /// `serve`: hosts the PowerShell engine with the built module imported, warms it up, prints
-    /// "ready", then answers one line per request ("run owners", "run noowner", "run summary",
-    /// "run render", "quit") with a JSON line: wall time of the invocation inside the warm engine,
+    /// "ready", then answers one line per request ("run owners", "run noowner", "run render"
+    /// through Out-Default as a console shows it, "run port", "run summary", "run summarynoowner",
+    /// "quit") with a JSON line: wall time of the invocation inside the warm engine,
     /// objects returned, bytes allocated, managed heap before and after, and the process's peak RSS
     /// during the call. `profile`: times the Linux back end's phases without the engine.
     /// </summary>
@@ -245,7 +246,7 @@ namespace CloseWait.Bench
             }
             catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
             {
-                // Peak RSS is then the process's lifetime peak; the runner says which.
+                // Without the reset, VmHWM is the process's lifetime peak: an upper bound still.
             }
         }
 

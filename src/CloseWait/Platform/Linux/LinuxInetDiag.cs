@@ -58,6 +58,9 @@ namespace CloseWait.Platform.Linux
 
         internal const uint NoCookie = 0xFFFFFFFF;
 
+        /// <summary>Bits 1 (TCP_ESTABLISHED) to 12 (TCP_NEW_SYN_RECV).</summary>
+        internal const uint AllStates = 0x1FFE;
+
         internal static int NlmsgAlign(int len) => (len + 3) & ~3;
 
         /// <summary>Kernel TCP state numbers (include/net/tcp_states.h) to Get-NetTCPConnection's names.</summary>
@@ -86,7 +89,10 @@ namespace CloseWait.Platform.Linux
         {
             if (states == null)
             {
-                return 0xFFFFFFFF;
+                // Every TCP state (1..12), not TCP_BOUND_INACTIVE (13): that bit makes the kernel
+                // also walk its bind hash for sockets that are bound and neither listening nor
+                // connected, which doubles the dump on a large table and lists no connection.
+                return AllStates;
             }
 
             uint mask = 0;

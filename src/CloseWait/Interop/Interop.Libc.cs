@@ -112,9 +112,47 @@ internal static partial class Interop
         [DllImport(Libraries.Libc, SetLastError = true)]
         internal static extern IntPtr readlinkat(int dirfd, byte* pathname, byte* buf, IntPtr bufsiz);
 
-        /// <summary>glibc 2.30+; on older C libraries the owner walk falls back to managed enumeration.</summary>
-        [DllImport(Libraries.Libc, SetLastError = true)]
-        internal static extern IntPtr getdents64(int fd, byte* dirp, IntPtr count);
+        /// <summary>glibc 2.30+ exports it; older C libraries (RHEL 8's 2.28) do not: use <see cref="GetDents64"/>.</summary>
+        [DllImport(Libraries.Libc, EntryPoint = "getdents64", SetLastError = true)]
+        private static extern IntPtr getdents64_native(int fd, byte* dirp, IntPtr count);
+
+        private static volatile bool _getdents64Exported = true;
+
+        /// <summary>
+        /// getdents64(2): the glibc wrapper where it exists, else the raw system call, whose number
+        /// differs by architecture (asm-generic 61 on arm64, 217 on x86_64).
+        /// </summary>
+        internal static IntPtr GetDents64(int fd, byte* dirp, IntPtr count)
+        {
+            if (_getdents64Exported)
+            {
+                try
+                {
+                    return getdents64_native(fd, dirp, count);
+                }
+                catch (EntryPointNotFoundException)
+                {
+                    _getdents64Exported = false;
+                }
+            }
+
+            return GetDents64Syscall(fd, dirp, count);
+        }
+
+        internal static IntPtr GetDents64Syscall(int fd, byte* dirp, IntPtr count)
+        {
+            long number;
+            switch (RuntimeInformation.ProcessArchitecture)
+            {
+                case Architecture.X64: number = 217; break;
+                case Architecture.Arm64: number = 61; break;
+                case Architecture.X86: number = 220; break;
+                case Architecture.Arm: number = 217; break;
+                default: throw new PlatformNotSupportedException($"getdents64 is not exported by this C library and its system call number on {RuntimeInformation.ProcessArchitecture} is not known.");
+            }
+
+            return syscall((IntPtr)number, (IntPtr)fd, (IntPtr)dirp, count);
+        }
 
         internal const int AT_EMPTY_PATH = 0x1000;
         internal const uint STATX_SIZE = 0x200;

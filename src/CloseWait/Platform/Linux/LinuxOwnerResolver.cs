@@ -145,7 +145,7 @@ namespace CloseWait.Platform.Linux
                 byte* dir = stackalloc byte[ListBufferSize];
                 while (true)
                 {
-                    long n = (long)Interop.Libc.getdents64(dirFd, dir, (IntPtr)ListBufferSize);
+                    long n = (long)Interop.Libc.GetDents64(dirFd, dir, (IntPtr)ListBufferSize);
                     if (n < 0)
                     {
                         throw new IOException($"{ProcRoot}: {LinuxErrno.Describe(LinuxErrno.Last())}");
@@ -314,7 +314,7 @@ namespace CloseWait.Platform.Linux
             {
                 while (true)
                 {
-                    long n = (long)Interop.Libc.getdents64(dirFd, dir, (IntPtr)w.DirBuf.Length);
+                    long n = (long)Interop.Libc.GetDents64(dirFd, dir, (IntPtr)w.DirBuf.Length);
                     if (n <= 0)
                     {
                         return n == 0 || !IsPermission(LinuxErrno.Last());

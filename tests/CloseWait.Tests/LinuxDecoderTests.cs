@@ -127,6 +127,139 @@ namespace CloseWait.Tests
             }
         }
 
+        private static LinuxSocketStates ParseStates(byte[] d, int length, out LinuxInetDiag.BatchResult result)
+        {
+            var states = new LinuxSocketStates(keepInodes: true);
+            bool interrupted = false;
+            result = LinuxInetDiag.ParseDumpBatch(d, length, CapturedSequence, 0, ref states, ref interrupted);
+            return states;
+        }
+
+        [Theory]
+        [InlineData("v4")]
+        [InlineData("v6")]
+        public void LeanDecoderReadsStateAndInodeOfTheCapturedDump(string family)
+        {
+            var meta = Meta(family);
+            var datagrams = Datagrams(family);
+            var states = ParseStates(datagrams[0], datagrams[0].Length, out var first);
+            Assert.Equal(LinuxInetDiag.BatchResult.More, first);
+            bool interrupted = false;
+            Assert.Equal(LinuxInetDiag.BatchResult.Done, LinuxInetDiag.ParseDumpBatch(datagrams[1], datagrams[1].Length, CapturedSequence, 0, ref states, ref interrupted));
+            states.Seal();
+
+            Assert.Equal(1, states.Total);
+            Assert.Equal(1, states.InState(8)); // TCP_CLOSE_WAIT
+            Assert.Equal(1, states.Count);
+            ulong inode = meta.GetProperty("inode").GetUInt64();
+            int at = states.IndexOf(inode);
+            Assert.Equal(0, at);
+            Assert.Equal(8, states.StateAt(at));
+            Assert.False(states.Contains(inode + 1));
+            Assert.False(states.Contains(inode + (1UL << 32))); // an inode beyond 32 bits is none of netlink's
+
+            LinuxInetDiag.DecodeStateAndInode(datagrams[0], LinuxInetDiag.NLMSG_HDRLEN, datagrams[0].Length - LinuxInetDiag.NLMSG_HDRLEN, out byte af, out byte state, out uint decoded);
+            Assert.Equal(family == "v4" ? LinuxInetDiag.AF_INET : LinuxInetDiag.AF_INET6, af);
+            Assert.Equal(8, state);
+            Assert.Equal(inode, decoded);
+        }
+
+        [Fact]
+        public void LeanDecoderRejectsEveryTruncationWithoutReadingPastTheLength()
+        {
+            // The bytes past the given length are the real rest of the message: a decoder that read
+            // past it would succeed instead of failing.
+            byte[] d = Datagrams("v4")[0];
+            for (int len = 1; len < d.Length; len++)
+            {
+                int cut = len;
+                Assert.Throws<InvalidDataException>(() => ParseStates(d, cut, out _));
+                Assert.Throws<InvalidDataException>(() =>
+                {
+                    bool interrupted = false;
+                    LinuxInetDiag.ParseDumpBatch(d, cut, CapturedSequence, 0, new List<TcpConnection>(), ref interrupted);
+                });
+            }
+
+            Assert.Equal(0, ParseStates(d, 0, out _).Total);
+            Assert.Throws<InvalidDataException>(() => ParseStates(d, d.Length + 1, out _));
+        }
+
+        [Theory]
+        [InlineData(0, 73)]             // one byte past the end
+        [InlineData(-1, 72)]
+        [InlineData(8, int.MaxValue)]   // offset + length overflows
+        [InlineData(0, 71)]             // shorter than inet_diag_msg
+        public void LeanDecoderRejectsAMessageOutsideTheBuffer(int offset, int length)
+        {
+            byte[] d = Datagrams("v4")[0].Skip(LinuxInetDiag.NLMSG_HDRLEN).Take(72).ToArray();
+            Assert.Throws<InvalidDataException>(() => LinuxInetDiag.DecodeStateAndInode(d, offset, length, out _, out _, out _));
+            Assert.Throws<InvalidDataException>(() => LinuxInetDiag.DecodeDiagMessage(d, offset, length));
+        }
+
+        [Fact]
+        public void LeanAndFullDecodersAgreeOnCorruptedBytes()
+        {
+            byte[] original = Datagrams("v6")[0];
+            var random = new Random(4711);
+            int accepted = 0;
+            int rejected = 0;
+            for (int round = 0; round < 3000; round++)
+            {
+                byte[] d = (byte[])original.Clone();
+                int flips = 1 + random.Next(4);
+                for (int i = 0; i < flips; i++)
+                {
+                    // Mostly the netlink header and inet_diag_msg, where family, state and lengths live.
+                    d[random.Next(random.Next(2) == 0 ? 96 : d.Length)] = (byte)random.Next(256);
+                }
+
+                Exception? fullError = null;
+                Exception? leanError = null;
+                var list = new List<TcpConnection>();
+                LinuxSocketStates? states = null;
+                bool interrupted = false;
+                try
+                {
+                    LinuxInetDiag.ParseDumpBatch(d, d.Length, CapturedSequence, 0, list, ref interrupted);
+                }
+                catch (Exception e) when (e is InvalidDataException || e is NetlinkErrorException)
+                {
+                    fullError = e;
+                }
+
+                try
+                {
+                    states = ParseStates(d, d.Length, out _);
+                }
+                catch (Exception e) when (e is InvalidDataException || e is NetlinkErrorException)
+                {
+                    leanError = e;
+                }
+
+                Assert.Equal(fullError?.GetType(), leanError?.GetType());
+                Assert.Equal(fullError?.Message, leanError?.Message);
+                if (states != null)
+                {
+                    accepted++;
+                    states.Seal();
+                    Assert.Equal(list.Count, states.Total);
+                    Assert.Equal(list.Count(c => c.Inode != null), states.Count);
+                    foreach (var c in list.Where(c => c.Inode != null))
+                    {
+                        Assert.Equal(c.NativeState, states.StateAt(states.IndexOf(c.Inode!.Value)));
+                    }
+                }
+                else
+                {
+                    rejected++;
+                }
+            }
+
+            // Both outcomes occur, so the comparison covered each.
+            Assert.True(accepted > 100 && rejected > 100, $"{accepted} accepted, {rejected} rejected");
+        }
+
         [Fact]
         public void LengthBeyondTheBufferIsRejected()
         {

@@ -305,6 +305,32 @@ namespace CloseWait.Platform.Linux
         /// </summary>
         internal static BatchResult ParseDumpBatch(byte[] buf, int length, uint sequence, uint portId, List<TcpConnection> into, ref bool interrupted)
         {
+            var sink = new ConnectionSink(into);
+            return ParseDumpBatch(buf, length, sequence, portId, ref sink, ref interrupted);
+        }
+
+        /// <summary>Receives each socket message of a dump (payload offset and length within the datagram).</summary>
+        internal interface IDiagSink
+        {
+            void Add(byte[] buf, int offset, int length);
+        }
+
+        private struct ConnectionSink : IDiagSink
+        {
+            private readonly List<TcpConnection> _into;
+
+            internal ConnectionSink(List<TcpConnection> into) => _into = into;
+
+            public void Add(byte[] buf, int offset, int length) => _into.Add(DecodeDiagMessage(buf, offset, length));
+        }
+
+        /// <summary>
+        /// <see cref="ParseDumpBatch(byte[], int, uint, uint, List{TcpConnection}, ref bool)"/> for any
+        /// consumer of the socket messages: generic so that a struct sink costs no call through an interface.
+        /// </summary>
+        internal static BatchResult ParseDumpBatch<TSink>(byte[] buf, int length, uint sequence, uint portId, ref TSink sink, ref bool interrupted)
+            where TSink : IDiagSink
+        {
             if (length < 0 || length > buf.Length)
             {
                 throw new InvalidDataException("netlink: datagram length out of range.");
@@ -355,7 +381,7 @@ namespace CloseWait.Platform.Linux
                             break;
                         case SOCK_DIAG_BY_FAMILY:
                         case TCPDIAG_GETSOCK:
-                            into.Add(DecodeDiagMessage(buf, payload, payloadLen));
+                            sink.Add(buf, payload, payloadLen);
                             break;
                         default:
                             break;
@@ -382,13 +408,8 @@ namespace CloseWait.Platform.Linux
         /// <summary>Decodes one struct inet_diag_msg and its attributes.</summary>
         internal static TcpConnection DecodeDiagMessage(byte[] buf, int offset, int length)
         {
-            if (length < DiagMsgSize || offset < 0 || offset + length > buf.Length)
-            {
-                throw new InvalidDataException($"inet_diag: message of {length} bytes is shorter than inet_diag_msg ({DiagMsgSize}).");
-            }
-
-            byte family = buf[offset];
-            byte state = buf[offset + 1];
+            CheckDiagMessage(buf, offset, length, out byte family, out byte state);
+            int info = InfoAttribute(buf, offset, length);
             byte timer = buf[offset + 2];
             int id = offset + 4;
             int sport = (buf[id] << 8) | buf[id + 1];
@@ -410,18 +431,14 @@ namespace CloseWait.Platform.Linux
                 local = new IPAddress(Slice(buf, id + 4, 4));
                 remote = new IPAddress(Slice(buf, id + 20, 4));
             }
-            else if (family == AF_INET6)
+            else
             {
                 af = AddressFamily.InterNetworkV6;
                 local = NewV6(Slice(buf, id + 4, 16), ifIndex);
                 remote = NewV6(Slice(buf, id + 20, 16), ifIndex);
             }
-            else
-            {
-                throw new InvalidDataException($"inet_diag: unexpected address family {family}.");
-            }
 
-            var tcpState = ToTcpState(state) ?? throw new InvalidDataException($"inet_diag: unknown TCP state {state}.");
+            var tcpState = ToTcpState(state)!.Value;
 
             // TIME_WAIT and request sockets are mini sockets: no owner, no uid, no inode, no tcp_info.
             bool mini = state == 6 || state == 12;
@@ -447,7 +464,54 @@ namespace CloseWait.Platform.Linux
                 Source = "Netlink",
             };
 
-            // Attributes (struct rtattr) follow the aligned message.
+            if (info >= 0)
+            {
+                c.IdleTime = TimeSpan.FromMilliseconds(ReadU32(buf, info + TcpInfoLastDataRecvOffset));
+            }
+
+            return c;
+        }
+
+        /// <summary>
+        /// What counting needs from one inet_diag_msg: family, state and inode, nothing allocated.
+        /// Accepts and rejects exactly the messages <see cref="DecodeDiagMessage"/> does, so that a
+        /// count never disagrees with a listing of the same bytes.
+        /// </summary>
+        internal static void DecodeStateAndInode(byte[] buf, int offset, int length, out byte family, out byte state, out uint inode)
+        {
+            CheckDiagMessage(buf, offset, length, out family, out state);
+            InfoAttribute(buf, offset, length);
+            inode = ReadU32(buf, offset + 4 + SockIdSize + 16);
+        }
+
+        /// <summary>The fixed part's bounds, family and state; <see cref="InvalidDataException"/> when any is wrong.</summary>
+        private static void CheckDiagMessage(byte[] buf, int offset, int length, out byte family, out byte state)
+        {
+            if (length < DiagMsgSize || offset < 0 || offset > buf.Length - length)
+            {
+                throw new InvalidDataException($"inet_diag: message of {length} bytes is shorter than inet_diag_msg ({DiagMsgSize}).");
+            }
+
+            family = buf[offset];
+            state = buf[offset + 1];
+            if (family != AF_INET && family != AF_INET6)
+            {
+                throw new InvalidDataException($"inet_diag: unexpected address family {family}.");
+            }
+
+            if (ToTcpState(state) == null)
+            {
+                throw new InvalidDataException($"inet_diag: unknown TCP state {state}.");
+            }
+        }
+
+        /// <summary>
+        /// Walks the attributes (struct rtattr) that follow the aligned message, checking that each
+        /// fits; returns where a tcp_info long enough to hold the idle time starts, or -1.
+        /// </summary>
+        private static int InfoAttribute(byte[] buf, int offset, int length)
+        {
+            int info = -1;
             int a = offset + NlmsgAlign(DiagMsgSize);
             int end = offset + length;
             while (a + RtaHdrLen <= end)
@@ -459,17 +523,15 @@ namespace CloseWait.Platform.Linux
                     throw new InvalidDataException($"inet_diag: attribute length {rtaLen} does not fit the message.");
                 }
 
-                int data = a + RtaHdrLen;
-                int dataLen = rtaLen - RtaHdrLen;
-                if ((rtaType & 0x3FFF) == INET_DIAG_INFO && dataLen >= TcpInfoLastDataRecvOffset + 4)
+                if ((rtaType & 0x3FFF) == INET_DIAG_INFO && rtaLen - RtaHdrLen >= TcpInfoLastDataRecvOffset + 4)
                 {
-                    c.IdleTime = TimeSpan.FromMilliseconds(ReadU32(buf, data + TcpInfoLastDataRecvOffset));
+                    info = a + RtaHdrLen;
                 }
 
                 a += NlmsgAlign(rtaLen);
             }
 
-            return c;
+            return info;
         }
 
         /// <summary>

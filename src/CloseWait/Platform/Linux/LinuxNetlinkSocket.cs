@@ -141,6 +141,30 @@ namespace CloseWait.Platform.Linux
             return Run(LinuxInetDiag.BuildBothFamiliesDumpRequest(stateMask, withTcpInfo, seq, bytecode), seq, cancellationToken);
         }
 
+        /// <summary>
+        /// Runs one dump like <see cref="Dump"/> (<paramref name="family"/> 0: both families, as
+        /// <see cref="DumpBothFamilies"/>) and hands every socket message to <paramref name="sink"/>
+        /// as raw bytes, for callers that decode only part of each.
+        /// </summary>
+        internal void DumpInto<TSink>(byte family, uint stateMask, ref TSink sink, CancellationToken cancellationToken)
+            where TSink : LinuxInetDiag.IDiagSink
+        {
+            uint seq = NextSequence();
+            Send(family == 0
+                ? LinuxInetDiag.BuildBothFamiliesDumpRequest(stateMask, withTcpInfo: false, seq)
+                : LinuxInetDiag.BuildDumpRequest(family, stateMask, withTcpInfo: false, seq));
+            bool interrupted = false;
+            while (true)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                int n = Receive(out byte[] buf);
+                if (LinuxInetDiag.ParseDumpBatch(buf, n, seq, _portId, ref sink, ref interrupted) == LinuxInetDiag.BatchResult.Done)
+                {
+                    return;
+                }
+            }
+        }
+
         private IEnumerable<TcpConnection> Run(byte[] request, uint seq, CancellationToken cancellationToken)
         {
             Send(request);

@@ -39,6 +39,56 @@ namespace CloseWait.Platform.Linux
                 return 0;
             }
 
+            var walk = FindOwners(byInode.ContainsKey, cancellationToken);
+            var owners = new Dictionary<ulong, List<TcpSocketOwner>>();
+            foreach (var (inode, pid, fd) in walk.Found)
+            {
+                if (!owners.TryGetValue(inode, out var list))
+                {
+                    owners[inode] = list = new List<TcpSocketOwner>(1);
+                }
+
+                walk.Names.TryGetValue(pid, out string? name);
+                list.Add(new TcpSocketOwner(pid, name, fd));
+            }
+
+            foreach (var kv in owners)
+            {
+                var c = byInode[kv.Key];
+                c.Owners = kv.Value.ToArray();
+                c.ProcessId = kv.Value[0].ProcessId;
+                c.ProcessName = kv.Value[0].ProcessName;
+            }
+
+            return walk.Denied;
+        }
+
+        /// <summary>What one walk of /proc found: every descriptor of a wanted socket, and the names of the processes that hold one.</summary>
+        internal sealed class OwnerWalk
+        {
+            internal OwnerWalk(List<(ulong Inode, int Pid, int Fd)> found, Dictionary<int, string?> names, int denied)
+            {
+                Found = found;
+                Names = names;
+                Denied = denied;
+            }
+
+            /// <summary>Sorted by PID, then descriptor.</summary>
+            public List<(ulong Inode, int Pid, int Fd)> Found { get; }
+
+            public Dictionary<int, string?> Names { get; }
+
+            /// <summary>Processes that could not be inspected (permission).</summary>
+            public int Denied { get; }
+        }
+
+        /// <summary>
+        /// Walks every process's descriptors once and reports those that refer to a socket for which
+        /// <paramref name="wanted"/> is true. <paramref name="wanted"/> is called from several
+        /// threads at once and must only read.
+        /// </summary>
+        internal OwnerWalk FindOwners(Func<ulong, bool> wanted, CancellationToken cancellationToken)
+        {
             int[] pids = ListPids();
             var found = new List<(ulong Inode, int Pid, int Fd)>();
             var names = new Dictionary<int, string?>();
@@ -57,7 +107,7 @@ namespace CloseWait.Platform.Linux
                 {
                     int pid = pids[i];
                     int before = w.Found.Count;
-                    if (!ScanProcess(pid, byInode, w))
+                    if (!ScanProcess(pid, wanted, w))
                     {
                         w.Denied++;
                     }
@@ -86,27 +136,7 @@ namespace CloseWait.Platform.Linux
             cancellationToken.ThrowIfCancellationRequested();
 
             found.Sort((a, b) => a.Pid != b.Pid ? a.Pid.CompareTo(b.Pid) : a.Fd.CompareTo(b.Fd));
-            var owners = new Dictionary<ulong, List<TcpSocketOwner>>();
-            foreach (var (inode, pid, fd) in found)
-            {
-                if (!owners.TryGetValue(inode, out var list))
-                {
-                    owners[inode] = list = new List<TcpSocketOwner>(1);
-                }
-
-                names.TryGetValue(pid, out string? name);
-                list.Add(new TcpSocketOwner(pid, name, fd));
-            }
-
-            foreach (var kv in owners)
-            {
-                var c = byInode[kv.Key];
-                c.Owners = kv.Value.ToArray();
-                c.ProcessId = kv.Value[0].ProcessId;
-                c.ProcessName = kv.Value[0].ProcessName;
-            }
-
-            return denied;
+            return new OwnerWalk(found, names, denied);
         }
 
         private sealed class Worker
@@ -185,7 +215,7 @@ namespace CloseWait.Platform.Linux
         }
 
         /// <summary>Scans one process's descriptors; false when the process could not be inspected (permission).</summary>
-        private static bool ScanProcess(int pid, Dictionary<ulong, TcpConnection> wanted, Worker w)
+        private static bool ScanProcess(int pid, Func<ulong, bool> wanted, Worker w)
         {
             int dirFd;
             fixed (byte* path = w.PathBuf)
@@ -268,7 +298,7 @@ namespace CloseWait.Platform.Linux
         /// look up every entry once more). A sparse table (too many misses) stops early and
         /// leaves the rest, from <paramref name="next"/>, to the listing.
         /// </summary>
-        private static ProbeResult ReadByNumber(int dirFd, int pid, long count, Dictionary<ulong, TcpConnection> wanted, Worker w, out int next)
+        private static ProbeResult ReadByNumber(int dirFd, int pid, long count, Func<ulong, bool> wanted, Worker w, out int next)
         {
             long seen = 0;
             long misses = 0;
@@ -298,7 +328,7 @@ namespace CloseWait.Platform.Linux
                     }
 
                     seen++;
-                    if (len > SocketPrefix.Length && TryParseSocketInode(w.LinkBuf, (int)len, out ulong inode) && wanted.ContainsKey(inode))
+                    if (len > SocketPrefix.Length && TryParseSocketInode(w.LinkBuf, (int)len, out ulong inode) && wanted(inode))
                     {
                         w.Found.Add((inode, pid, fd));
                     }
@@ -307,7 +337,7 @@ namespace CloseWait.Platform.Linux
         }
 
         /// <summary>Lists the directory (getdents64) and reads each descriptor from <paramref name="from"/> on.</summary>
-        private static bool ReadDirectory(int dirFd, int pid, int from, Dictionary<ulong, TcpConnection> wanted, Worker w)
+        private static bool ReadDirectory(int dirFd, int pid, int from, Func<ulong, bool> wanted, Worker w)
         {
             fixed (byte* dir = w.DirBuf)
             fixed (byte* link = w.LinkBuf)
@@ -337,7 +367,7 @@ namespace CloseWait.Platform.Linux
                             if (fd >= from)
                             {
                                 long len = (long)Interop.Libc.readlinkat(dirFd, name, link, (IntPtr)w.LinkBuf.Length);
-                                if (len > SocketPrefix.Length && TryParseSocketInode(w.LinkBuf, (int)len, out ulong inode) && wanted.ContainsKey(inode))
+                                if (len > SocketPrefix.Length && TryParseSocketInode(w.LinkBuf, (int)len, out ulong inode) && wanted(inode))
                                 {
                                     w.Found.Add((inode, pid, fd));
                                 }

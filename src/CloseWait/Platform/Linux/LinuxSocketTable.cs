@@ -49,6 +49,65 @@ namespace CloseWait.Platform.Linux
             }
         }
 
+        /// <summary>
+        /// The table as per-state counts and, with <paramref name="keepInodes"/>, each socket's inode
+        /// and state (sealed for lookups), read through netlink without a connection object per
+        /// socket. Null when netlink is refused: the caller falls back to <see cref="Read"/> (/proc).
+        /// Honours the query's states, family and namespace; ports and details do not apply.
+        /// </summary>
+        internal LinuxSocketStates? ReadStates(SocketQuery query, bool keepInodes, CancellationToken cancellationToken)
+        {
+            // The whole dump runs on the namespace's thread and hands back only the compact result.
+            return query.NetworkNamespace != null
+                ? LinuxNetworkNamespace.Run(query.NetworkNamespace, () => ReadStatesHere(query, keepInodes, cancellationToken))
+                : ReadStatesHere(query, keepInodes, cancellationToken);
+        }
+
+        private LinuxSocketStates? ReadStatesHere(SocketQuery query, bool keepInodes, CancellationToken cancellationToken)
+        {
+            if (ForcedBackend == LinuxTableBackend.ProcNet)
+            {
+                return null;
+            }
+
+            LinuxNetlinkSocket netlink;
+            try
+            {
+                netlink = LinuxNetlinkSocket.Open();
+            }
+            catch (NetlinkErrorException e) when (ForcedBackend == null && IsRefusal(e.Errno))
+            {
+                return null;
+            }
+
+            using (netlink)
+            {
+                uint mask = LinuxInetDiag.StateMask(query.States);
+                var states = new LinuxSocketStates(keepInodes);
+                if (query.AddressFamily == null && BothFamiliesAtOnce && _bothFamiliesWork)
+                {
+                    try
+                    {
+                        netlink.DumpInto(0, mask, ref states, cancellationToken);
+                        states.Seal();
+                        return states;
+                    }
+                    catch (NetlinkErrorException ex) when (states.Total == 0 && IsUnknownRequest(ex.Errno))
+                    {
+                        _bothFamiliesWork = false;
+                    }
+                }
+
+                foreach (byte family in Families(query))
+                {
+                    netlink.DumpInto(family, mask, ref states, cancellationToken);
+                }
+
+                states.Seal();
+                return states;
+            }
+        }
+
         private IEnumerable<TcpConnection> ReadHere(SocketQuery query, bool inNamespace, CancellationToken cancellationToken)
         {
             LinuxNetlinkSocket? netlink = null;

@@ -487,9 +487,14 @@ namespace CloseWait.Platform.Linux
         /// <summary>The fixed part's bounds, family and state; <see cref="InvalidDataException"/> when any is wrong.</summary>
         private static void CheckDiagMessage(byte[] buf, int offset, int length, out byte family, out byte state)
         {
-            if (length < DiagMsgSize || offset < 0 || offset > buf.Length - length)
+            if (length < DiagMsgSize)
             {
                 throw new InvalidDataException($"inet_diag: message of {length} bytes is shorter than inet_diag_msg ({DiagMsgSize}).");
+            }
+
+            if (offset < 0 || offset > buf.Length - length)
+            {
+                throw new InvalidDataException($"inet_diag: a message of {length} bytes at offset {offset} does not fit the {buf.Length}-byte buffer.");
             }
 
             family = buf[offset];

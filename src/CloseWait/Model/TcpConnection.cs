@@ -12,6 +12,25 @@ namespace CloseWait
     {
         private static readonly TcpSocketOwner[] NoOwners = new TcpSocketOwner[0];
 
+        public TcpConnection()
+        {
+        }
+
+        /// <summary>The identity every back end reads from its table: addresses, ports, state, where it came from.</summary>
+        internal TcpConnection(AddressFamily family, IPAddress local, int localPort, IPAddress remote, int remotePort, TcpState state, int nativeState, string source)
+        {
+            AddressFamily = family;
+            LocalIPAddress = local;
+            RemoteIPAddress = remote;
+            LocalAddress = local.ToString();
+            RemoteAddress = remote.ToString();
+            LocalPort = localPort;
+            RemotePort = remotePort;
+            State = state;
+            NativeState = nativeState;
+            Source = source;
+        }
+
         public AddressFamily AddressFamily { get; internal set; }
 
         /// <summary>Textual address, IPv6 with its zone (%ifindex) where the kernel gives one.</summary>

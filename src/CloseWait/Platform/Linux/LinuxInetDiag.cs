@@ -442,17 +442,8 @@ namespace CloseWait.Platform.Linux
 
             // TIME_WAIT and request sockets are mini sockets: no owner, no uid, no inode, no tcp_info.
             bool mini = state == 6 || state == 12;
-            var c = new TcpConnection
+            var c = new TcpConnection(af, local, sport, remote, dport, tcpState, state, "Netlink")
             {
-                AddressFamily = af,
-                LocalIPAddress = local,
-                RemoteIPAddress = remote,
-                LocalAddress = local.ToString(),
-                RemoteAddress = remote.ToString(),
-                LocalPort = sport,
-                RemotePort = dport,
-                State = tcpState,
-                NativeState = state,
                 ReceiveQueue = mini ? (long?)null : UnreadBytes(state, rqueue),
                 SendQueue = mini ? (long?)null : wqueue,
                 UserId = mini ? (long?)null : uid,
@@ -461,7 +452,6 @@ namespace CloseWait.Platform.Linux
                 InterfaceIndex = (int)ifIndex,
                 KeepAliveTimer = timer == TimerKeepAlive,
                 TimerExpiresIn = timer == 0 ? (TimeSpan?)null : TimeSpan.FromMilliseconds(expires),
-                Source = "Netlink",
             };
 
             if (info >= 0)

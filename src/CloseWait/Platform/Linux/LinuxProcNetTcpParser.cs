@@ -60,17 +60,8 @@ namespace CloseWait.Platform.Linux
             long uid = ParseDec(f[7], lineNumber, "uid");
             long inode = ParseDec(f[9], lineNumber, "inode");
             bool mini = st == 6 || st == 12;
-            return new TcpConnection
+            return new TcpConnection(family, local, lport, remote, rport, state, st, "ProcNet")
             {
-                AddressFamily = family,
-                LocalIPAddress = local,
-                RemoteIPAddress = remote,
-                LocalAddress = local.ToString(),
-                RemoteAddress = remote.ToString(),
-                LocalPort = lport,
-                RemotePort = rport,
-                State = state,
-                NativeState = st,
                 ReceiveQueue = mini ? (long?)null : LinuxInetDiag.UnreadBytes(st, (uint)rx),
                 // A listener's backlog is not in /proc (tx_queue reads 0 there): unknown, not zero.
                 SendQueue = mini || st == 10 ? (long?)null : tx,
@@ -78,7 +69,6 @@ namespace CloseWait.Platform.Linux
                 Inode = inode == 0 ? (ulong?)null : (ulong)inode,
                 KeepAliveTimer = timer == LinuxInetDiag.TimerKeepAlive,
                 TimerExpiresIn = timer == 0 ? (TimeSpan?)null : TimeSpan.FromMilliseconds(when * 1000.0 / UserHz),
-                Source = "ProcNet",
             };
         }
 

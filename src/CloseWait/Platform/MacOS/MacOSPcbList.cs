@@ -147,17 +147,8 @@ namespace CloseWait.Platform.MacOS
             IPAddress remote = v6 ? V6(b, inp + XiFaddr) : new IPAddress(Slice(b, inp + XiFaddr + 12, 4));
             bool listen = state == TcpState.Listen;
             int lastPid = soLen >= XsoLastPid + 4 ? I32(b, so + XsoLastPid) : 0;
-            return new TcpConnection
+            return new TcpConnection(v6 ? AddressFamily.InterNetworkV6 : AddressFamily.InterNetwork, local, Port(b, inp + XiLport), remote, Port(b, inp + XiFport), state, nativeState, Source)
             {
-                AddressFamily = v6 ? AddressFamily.InterNetworkV6 : AddressFamily.InterNetwork,
-                LocalIPAddress = local,
-                RemoteIPAddress = remote,
-                LocalAddress = local.ToString(),
-                RemoteAddress = remote.ToString(),
-                LocalPort = Port(b, inp + XiLport),
-                RemotePort = Port(b, inp + XiFport),
-                State = state,
-                NativeState = nativeState,
                 // A listener's queues are its accept queue (so_qlen) and backlog (so_qlimit), as on Linux.
                 ReceiveQueue = listen ? (ushort)I16(b, so + XsoQlen) : U32(b, rcv + XsbCc),
                 SendQueue = listen ? (ushort)I16(b, so + XsoQlimit) : U32(b, snd + XsbCc),
@@ -165,7 +156,6 @@ namespace CloseWait.Platform.MacOS
                 // so_last_pid: the process that last used the socket (netstat -v's "pid").
                 ProcessId = lastPid > 0 ? lastPid : (int?)null,
                 InterfaceIndex = v6 && local.ScopeId != 0 ? (int)local.ScopeId : (int?)null,
-                Source = Source,
             };
         }
 

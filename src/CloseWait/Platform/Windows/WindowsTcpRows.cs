@@ -85,21 +85,11 @@ namespace CloseWait.Platform.Windows
                 remotePort = 0;
             }
 
-            return new TcpConnection
+            return new TcpConnection(family, local, localPort, remote, remotePort, state, (int)nativeState, Source)
             {
-                AddressFamily = family,
-                LocalIPAddress = local,
-                RemoteIPAddress = remote,
-                LocalAddress = local.ToString(),
-                RemoteAddress = remote.ToString(),
-                LocalPort = localPort,
-                RemotePort = remotePort,
-                State = state,
-                NativeState = (int)nativeState,
                 // PID 0 is not a process: Windows reports it for sockets no process owns (TIME_WAIT).
                 ProcessId = pid == 0 ? (int?)null : (int)pid,
                 CreationTime = FromFileTime(createTimestamp),
-                Source = Source,
             };
         }
 

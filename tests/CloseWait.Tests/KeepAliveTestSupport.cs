@@ -81,6 +81,16 @@ namespace CloseWait.Tests
     {
         internal static readonly (long Time, long Interval, long Probes) KernelDefaults = (7200, 75, 9);
 
+        /// <summary>
+        /// Shell steps, inside a private mount and network namespace, that leave only /proc/sys/net
+        /// writable: procps-ng 4.0.2's `sysctl --system --dry-run` still writes every key it reads,
+        /// and only net.* belongs to the private network namespace, so kernel.*, fs.* and vm.* of
+        /// the host must not be writable there (sysctl's "Read-only file system" on them is expected).
+        /// </summary>
+        internal const string ReadOnlyProcSysButNet =
+            "mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys && " +
+            "mount --bind /proc/sys/net /proc/sys/net && mount -o remount,bind,rw /proc/sys/net";
+
         /// <summary>The host's own values, read directly (the test process stays in the host's namespace).</summary>
         internal static (long Time, long Interval, long Probes) Values() =>
             (ReadLong("/proc/sys/net/ipv4/tcp_keepalive_time"), ReadLong("/proc/sys/net/ipv4/tcp_keepalive_intvl"), ReadLong("/proc/sys/net/ipv4/tcp_keepalive_probes"));

@@ -1,0 +1,36 @@
+using System;
+using System.Collections;
+using System.Linq;
+using System.Management.Automation;
+using System.Net;
+using Xunit;
+
+namespace CloseWait.Tests
+{
+    /// <summary>Objects as Invoke-Command hands them back: serialized at the default depth of remoting.</summary>
+    [Collection("PowerShell")]
+    public sealed class RemotingTests
+    {
+        private const string RoundTrip = "function rt($o) { [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($o)) }; ";
+
+        private readonly PowerShellFixture _ps;
+
+        public RemotingTests(PowerShellFixture ps) => _ps = ps;
+
+        [Fact]
+        public void SummaryKeepsItsPerProcessRowsAsObjects()
+        {
+            using var sockets = LoopbackSockets.CloseWait(IPAddress.Loopback, count: 2);
+            var r = _ps.Run(RoundTrip + "$x = rt (Get-TcpConnectionSummary -WarningAction SilentlyContinue); $x.ByProcess").ThrowIfFailed();
+
+            // At depth 1 each row arrives as its ToString() text, and (...).ByProcess | Sort-Object CloseWait sorts nothing.
+            var mine = r.Output.Single(o => o.Properties["ProcessId"] != null && Convert.ToInt32(o.Properties["ProcessId"].Value) == Environment.ProcessId);
+            Assert.Contains("Deserialized.CloseWait.TcpProcessSummary", mine.TypeNames);
+            Assert.True(Convert.ToInt32(mine.Properties["CloseWait"].Value) >= 2);
+
+            string table = _ps.Render("$x.ByProcess");
+            Assert.Contains("ProcessName", table);
+            Assert.Contains("CloseWait", table);
+        }
+    }
+}

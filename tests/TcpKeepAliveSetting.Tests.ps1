@@ -25,8 +25,8 @@ BeforeAll {
         $hostNs = (Get-Item /proc/self/ns/net).LinkTarget
         $holder = Start-Process -FilePath unshare -ArgumentList '-n', 'sleep', '120' -PassThru
         $deadline = [DateTime]::UtcNow.AddSeconds(10)
-        while ((Get-Item "/proc/$($holder.Id)/ns/net" -ErrorAction SilentlyContinue).LinkTarget -eq $hostNs) {
-            if ([DateTime]::UtcNow -gt $deadline) { throw 'unshare -n did not create a namespace in 10 s' }
+        while ((Get-Item "/proc/$($holder.Id)/ns/net" -ErrorAction SilentlyContinue).LinkTarget -eq $hostNs -or $holder.HasExited) {
+            if ($holder.HasExited -or [DateTime]::UtcNow -gt $deadline) { throw 'unshare -n did not create a namespace in 10 s' }
             Start-Sleep -Milliseconds 5
         }
         $holder
@@ -140,7 +140,10 @@ Describe 'Set-TcpKeepAliveSetting -Persist writes a drop-in sysctl --system appl
         # -EncodedCommand keeps the script clear of sh's quoting and $-expansion.
         $script = "Import-Module '$(Join-Path $PSScriptRoot '../out/CloseWait/CloseWait.psd1')'; Set-TcpKeepAliveSetting -Time 300 -Interval 30 -Probes 5 -Persist -Confirm:`$false"
         $encoded = [Convert]::ToBase64String([Text.Encoding]::Unicode.GetBytes($script))
-        $output = unshare -m -n sh -c "mount --make-rprivate / && mount --bind '$($scratch.FullName)' /etc/sysctl.d && '$pwsh' -NoProfile -EncodedCommand $encoded && sysctl --system --dry-run"
+        # procps-ng 4.0.2's `sysctl --system --dry-run` still writes every key, and only net.* belongs to
+        # the private network namespace: /proc/sys is read-only here but for net, so the host's kernel.*,
+        # fs.* and vm.* keys stay as they are (sysctl's "permission denied" on them is expected).
+        $output = unshare -m -n sh -c "mount --make-rprivate / && mount --bind '$($scratch.FullName)' /etc/sysctl.d && mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys && mount --bind /proc/sys/net /proc/sys/net && mount -o remount,bind,rw /proc/sys/net && '$pwsh' -NoProfile -EncodedCommand $encoded && { sysctl --system --dry-run 2>/dev/null; true; }"
         $LASTEXITCODE | Should -Be 0
         $output | Should -Contain '* Applying /etc/sysctl.d/99-closewait-tcp-keepalive.conf ...'
         ($output | Where-Object { $_ -like 'net.ipv4.tcp_keepalive_time = *' })[-1] | Should -Be 'net.ipv4.tcp_keepalive_time = 300'

@@ -30,6 +30,8 @@ if ($Test) {
     dotnet test CloseWait.sln -c $Configuration --no-build
     if ($LASTEXITCODE) { throw "dotnet test failed ($LASTEXITCODE)" }
     if (Get-Module -ListAvailable Pester | Where-Object Version -ge '5.0') {
+        # Windows ships Pester 3.4, which command autoloading may pick first: load 5 explicitly.
+        Import-Module Pester -MinimumVersion 5.0
         $result = Invoke-Pester -Path (Join-Path $PSScriptRoot 'tests') -PassThru -Output Detailed
         if ($result.FailedCount) { throw "$($result.FailedCount) Pester test(s) failed" }
     }

@@ -70,6 +70,27 @@ namespace CloseWait.Tests
         }
 
         [Theory]
+        [InlineData("en-US")]
+        [InlineData("en-GB")]
+        [InlineData("de-DE")]
+        public void ACsvCreationTimeIsReadInTheCultureExportCsvWroteItIn(string culture)
+        {
+            var created = new DateTime(2026, 11, 3, 14, 5, 6);
+            var saved = System.Globalization.CultureInfo.CurrentCulture;
+            try
+            {
+                System.Globalization.CultureInfo.CurrentCulture = new System.Globalization.CultureInfo(culture);
+                var row = CsvRow();
+                row.Properties.Add(new PSNoteProperty("CreationTime", created.ToString()));
+                Assert.Equal(created, TcpConnectionInput.FromRecord(row).CreationTime);
+            }
+            finally
+            {
+                System.Globalization.CultureInfo.CurrentCulture = saved;
+            }
+        }
+
+        [Theory]
         [InlineData("Deserialized.CloseWait.TcpConnection", true)]
         [InlineData("CSV:CloseWait.TcpConnection", true)]
         [InlineData("CloseWait.TcpConnection", true)]

@@ -137,6 +137,27 @@ namespace CloseWait.Tests
             Assert.Equal(0, calls);
         }
 
+        [Fact]
+        public void AConnectionBackFromCsvWithItsCreationTimeInWholeSecondsIsClosed()
+        {
+            // The live table keeps 100 ns; Export-Csv writes the creation time as text to the second.
+            var live = new DateTime(2026, 11, 3, 4, 5, 6, DateTimeKind.Local).AddTicks(1234567);
+            var table = new FakeTable();
+            table.Rows.Add(V4("10.0.0.5", 8080, "10.0.0.9", 50000, created: live));
+            table.Rows.Add(V4("10.0.0.5", 8080, "10.0.0.9", 50001, created: live.AddSeconds(2)));
+            int calls = 0;
+            using var closer = new WindowsSocketCloser(table, _ =>
+            {
+                calls++;
+                return 0;
+            });
+
+            var fromCsv = live.AddTicks(-1234567);
+            Assert.Equal(TcpCloseStatus.Closed, closer.Close(V4("10.0.0.5", 8080, "10.0.0.9", 50000, created: fromCsv), TcpCloseMethod.Abort, CancellationToken.None).Status);
+            Assert.Equal(TcpCloseStatus.Replaced, closer.Close(V4("10.0.0.5", 8080, "10.0.0.9", 50001, created: fromCsv), TcpCloseMethod.Abort, CancellationToken.None).Status);
+            Assert.Equal(1, calls);
+        }
+
         [Theory]
         [InlineData(5u, "SocketCloseAccessDenied", ErrorCategory.PermissionDenied)]
         [InlineData(317u, "SocketCloseAccessDenied", ErrorCategory.PermissionDenied)]

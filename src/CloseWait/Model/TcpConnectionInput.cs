@@ -65,7 +65,7 @@ namespace CloseWait
                 Inode = Optional<ulong>(pso, "Inode"),
                 Cookie = Optional<ulong>(pso, "Cookie"),
                 InterfaceIndex = Optional<int>(pso, "InterfaceIndex"),
-                CreationTime = Optional<DateTime>(pso, "CreationTime"),
+                CreationTime = Date(pso, "CreationTime"),
                 NetworkNamespace = Text(pso, "NetworkNamespace"),
                 Source = Text(pso, "Source") ?? string.Empty,
             };
@@ -134,6 +134,21 @@ namespace CloseWait
             object? value = pso.Properties[name]?.Value;
             string? text = value is PSObject p ? p.BaseObject?.ToString() : value?.ToString();
             return string.IsNullOrEmpty(text) ? null : text;
+        }
+
+        /// <summary>
+        /// Export-Csv writes a date in the session's culture (03.11.2026 in de-DE), which an invariant
+        /// parse misreads or refuses; remoting keeps it a DateTime.
+        /// </summary>
+        private static DateTime? Date(PSObject pso, string name)
+        {
+            string? text = pso.Properties[name]?.Value is PSObject p ? p.BaseObject as string : pso.Properties[name]?.Value as string;
+            if (!string.IsNullOrEmpty(text) && DateTime.TryParse(text, CultureInfo.CurrentCulture, DateTimeStyles.None, out DateTime local))
+            {
+                return local;
+            }
+
+            return Optional<DateTime>(pso, name);
         }
 
         private static T Required<T>(PSObject pso, string name)

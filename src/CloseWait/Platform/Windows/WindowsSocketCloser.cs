@@ -137,7 +137,12 @@ namespace CloseWait.Platform.Windows
 
             if (listed.CreationTime is DateTime created && now.CreationTime is DateTime nowCreated && created != nowCreated)
             {
-                return false;
+                // A time back from Export-Csv kept only whole seconds: the same second is the same connection.
+                bool wholeSeconds = created.Ticks % TimeSpan.TicksPerSecond == 0;
+                if (!wholeSeconds || created.Ticks != nowCreated.Ticks - (nowCreated.Ticks % TimeSpan.TicksPerSecond))
+                {
+                    return false;
+                }
             }
 
             return true;

@@ -40,5 +40,20 @@ namespace CloseWait.Tests
             var e = Assert.Throws<FormatException>(() => IPPrefix.Parse(text));
             Assert.Matches("address|prefix", e.Message);
         }
+
+        [Theory]
+        [InlineData("010.1.1.1", "10.1.1.1")]
+        [InlineData("192.168.001.010/24", "192.168.1.10/24")]
+        [InlineData("0x0a.0.0.1", null)]
+        public void IPv4PartsThatAnIPParserWouldNotReadAsDecimalAreRefused(string text, string? suggestion)
+        {
+            // IPAddress.Parse reads 010 as octal (8) and 0x0a as hex: -RemoteAddress 010.1.1.1 would select 8.1.1.1.
+            var e = Assert.Throws<FormatException>(() => IPPrefix.Parse(text));
+            Assert.Contains($"'{text}'", e.Message);
+            if (suggestion != null)
+            {
+                Assert.Contains($"write {suggestion}", e.Message);
+            }
+        }
     }
 }

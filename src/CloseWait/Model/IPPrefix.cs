@@ -1,5 +1,6 @@
 using System;
 using System.Globalization;
+using System.Linq;
 using System.Net;
 using System.Net.Sockets;
 
@@ -70,7 +71,12 @@ namespace CloseWait
                 addressPart = addressPart.Substring(1, addressPart.Length - 2);
             }
 
-            if (!IPAddress.TryParse(addressPart, out var address) || (addressPart.IndexOf(':') < 0 && addressPart.Split('.').Length != 4))
+            if (addressPart.IndexOf(':') < 0 && !IsPlainDottedQuad(addressPart, s, slash >= 0 ? s.Substring(slash) : string.Empty, out error))
+            {
+                return false;
+            }
+
+            if (!IPAddress.TryParse(addressPart, out var address))
             {
                 error = $"'{s}' is not an IP address or CIDR prefix. Give an address such as 10.0.0.5 or ::1, or a prefix such as 10.0.0.0/8 or fe80::/10.";
                 return false;
@@ -85,6 +91,29 @@ namespace CloseWait
             }
 
             prefix = new IPPrefix(address, len, s);
+            return true;
+        }
+
+        /// <summary>
+        /// Four decimal parts. IPAddress.Parse also takes 10.1 and reads 010 as octal (8) and 0x0a
+        /// as hex, so a zero-padded address would silently select another host.
+        /// </summary>
+        private static bool IsPlainDottedQuad(string address, string text, string suffix, out string error)
+        {
+            error = $"'{text}' is not an IP address or CIDR prefix. Give an address such as 10.0.0.5 or ::1, or a prefix such as 10.0.0.0/8 or fe80::/10.";
+            string[] parts = address.Split('.');
+            if (parts.Length != 4 || parts.Any(p => p.Length == 0 || p.Length > 3 || !p.All(ch => ch >= '0' && ch <= '9')))
+            {
+                return false;
+            }
+
+            if (parts.Any(p => p.Length > 1 && p[0] == '0'))
+            {
+                string plain = string.Join(".", parts.Select(p => p.TrimStart('0').Length == 0 ? "0" : p.TrimStart('0')));
+                error = $"'{text}' has a part with a leading zero, which IP parsers read as octal: write {plain}{suffix}.";
+                return false;
+            }
+
             return true;
         }
 

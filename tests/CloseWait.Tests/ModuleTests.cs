@@ -64,6 +64,25 @@ namespace CloseWait.Tests
         }
 
         [Fact]
+        public void HelpExamplesStandApartWhenRendered()
+        {
+            foreach (var cmdlet in Cmdlets())
+            {
+                // Get-Help prints titles and remarks as they are: without the dashes and the empty
+                // closing paragraph, one example's remarks run straight into the next title.
+                string text = _ps.Render($"Get-Help {cmdlet.Name} -Examples");
+                var lines = text.Replace("\r", string.Empty).Split('\n').Select(l => l.Trim()).ToList();
+                var titles = lines.Select((l, i) => (l, i)).Where(x => x.l.Contains("Example ")).ToList();
+                Assert.True(titles.Count >= 2, $"{cmdlet.Name}: no example titles in\n{text}");
+                foreach (var (title, i) in titles)
+                {
+                    Assert.Matches("^-{5,} Example \\d+: .+ -{5,}$", title);
+                    Assert.Equal(string.Empty, lines[i - 1]);
+                }
+            }
+        }
+
+        [Fact]
         public void CmdletsThatChangeStateSupportShouldProcess()
         {
             foreach (var cmdlet in Cmdlets().Where(c => c.Verb != "Get" && c.Verb != "Test"))

@@ -116,6 +116,11 @@ namespace CloseWait.Tests
             Assert.Equal(4, Count("-ProcessName $exact"));
             Assert.Equal(0, Count("-ProcessName 'no-such-process-*'"));
             Assert.Equal(4, Count("-NoOwner"));
+
+            // A listener has no idle time to give: $null, not zero.
+            var listeners = _ps.Run("Get-TcpConnection -LocalPort $p4,$p6 -State Listen", vars).ThrowIfFailed().Objects<TcpConnection>();
+            Assert.Equal(2, listeners.Count);
+            Assert.All(listeners, l => Assert.Null(l.IdleTime));
         }
 
         [Fact]

@@ -311,7 +311,7 @@ namespace CloseWait.Tests
             Assert.False(File.Exists(tree.DropIn));
 
             r = WithStore(tree.Store(), () => _ps.Run("Get-TcpKeepAliveSetting").ThrowIfFailed());
-            Assert.Equal("After a reboot the keepalive would be Time 02:00:00 (kernel default), not the running Time 00:05:00. Run Set-TcpKeepAliveSetting -Persist to keep the running values.", Assert.Single(r.Warnings));
+            Assert.Equal("After a reboot the keepalive would be Time 02:00:00 (kernel default), not the running Time 00:05:00. To keep the running values, run Set-TcpKeepAliveSetting with them and -Persist; to apply the configured ones now, run sysctl --system.", Assert.Single(r.Warnings));
         }
 
         [Fact]

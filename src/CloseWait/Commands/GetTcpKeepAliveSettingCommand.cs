@@ -15,7 +15,7 @@ namespace CloseWait.Commands
                 return;
             }
 
-            WarnAboutReboot(setting, "Run Set-TcpKeepAliveSetting -Persist to keep the running values.");
+            WarnAboutReboot(setting, "To keep the running values, run Set-TcpKeepAliveSetting with them and -Persist; to apply the configured ones now, run sysctl --system.");
             WriteObject(setting);
         }
     }

@@ -454,7 +454,8 @@ namespace CloseWait.Platform.Linux
                 TimerExpiresIn = timer == 0 ? (TimeSpan?)null : TimeSpan.FromMilliseconds(expires),
             };
 
-            if (info >= 0)
+            // A listener receives no data: its tcp_info last_data_recv is not an idle time.
+            if (info >= 0 && state != 10)
             {
                 c.IdleTime = TimeSpan.FromMilliseconds(ReadU32(buf, info + TcpInfoLastDataRecvOffset));
             }

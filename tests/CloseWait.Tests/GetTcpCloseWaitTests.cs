@@ -381,6 +381,15 @@ function Stop-ProcessShape {
         }
 
         [Fact]
+        public void AsRootTheWarningDoesNotAdviseRoot()
+        {
+            Assert.Equal(0u, Interop.Libc.geteuid()); // these tests run as root
+            string text = ConnectionLister.OwnerWarning(1, 1);
+            Assert.Contains("even as root", text);
+            Assert.DoesNotContain("sudo", text);
+        }
+
+        [Fact]
         public void WithoutRootOwnersAreNullAndOneWarningSaysSo()
         {
             using var sockets = LoopbackSockets.CloseWait(IPAddress.Loopback);

@@ -95,7 +95,7 @@ namespace CloseWait.Commands
 
             if (inaccessible > 0 && unownedSockets > 0)
             {
-                WriteWarning($"{unownedSockets} socket(s) have no visible owner: {inaccessible} process(es) could not be inspected. Run as root (sudo) to see every socket's owner.");
+                WriteWarning(ConnectionLister.OwnerWarning(unownedSockets, inaccessible));
             }
 
             WriteObject(builder.Build(!NoOwner, NetworkNamespace));

@@ -161,7 +161,7 @@ namespace CloseWait.Commands
             WriteVerbose($"Listed {count} matching socket(s) in {watch.ElapsedMilliseconds} ms.");
             if (lister.UnownedSockets > 0 && lister.InaccessibleProcesses > 0)
             {
-                WriteWarning($"{lister.UnownedSockets} socket(s) have no visible owner: {lister.InaccessibleProcesses} process(es) could not be inspected. Run as root (sudo) to see every socket's owner.");
+                WriteWarning(ConnectionLister.OwnerWarning(lister.UnownedSockets, lister.InaccessibleProcesses));
             }
 
             if (lister.UnknownIdleTime > 0)

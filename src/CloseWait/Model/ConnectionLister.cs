@@ -93,5 +93,15 @@ namespace CloseWait
 
             return true;
         }
+
+        /// <summary>
+        /// The one warning about sockets whose owner stayed unknown. As root the hidden processes
+        /// are hidden by something root cannot pass (another user namespace, a security module,
+        /// a sandbox's init), so "run as root" would be wrong advice there.
+        /// </summary>
+        internal static string OwnerWarning(int unownedSockets, int inaccessibleProcesses) =>
+            PlatformServices.IsPrivileged
+                ? $"{unownedSockets} socket(s) have no visible owner: {inaccessibleProcesses} process(es) could not be inspected even as root (another user namespace, a security module or a sandbox hides their descriptors)."
+                : $"{unownedSockets} socket(s) have no visible owner: {inaccessibleProcesses} process(es) could not be inspected. Run as root (sudo) to see every socket's owner.";
     }
 }

@@ -49,6 +49,9 @@ namespace CloseWait.Platform
 
         internal static bool IsMacOS => RuntimeInformation.IsOSPlatform(OSPlatform.OSX);
 
+        /// <summary>Running as root (Linux); elsewhere false, as the owner lookups there need no elevation hint.</summary>
+        internal static bool IsPrivileged => IsLinux && Interop.Libc.geteuid() == 0;
+
         internal static string CurrentPlatform => IsLinux ? Linux : IsWindows ? Windows : IsMacOS ? MacOS : RuntimeInformation.OSDescription;
 
         /// <summary>

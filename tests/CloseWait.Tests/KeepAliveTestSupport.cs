@@ -1,47 +1,21 @@
 using System;
 using System.Collections.Generic;
-using System.Diagnostics;
 using System.Globalization;
 using System.IO;
-using System.Threading;
 using CloseWait.Platform.Linux;
 
 namespace CloseWait.Tests
 {
     /// <summary>
-    /// A private network namespace held by a child `unshare -n sleep` process, killed on dispose. A
-    /// new namespace starts from the kernel defaults (7200, 75, 9), whatever the host's values.
-    /// Its values are read with nsenter and cat, independently of the module under test.
+    /// A private network namespace (held by <see cref="PrivateNetworkNamespace"/>'s child, killed on
+    /// dispose). A new namespace starts from the kernel defaults (7200, 75, 9), whatever the host's
+    /// values. Its values are read with nsenter and cat, independently of the module under test.
     /// </summary>
     internal sealed class KeepAliveNamespace : IDisposable
     {
-        private readonly Process _holder;
+        private readonly PrivateNetworkNamespace _holder = new PrivateNetworkNamespace();
 
-        public KeepAliveNamespace()
-        {
-            string host = KeepAliveHost.NamespaceOf("self");
-            var psi = new ProcessStartInfo("unshare") { UseShellExecute = false };
-            psi.ArgumentList.Add("-n");
-            psi.ArgumentList.Add("sleep");
-            psi.ArgumentList.Add("120");
-            _holder = Process.Start(psi)!;
-            Pid = _holder.Id;
-
-            // unshare(1) execs sleep once it has unshared: wait until the PID's namespace is no longer the host's.
-            var watch = Stopwatch.StartNew();
-            while (KeepAliveHost.NamespaceOf(Pid.ToString(CultureInfo.InvariantCulture)) == host)
-            {
-                if (watch.ElapsedMilliseconds > 10000)
-                {
-                    Dispose();
-                    throw new InvalidOperationException("unshare -n did not create a network namespace in 10 s");
-                }
-
-                Thread.Sleep(5);
-            }
-        }
-
-        public int Pid { get; }
+        public int Pid => _holder.Pid;
 
         /// <summary>What -NetworkNamespace takes: the holder's PID.</summary>
         public string Spec => Pid.ToString(CultureInfo.InvariantCulture);
@@ -62,19 +36,7 @@ namespace CloseWait.Tests
             return (long.Parse(lines[0], CultureInfo.InvariantCulture), long.Parse(lines[1], CultureInfo.InvariantCulture), long.Parse(lines[2], CultureInfo.InvariantCulture));
         }
 
-        public void Dispose()
-        {
-            try
-            {
-                _holder.Kill(true);
-                _holder.WaitForExit(5000);
-            }
-            catch (InvalidOperationException)
-            {
-            }
-
-            _holder.Dispose();
-        }
+        public void Dispose() => _holder.Dispose();
     }
 
     internal static class KeepAliveHost
@@ -97,47 +59,20 @@ namespace CloseWait.Tests
 
         internal static long ReadLong(string path) => long.Parse(File.ReadAllText(path).Trim(), CultureInfo.InvariantCulture);
 
-        internal static string NamespaceOf(string pid)
-        {
-            try
-            {
-                return new FileInfo($"/proc/{pid}/ns/net").LinkTarget ?? string.Empty;
-            }
-            catch (IOException)
-            {
-                return string.Empty;
-            }
-        }
-
         /// <summary>The engine host (tools/CloseWait.Host), copied beside the tests: runs a pipeline in a child process.</summary>
         internal static string HostTool => System.IO.Path.Combine(AppContext.BaseDirectory, "CloseWait.Host");
 
-        /// <summary>Runs a program to completion (bounded); returns its exit code and its output and errors.</summary>
-        internal static (int ExitCode, string Output) Run(string file, params string[] arguments)
-        {
-            var psi = new ProcessStartInfo(file)
+        /// <summary>Runs a program to completion (bounded), each argument passed as is, with HOME in a scratch place.</summary>
+        internal static (int ExitCode, string Output) Run(string file, params string[] arguments) =>
+            TestNative.Run(file, string.Empty, configure: psi =>
             {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            foreach (string a in arguments)
-            {
-                psi.ArgumentList.Add(a);
-            }
+                foreach (string a in arguments)
+                {
+                    psi.ArgumentList.Add(a);
+                }
 
-            psi.Environment["HOME"] = System.IO.Path.GetTempPath();
-            using var p = Process.Start(psi)!;
-            var stdout = p.StandardOutput.ReadToEndAsync();
-            var stderr = p.StandardError.ReadToEndAsync();
-            if (!p.WaitForExit(60000))
-            {
-                p.Kill(true);
-                throw new TimeoutException($"{file} {string.Join(" ", arguments)} did not finish in 60 s");
-            }
-
-            return (p.ExitCode, stdout.Result + stderr.Result);
-        }
+                psi.Environment["HOME"] = System.IO.Path.GetTempPath();
+            });
 
         /// <summary>Quotes a word for sh -c.</summary>
         internal static string Sh(string word) => "'" + word.Replace("'", "'\\''") + "'";

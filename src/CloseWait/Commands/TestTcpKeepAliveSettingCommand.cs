@@ -11,6 +11,8 @@ namespace CloseWait.Commands
     [OutputType(typeof(TcpKeepAliveTestResult))]
     public sealed class TestTcpKeepAliveSettingCommand : KeepAliveCommandBase
     {
+        private TcpKeepAliveSetting? _setting;
+
         /// <summary>The idle timeout of the device in front (seconds or hh:mm:ss).</summary>
         [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
         [SecondsToTimeSpan]
@@ -19,7 +21,8 @@ namespace CloseWait.Commands
 
         protected override void ProcessRecord()
         {
-            var setting = TryRead();
+            // One read serves every piped idle timeout (a namespace read costs a thread and setns); a failed read is retried.
+            var setting = _setting ??= TryRead();
             if (setting == null)
             {
                 return;

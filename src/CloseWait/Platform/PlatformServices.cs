@@ -103,6 +103,15 @@ namespace CloseWait.Platform
             new CloseWaitException("NetworkNamespaceNotSupported", ErrorCategory.InvalidArgument,
                 "-NetworkNamespace is a Linux feature; leave it out on this platform.", networkNamespace);
 
+        /// <summary>For the back ends that have no network namespaces: throws that error when one is given.</summary>
+        internal static void RefuseNetworkNamespace(string? networkNamespace)
+        {
+            if (networkNamespace != null)
+            {
+                throw NetworkNamespaceNotSupported(networkNamespace);
+            }
+        }
+
         internal static CloseWaitException Unsupported() => Unsupported(RuntimeInformation.OSDescription);
 
         internal static CloseWaitException Unsupported(string platform) =>

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
+using System.Linq;
 using System.Management.Automation;
 using System.Text;
 
@@ -89,14 +90,10 @@ namespace CloseWait.Platform.Linux
         {
             string target = PersistTarget!;
             string dir = Path.GetDirectoryName(target)!;
-            var lines = new[]
-            {
-                new KeyValuePair<string, long>(SysctlKey(KeepAliveField.Time), Rules.ToUnits(values.Time!.Value)),
-                new KeyValuePair<string, long>(SysctlKey(KeepAliveField.Interval), Rules.ToUnits(values.Interval!.Value)),
-                new KeyValuePair<string, long>(SysctlKey(KeepAliveField.Probes), values.Probes!.Value),
-            };
-            byte[] text = Encoding.UTF8.GetBytes(LinuxSysctlConfig.RenderDropIn(lines,
-                KeepAliveRules.DetectionTime(values.Time.Value, values.Interval.Value, values.Probes.Value), DateTime.UtcNow));
+            TimeSpan time = values.Time!.Value, interval = values.Interval!.Value;
+            int probes = values.Probes!.Value;
+            var lines = KeepAliveChange.Fields.Select(f => new KeyValuePair<string, long>(SysctlKey(f), Rules.Raw(f, time, interval, probes)));
+            byte[] text = Encoding.UTF8.GetBytes(LinuxSysctlConfig.RenderDropIn(lines, KeepAliveRules.DetectionTime(time, interval, probes), DateTime.UtcNow));
 
             try
             {
@@ -181,15 +178,19 @@ namespace CloseWait.Platform.Linux
                 throw errno == Interop.Libc.ENOENT
                     ? new CloseWaitException("KeepAliveSettingNotFound", ErrorCategory.ObjectNotFound,
                         $"{path} does not exist: this kernel (or this network namespace) has no IPv4 TCP keepalive settings.", path) { NativeError = errno }
-                    : new CloseWaitException("KeepAliveReadFailed", ErrorCategory.ReadError,
-                        $"Cannot read {path}: {LinuxErrno.Describe(errno)}.", path) { NativeError = errno };
+                    : ReadFailure(path, errno);
             }
 
             byte* buffer = stackalloc byte[64];
             long n;
+            int readErrno = 0;
             try
             {
                 n = (long)Interop.Libc.read(fd, buffer, (IntPtr)64);
+                if (n < 0)
+                {
+                    readErrno = LinuxErrno.Last(); // before close(), which resets the saved errno
+                }
             }
             finally
             {
@@ -198,8 +199,7 @@ namespace CloseWait.Platform.Linux
 
             if (n < 0)
             {
-                int errno = LinuxErrno.Last();
-                throw new CloseWaitException("KeepAliveReadFailed", ErrorCategory.ReadError, $"Cannot read {path}: {LinuxErrno.Describe(errno)}.", path) { NativeError = errno };
+                throw ReadFailure(path, readErrno);
             }
 
             string text = Encoding.ASCII.GetString(buffer, (int)n);
@@ -210,6 +210,9 @@ namespace CloseWait.Platform.Linux
 
             return value;
         }
+
+        private static CloseWaitException ReadFailure(string path, int errno) =>
+            new CloseWaitException("KeepAliveReadFailed", ErrorCategory.ReadError, $"Cannot read {path}: {LinuxErrno.Describe(errno)}.", path) { NativeError = errno };
 
         private void WriteValue(KeepAliveField field, long value)
         {

@@ -22,14 +22,14 @@ namespace CloseWait.Platform.MacOS
 
         public TcpKeepAliveSetting Read(string? networkNamespace)
         {
-            RefuseNamespace(networkNamespace);
+            PlatformServices.RefuseNetworkNamespace(networkNamespace);
             return TcpKeepAliveSetting.FromRaw(Rules, Get(KeepAliveField.Time), Get(KeepAliveField.Interval), Get(KeepAliveField.Probes),
                 "sysctl " + SysctlName(KeepAliveField.Time), "sysctl " + SysctlName(KeepAliveField.Interval), "sysctl " + SysctlName(KeepAliveField.Probes));
         }
 
         public void Write(KeepAliveChange change, string? networkNamespace)
         {
-            RefuseNamespace(networkNamespace);
+            PlatformServices.RefuseNetworkNamespace(networkNamespace);
             KeepAliveTransaction.Apply(Rules, KeepAliveTransaction.Plan(Rules, Read(null), change), Set);
         }
 
@@ -46,14 +46,6 @@ namespace CloseWait.Platform.MacOS
 
         /// <summary>A validated raw value (milliseconds or the count) as the int the sysctl takes.</summary>
         internal static int ToSysctl(long raw) => checked((int)raw);
-
-        private static void RefuseNamespace(string? networkNamespace)
-        {
-            if (networkNamespace != null)
-            {
-                throw PlatformServices.NetworkNamespaceNotSupported(networkNamespace);
-            }
-        }
 
         private static unsafe long Get(KeepAliveField field)
         {

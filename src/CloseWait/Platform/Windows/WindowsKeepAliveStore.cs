@@ -48,7 +48,7 @@ namespace CloseWait.Platform.Windows
 
         public TcpKeepAliveSetting Read(string? networkNamespace)
         {
-            RefuseNamespace(networkNamespace);
+            PlatformServices.RefuseNetworkNamespace(networkNamespace);
             IntPtr key = Open(Interop.Advapi32.KEY_QUERY_VALUE, null);
             try
             {
@@ -65,7 +65,7 @@ namespace CloseWait.Platform.Windows
 
         public void Write(KeepAliveChange change, string? networkNamespace)
         {
-            RefuseNamespace(networkNamespace);
+            PlatformServices.RefuseNetworkNamespace(networkNamespace);
 
             // The probe count has no registry value: a change to it is refused here too, for callers other than the cmdlet.
             var invalid = Rules.Validate(change);
@@ -157,14 +157,6 @@ namespace CloseWait.Platform.Windows
 
         /// <summary>A validated value in milliseconds (the probe count is never written).</summary>
         internal static uint ToDword(long raw) => checked((uint)raw);
-
-        private static void RefuseNamespace(string? networkNamespace)
-        {
-            if (networkNamespace != null)
-            {
-                throw PlatformServices.NetworkNamespaceNotSupported(networkNamespace);
-            }
-        }
 
         private IntPtr Open(int access, KeepAliveField? writing)
         {

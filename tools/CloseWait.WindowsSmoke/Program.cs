@@ -20,7 +20,7 @@ namespace CloseWait.WindowsSmoke
             catch (ArgumentException e)
             {
                 Console.Error.WriteLine(e.Message);
-                Console.Error.WriteLine("usage: CloseWait.WindowsSmoke --hold [--seconds N] | --v4 LPORT:RPORT --v6 LPORT:RPORT [--listen-v4 PORT]");
+                Console.Error.WriteLine("usage: CloseWait.WindowsSmoke --hold [--seconds N] | --v4 LPORT:RPORT --v6 LPORT:RPORT");
                 return 2;
             }
         }

@@ -82,7 +82,8 @@ namespace CloseWait.Commands
                     continue;
                 }
 
-                if (!InputFilter().MatchesSocket(c) || !InputFilter().MatchesOwner(c))
+                var filter = InputFilter();
+                if (!filter.MatchesSocket(c) || !filter.MatchesOwner(c))
                 {
                     WriteVerbose($"Left {Target(c)}: it does not match the filters.");
                     continue;
@@ -124,17 +125,17 @@ namespace CloseWait.Commands
 
         private void CloseOne(TcpConnection c)
         {
+            string target = Target(c);
             if (c.State == TcpState.Listen && !ClosesListeners)
             {
                 _failed++;
                 var skipped = new CloseWaitException("ListenerNotClosed", ErrorCategory.InvalidOperation,
-                    $"{Target(c)} is a listening socket: closing it stops the service from accepting connections. A listener closes only when -State names Listen.", c);
+                    $"{target} is a listening socket: closing it stops the service from accepting connections. A listener closes only when -State names Listen.", c);
                 WriteError(skipped.ToErrorRecord());
                 WritePassThru(new TcpCloseResult(c, TcpCloseStatus.Skipped, null, skipped.Message));
                 return;
             }
 
-            string target = Target(c);
             if (!Confirmed(target, Method == TcpCloseMethod.Abort ? "Close TCP connection (Abort: reset the peer)" : "Close TCP connection (Shutdown through the owner's descriptor)"))
             {
                 return;
@@ -228,7 +229,7 @@ namespace CloseWait.Commands
             string owner = c.ProcessId is int pid ? $", PID {pid}" + (c.ProcessName != null ? $" ({c.ProcessName})" : string.Empty) : string.Empty;
             string identity = c.Cookie is ulong cookie ? $", cookie {cookie}" : c.Inode is ulong inode ? $", inode {inode}" : string.Empty;
             string ns = c.NetworkNamespace != null ? $", network namespace {c.NetworkNamespace}" : string.Empty;
-            return $"{TcpConnection.FormatEndpoint(c.LocalAddress, c.LocalPort)} -> {TcpConnection.FormatEndpoint(c.RemoteAddress, c.RemotePort)} {c.State}{owner}{identity}{ns}";
+            return $"{c.DescribeEndpoints()} {c.State}{owner}{identity}{ns}";
         }
 
         public void Dispose()

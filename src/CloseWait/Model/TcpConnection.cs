@@ -107,6 +107,10 @@ namespace CloseWait
         public override string ToString() =>
             $"{FormatEndpoint(LocalAddress, LocalPort)} {FormatEndpoint(RemoteAddress, RemotePort)} {State}";
 
+        /// <summary>"local -> remote", as closers and prompts name a connection.</summary>
+        internal string DescribeEndpoints() =>
+            $"{FormatEndpoint(LocalAddress, LocalPort)} -> {FormatEndpoint(RemoteAddress, RemotePort)}";
+
         internal static string FormatEndpoint(string address, int port) =>
             address.IndexOf(':') >= 0 ? $"[{address}]:{port}" : $"{address}:{port}";
     }

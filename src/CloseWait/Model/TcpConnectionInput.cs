@@ -19,7 +19,7 @@ namespace CloseWait
     {
         internal const string TypeName = "CloseWait.TcpConnection";
 
-        private static readonly Regex OwnerText = new Regex(@"^(?<pid>\d+)/.*?(?: \(fd (?<fd>\d+)\))?$", RegexOptions.CultureInvariant);
+        private static readonly Regex OwnerText = new Regex(@"^(?<pid>\d+)/(?<name>.*?)(?: \(fd (?<fd>\d+)\))?$", RegexOptions.CultureInvariant);
 
         /// <summary>True when the object says it was a CloseWait.TcpConnection.</summary>
         internal static bool IsConnectionRecord(PSObject pso)
@@ -46,16 +46,13 @@ namespace CloseWait
                 throw new FormatException($"AddressFamily {family} does not match the addresses {local} and {remote}.");
             }
 
-            var c = new TcpConnection
+            int localPort = Port(pso, "LocalPort");
+            int remotePort = Port(pso, "RemotePort");
+            var state = Required<TcpState>(pso, "State");
+
+            // NativeState is not public, so it does not travel.
+            var c = new TcpConnection(family, local, localPort, remote, remotePort, state, 0, Text(pso, "Source") ?? string.Empty)
             {
-                AddressFamily = family,
-                LocalIPAddress = local,
-                RemoteIPAddress = remote,
-                LocalAddress = local.ToString(),
-                RemoteAddress = remote.ToString(),
-                LocalPort = Port(pso, "LocalPort"),
-                RemotePort = Port(pso, "RemotePort"),
-                State = Required<TcpState>(pso, "State"),
                 ReceiveQueue = Optional<long>(pso, "ReceiveQueue"),
                 SendQueue = Optional<long>(pso, "SendQueue"),
                 ProcessId = Optional<int>(pso, "ProcessId"),
@@ -67,7 +64,6 @@ namespace CloseWait
                 InterfaceIndex = Optional<int>(pso, "InterfaceIndex"),
                 CreationTime = Date(pso, "CreationTime"),
                 NetworkNamespace = Text(pso, "NetworkNamespace"),
-                Source = Text(pso, "Source") ?? string.Empty,
             };
             c.Owners = Owners(pso.Properties["Owners"]?.Value);
             return c;
@@ -94,9 +90,7 @@ namespace CloseWait
                 else if (item != null && OwnerText.Match(item.ToString() ?? string.Empty) is Match m && m.Success)
                 {
                     // At depth 1 remoting sends an owner as its ToString(): "pid/name (fd n)".
-                    string text = item.ToString()!;
-                    int slash = text.IndexOf('/');
-                    string name = m.Groups["fd"].Success ? text.Substring(slash + 1, text.LastIndexOf(" (fd ", StringComparison.Ordinal) - slash - 1) : text.Substring(slash + 1);
+                    string name = m.Groups["name"].Value;
                     owners.Add(new TcpSocketOwner(
                         int.Parse(m.Groups["pid"].Value, CultureInfo.InvariantCulture),
                         name == "?" ? null : name,

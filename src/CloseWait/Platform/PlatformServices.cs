@@ -20,12 +20,6 @@ namespace CloseWait.Platform
 
         private static Lazy<IOwnerResolver> _owners = NewOwners(CurrentPlatform);
 
-        private static readonly Lazy<Func<ISocketCloser>> Closers = new Lazy<Func<ISocketCloser>>(() => Choose<Func<ISocketCloser>>(
-            linux: () => () => new LinuxSocketCloser(() => OwnerResolver),
-            windows: () => () => new WindowsSocketCloser(SocketTable),
-            macOS: () => () => throw new CloseWaitException("SocketCloseNotSupported", ErrorCategory.NotImplemented,
-                "macOS offers no way to close another process's socket. Stop the owning process instead (Stop-Process).")));
-
         private static readonly Lazy<IKeepAliveStore> KeepAlive = new Lazy<IKeepAliveStore>(() => Choose<IKeepAliveStore>(
             linux: () => new LinuxKeepAliveStore(),
             windows: () => new WindowsKeepAliveStore(),
@@ -39,7 +33,11 @@ namespace CloseWait.Platform
         internal static IKeepAliveStore? KeepAliveStoreOverride { get; set; }
 
         /// <summary>A closer for one cmdlet call (it holds kernel handles until disposed).</summary>
-        internal static ISocketCloser CreateSocketCloser() => Closers.Value();
+        internal static ISocketCloser CreateSocketCloser() => Choose<ISocketCloser>(
+            linux: () => new LinuxSocketCloser(() => OwnerResolver),
+            windows: () => new WindowsSocketCloser(SocketTable),
+            macOS: () => throw new CloseWaitException("SocketCloseNotSupported", ErrorCategory.NotImplemented,
+                "macOS offers no way to close another process's socket. Stop the owning process instead (Stop-Process)."));
 
         internal static IOwnerResolver OwnerResolver => _owners.Value;
 
@@ -111,8 +109,6 @@ namespace CloseWait.Platform
                 throw NetworkNamespaceNotSupported(networkNamespace);
             }
         }
-
-        internal static CloseWaitException Unsupported() => Unsupported(RuntimeInformation.OSDescription);
 
         internal static CloseWaitException Unsupported(string platform) =>
             new CloseWaitException("PlatformNotSupported", ErrorCategory.NotImplemented,

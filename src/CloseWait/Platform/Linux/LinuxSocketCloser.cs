@@ -22,7 +22,7 @@ namespace CloseWait.Platform.Linux
     internal sealed unsafe class LinuxSocketCloser : ISocketCloser
     {
         // Both cookie halves INET_DIAG_NOCOOKIE: the kernel then skips the cookie check.
-        private const ulong NoCookie = ulong.MaxValue;
+        private const ulong NoCookie = ((ulong)LinuxInetDiag.NoCookie << 32) | LinuxInetDiag.NoCookie;
 
         private const string AbortDetail =
             "Aborted with SOCK_DESTROY: the peer got a reset. The owner's descriptor stays open on the dead socket until the owner closes it; its next write fails (ECONNABORTED).";
@@ -45,17 +45,17 @@ namespace CloseWait.Platform.Linux
 
             try
             {
-                return method == TcpCloseMethod.Shutdown ? ShutDown(connection) : Destroy(connection);
+                return method == TcpCloseMethod.Shutdown ? ShutDown(connection, cancellationToken) : Destroy(connection);
             }
             catch (NetlinkErrorException e)
             {
                 throw new CloseWaitException("SocketCloseFailed", ErrorCategory.NotSpecified,
-                    $"Closing {Describe(connection)} failed: the sock_diag netlink socket reported {LinuxErrno.Describe(e.Errno)}.", connection, e) { NativeError = e.Errno };
+                    $"Closing {connection.DescribeEndpoints()} failed: the sock_diag netlink socket reported {LinuxErrno.Describe(e.Errno)}.", connection, e) { NativeError = e.Errno };
             }
             catch (InvalidDataException e)
             {
                 throw new CloseWaitException("SocketCloseFailed", ErrorCategory.InvalidData,
-                    $"Closing {Describe(connection)} failed: {e.Message}", connection, e);
+                    $"Closing {connection.DescribeEndpoints()} failed: {e.Message}", connection, e);
             }
         }
 
@@ -102,15 +102,15 @@ namespace CloseWait.Platform.Linux
                 case Interop.Libc.EPERM:
                 case Interop.Libc.EACCES:
                     throw new CloseWaitException("SocketDestroyNotPermitted", ErrorCategory.PermissionDenied,
-                        $"The kernel refused to close {Describe(c)}: {LinuxErrno.Describe(errno)}. Closing another process's socket needs CAP_NET_ADMIN: run as root (sudo). Without root, -Method Shutdown can close sockets of processes you own.", c)
+                        $"The kernel refused to close {c.DescribeEndpoints()}: {LinuxErrno.Describe(errno)}. Closing another process's socket needs CAP_NET_ADMIN: run as root (sudo). Without root, -Method Shutdown can close sockets of processes you own.", c)
                     { NativeError = errno };
                 case Interop.Libc.EOPNOTSUPP:
                     throw new CloseWaitException("SocketDestroyNotSupported", ErrorCategory.NotImplemented,
-                        $"This kernel cannot close {Describe(c)} from outside its process ({LinuxErrno.Describe(errno)}): it was built without CONFIG_INET_DIAG_DESTROY. Use -Method Shutdown (Linux 5.6+), or stop the owner with Stop-Process instead.", c)
+                        $"This kernel cannot close {c.DescribeEndpoints()} from outside its process ({LinuxErrno.Describe(errno)}): it was built without CONFIG_INET_DIAG_DESTROY. Use -Method Shutdown (Linux 5.6+), or stop the owner with Stop-Process instead.", c)
                     { NativeError = errno };
                 default:
                     throw new CloseWaitException("SocketCloseFailed", ErrorCategory.NotSpecified,
-                        $"Closing {Describe(c)} failed: SOCK_DESTROY returned {LinuxErrno.Describe(errno)}.", c)
+                        $"Closing {c.DescribeEndpoints()} failed: SOCK_DESTROY returned {LinuxErrno.Describe(errno)}.", c)
                     { NativeError = errno };
             }
         }
@@ -131,7 +131,7 @@ namespace CloseWait.Platform.Linux
             return Replaced(now);
         }
 
-        private CloseOutcome ShutDown(TcpConnection c)
+        private CloseOutcome ShutDown(TcpConnection c, CancellationToken cancellationToken)
         {
             if (c.Cookie == null && c.Inode == null)
             {
@@ -139,13 +139,9 @@ namespace CloseWait.Platform.Linux
             }
 
             var tried = new HashSet<long>();
-            foreach (var owner in c.Owners)
+            if (TryShutDownVia(c.Owners, c, tried) is CloseOutcome listed)
             {
-                if (owner.FileDescriptor is int fd && tried.Add(Key(owner.ProcessId, fd))
-                    && TryShutDownVia(owner.ProcessId, fd, c) is CloseOutcome done)
-                {
-                    return done;
-                }
+                return listed;
             }
 
             // The listed descriptors no longer hold the socket (or none were listed): look the owners up now.
@@ -153,14 +149,10 @@ namespace CloseWait.Platform.Linux
             if (c.Inode != null)
             {
                 var probe = new TcpConnection { Inode = c.Inode, AddressFamily = c.AddressFamily };
-                inaccessible = _owners().Resolve(new[] { probe }, CancellationToken.None);
-                foreach (var owner in probe.Owners)
+                inaccessible = _owners().Resolve(new[] { probe }, cancellationToken);
+                if (TryShutDownVia(probe.Owners, c, tried) is CloseOutcome found)
                 {
-                    if (owner.FileDescriptor is int fd && tried.Add(Key(owner.ProcessId, fd))
-                        && TryShutDownVia(owner.ProcessId, fd, c) is CloseOutcome done)
-                    {
-                        return done;
-                    }
+                    return found;
                 }
             }
 
@@ -173,7 +165,22 @@ namespace CloseWait.Platform.Linux
                 ? $" {inaccessible} process(es) could not be inspected: run as root (sudo) to see every owner,"
                 : string.Empty;
             throw new CloseWaitException("SocketOwnerUnknown", ErrorCategory.ObjectNotFound,
-                $"No process holding {Describe(c)} could be found, and -Method Shutdown works through the owner's descriptor.{hint} or use -Method Abort.", c);
+                $"No process holding {c.DescribeEndpoints()} could be found, and -Method Shutdown works through the owner's descriptor.{hint} or use -Method Abort.", c);
+        }
+
+        /// <summary>Tries each owner's descriptor not tried yet; null when none of them holds the socket.</summary>
+        private CloseOutcome? TryShutDownVia(TcpSocketOwner[] owners, TcpConnection c, HashSet<long> tried)
+        {
+            foreach (var owner in owners)
+            {
+                if (owner.FileDescriptor is int fd && tried.Add(Key(owner.ProcessId, fd))
+                    && TryShutDownVia(owner.ProcessId, fd, c) is CloseOutcome done)
+                {
+                    return done;
+                }
+            }
+
+            return null;
         }
 
         /// <summary>Null when that descriptor is gone or now holds another socket.</summary>
@@ -227,7 +234,7 @@ namespace CloseWait.Platform.Linux
                     }
 
                     throw new CloseWaitException("SocketCloseFailed", ErrorCategory.NotSpecified,
-                        $"shutdown() of {Describe(c)} through descriptor {fd} of PID {pid} failed: {LinuxErrno.Describe(errno)}.", c)
+                        $"shutdown() of {c.DescribeEndpoints()} through descriptor {fd} of PID {pid} failed: {LinuxErrno.Describe(errno)}.", c)
                     { NativeError = errno };
                 }
             }
@@ -339,7 +346,7 @@ namespace CloseWait.Platform.Linux
                 case Interop.Libc.EPERM:
                 case Interop.Libc.EACCES:
                     return new CloseWaitException("SocketShutdownNotPermitted", ErrorCategory.PermissionDenied,
-                        $"Not allowed to take descriptor {fd} of PID {pid} to shut {Describe(c)} down: {LinuxErrno.Describe(errno)}. -Method Shutdown needs the right to trace the owner (its own user, or root): run as root (sudo).", c)
+                        $"Not allowed to take descriptor {fd} of PID {pid} to shut {c.DescribeEndpoints()} down: {LinuxErrno.Describe(errno)}. -Method Shutdown needs the right to trace the owner (its own user, or root): run as root (sudo).", c)
                     { NativeError = errno };
                 case Interop.Libc.ENOSYS:
                     return new CloseWaitException("PidfdNotSupported", ErrorCategory.NotImplemented,
@@ -347,14 +354,14 @@ namespace CloseWait.Platform.Linux
                     { NativeError = errno };
                 default:
                     return new CloseWaitException("SocketCloseFailed", ErrorCategory.NotSpecified,
-                        $"Taking descriptor {fd} of PID {pid} to shut {Describe(c)} down failed: {LinuxErrno.Describe(errno)}.", c)
+                        $"Taking descriptor {fd} of PID {pid} to shut {c.DescribeEndpoints()} down failed: {LinuxErrno.Describe(errno)}.", c)
                     { NativeError = errno };
             }
         }
 
         private static CloseWaitException IdentityUnknown(TcpConnection c) =>
             new CloseWaitException("ConnectionIdentityUnknown", ErrorCategory.InvalidData,
-                $"{Describe(c)} carries no socket cookie or inode, so it cannot be told apart from a newer socket on the same addresses. List it again with Get-TcpConnection and pipe that.", c);
+                $"{c.DescribeEndpoints()} carries no socket cookie or inode, so it cannot be told apart from a newer socket on the same addresses. List it again with Get-TcpConnection and pipe that.", c);
 
         private static CloseOutcome Gone() =>
             new CloseOutcome(TcpCloseStatus.AlreadyGone, "The socket no longer exists: its owner or the peer closed it after it was listed.");
@@ -364,9 +371,6 @@ namespace CloseWait.Platform.Linux
                 $"The listed socket is gone and a different one (cookie {now.Cookie?.ToString(CultureInfo.InvariantCulture) ?? "?"}, {now.State}) now uses these addresses: it was left open.");
 
         private static long Key(int pid, int fd) => ((long)pid << 32) | (uint)fd;
-
-        internal static string Describe(TcpConnection c) =>
-            $"{TcpConnection.FormatEndpoint(c.LocalAddress, c.LocalPort)} -> {TcpConnection.FormatEndpoint(c.RemoteAddress, c.RemotePort)}";
 
         public void Dispose()
         {

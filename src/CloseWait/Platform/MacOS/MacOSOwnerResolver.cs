@@ -14,32 +14,17 @@ namespace CloseWait.Platform.MacOS
     {
         public int Resolve(IReadOnlyList<TcpConnection> connections, CancellationToken cancellationToken)
         {
-            var owners = new Dictionary<int, TcpSocketOwner[]>();
             int denied = 0;
-            foreach (var c in connections)
+            OwnerNames.Apply(connections, pid =>
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                if (!(c.ProcessId is int pid))
+                string? name = ProcName(pid, out int errno);
+                if (name == null && errno == Interop.LibSystem.EPERM)
                 {
-                    continue;
+                    denied++;
                 }
 
-                if (!owners.TryGetValue(pid, out var owner))
-                {
-                    string? name = ProcName(pid, out int errno);
-                    if (name == null && errno == Interop.LibSystem.EPERM)
-                    {
-                        denied++;
-                    }
-
-                    owner = new[] { new TcpSocketOwner(pid, name, null) };
-                    owners[pid] = owner;
-                }
-
-                c.ProcessName = owner[0].ProcessName;
-                c.Owners = owner;
-            }
-
+                return name;
+            }, cancellationToken);
             return denied;
         }
 

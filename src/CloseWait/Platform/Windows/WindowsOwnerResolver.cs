@@ -45,46 +45,14 @@ namespace CloseWait.Platform.Windows
             }
             catch (ProcessSnapshotException)
             {
-                // No names at all: every owner counts as not inspected, so the caller warns once.
-                var pids = new HashSet<int>();
-                foreach (var c in connections)
-                {
-                    if (c.ProcessId is int pid)
-                    {
-                        pids.Add(pid);
-                    }
-                }
-
-                Apply(connections, new Dictionary<int, string>());
-                return pids.Count;
+                // No names at all: every owner (asked once per PID) counts as not inspected, so the caller warns once.
+                int unnamed = 0;
+                OwnerNames.Apply(connections, pid => { unnamed++; return null; }, cancellationToken);
+                return unnamed;
             }
 
-            cancellationToken.ThrowIfCancellationRequested();
-            Apply(connections, names);
+            OwnerNames.Apply(connections, pid => names.TryGetValue(pid, out string? name) ? name : null, cancellationToken);
             return 0;
-        }
-
-        /// <summary>Fills ProcessName and Owners from a PID → name map; one owner object per PID, shared by its sockets.</summary>
-        internal static void Apply(IReadOnlyList<TcpConnection> connections, IReadOnlyDictionary<int, string> names)
-        {
-            var owners = new Dictionary<int, TcpSocketOwner[]>();
-            foreach (var c in connections)
-            {
-                if (!(c.ProcessId is int pid))
-                {
-                    continue;
-                }
-
-                if (!owners.TryGetValue(pid, out var owner))
-                {
-                    names.TryGetValue(pid, out string? name);
-                    owner = new[] { new TcpSocketOwner(pid, name, null) };
-                    owners[pid] = owner;
-                }
-
-                c.ProcessName = owner[0].ProcessName;
-                c.Owners = owner;
-            }
         }
 
         /// <summary>Get-Process names processes by their image name without ".exe"; so do we.</summary>

@@ -39,7 +39,7 @@ namespace CloseWait.Platform.Windows
 
         public CloseOutcome Close(TcpConnection connection, TcpCloseMethod method, CancellationToken cancellationToken)
         {
-            string endpoints = Describe(connection);
+            string endpoints = connection.DescribeEndpoints();
             if (method != TcpCloseMethod.Abort)
             {
                 throw new CloseWaitException("CloseMethodNotSupported", ErrorCategory.NotImplemented,
@@ -56,7 +56,7 @@ namespace CloseWait.Platform.Windows
             string key = Key(connection.LocalIPAddress, connection.LocalPort, connection.RemoteIPAddress, connection.RemotePort);
             if (!live.TryGetValue(key, out var now))
             {
-                return new CloseOutcome(TcpCloseStatus.AlreadyGone, "The connection no longer exists: its owner or the peer closed it after it was listed.");
+                return Gone();
             }
 
             if (!IsSameConnection(connection, now))
@@ -74,7 +74,7 @@ namespace CloseWait.Platform.Windows
                         "Deleted with SetTcpEntry (DELETE_TCB): the peer got a reset. The owner's handle stays open on the dead socket until the owner closes it; its next send fails.");
                 case ErrorNotFound:
                     live.Remove(key);
-                    return new CloseOutcome(TcpCloseStatus.AlreadyGone, "The connection no longer exists: its owner or the peer closed it after it was listed.");
+                    return Gone();
                 case ErrorAccessDenied:
                 case ErrorNonElevated:
                     throw new CloseWaitException("SocketCloseAccessDenied", ErrorCategory.PermissionDenied,
@@ -168,8 +168,8 @@ namespace CloseWait.Platform.Windows
         private static string Key(IPAddress local, int localPort, IPAddress remote, int remotePort) =>
             string.Format(CultureInfo.InvariantCulture, "{0}|{1}|{2}|{3}", local, localPort, remote, remotePort);
 
-        private static string Describe(TcpConnection c) =>
-            $"{TcpConnection.FormatEndpoint(c.LocalAddress, c.LocalPort)} -> {TcpConnection.FormatEndpoint(c.RemoteAddress, c.RemotePort)}";
+        private static CloseOutcome Gone() =>
+            new CloseOutcome(TcpCloseStatus.AlreadyGone, "The connection no longer exists: its owner or the peer closed it after it was listed.");
 
         public void Dispose()
         {

@@ -101,7 +101,7 @@ namespace CloseWait
 
         internal IPAddress RemoteIPAddress { get; set; } = IPAddress.None;
 
-        /// <summary>Raw kernel state number, kept for SOCK_DESTROY and diagnostics.</summary>
+        /// <summary>The platform's own state number (Linux tcp_states.h, MIB_TCP_STATE, xnu tcp_fsm.h), for diagnosing a mapping.</summary>
         internal int NativeState { get; set; }
 
         public override string ToString() =>

@@ -32,7 +32,6 @@ internal static partial class Interop
         internal const int EBADF = 9;
         internal const int EAGAIN = 11;
         internal const int EACCES = 13;
-        internal const int EISDIR = 21;
         internal const int EINVAL = 22;
         internal const int EROFS = 30;
         internal const int ENOSYS = 38;
@@ -154,6 +153,7 @@ internal static partial class Interop
             return syscall((IntPtr)number, (IntPtr)fd, (IntPtr)dirp, count);
         }
 
+        internal const int AT_FDCWD = -100;
         internal const int AT_EMPTY_PATH = 0x1000;
         internal const uint STATX_SIZE = 0x200;
         internal const int StatxSize = 256;          // struct statx
@@ -185,7 +185,6 @@ internal static partial class Interop
         internal const int SO_COOKIE = 57;
         internal const int SHUT_RDWR = 2;
         internal const int ENOTCONN = 107;
-        internal const int AT_FDCWD = -100;
 
         // Syscall numbers from the unified table (asm-generic), the same on x86_64, arm64 and arm.
         internal const int SYS_pidfd_open = 434;

@@ -114,9 +114,7 @@ namespace CloseWait.Platform.Linux
         /// </summary>
         internal static byte[] BuildDumpRequest(byte family, uint stateMask, bool withTcpInfo, uint sequence, byte[]? bytecode = null)
         {
-            int attrLen = bytecode == null ? 0 : RtaHdrLen + bytecode.Length;
-            var buf = new byte[NLMSG_HDRLEN + ReqV2Size + NlmsgAlign(attrLen)];
-            WriteHeader(buf, (uint)buf.Length, SOCK_DIAG_BY_FAMILY, (ushort)(NLM_F_REQUEST | NLM_F_DUMP), sequence);
+            var buf = NewDumpRequest(SOCK_DIAG_BY_FAMILY, ReqV2Size, sequence, bytecode);
             int o = NLMSG_HDRLEN;
             buf[o] = family;
             buf[o + 1] = IPPROTO_TCP;
@@ -125,14 +123,6 @@ namespace CloseWait.Platform.Linux
             // Wildcard socket id: no cookie.
             WriteU32(buf, o + 8 + 40, NoCookie);
             WriteU32(buf, o + 8 + 44, NoCookie);
-            if (bytecode != null)
-            {
-                int a = NLMSG_HDRLEN + ReqV2Size;
-                WriteU16(buf, a, (ushort)attrLen);
-                WriteU16(buf, a + 2, INET_DIAG_REQ_BYTECODE);
-                Buffer.BlockCopy(bytecode, 0, buf, a + RtaHdrLen, bytecode.Length);
-            }
-
             return buf;
         }
 
@@ -144,18 +134,28 @@ namespace CloseWait.Platform.Linux
         /// </summary>
         internal static byte[] BuildBothFamiliesDumpRequest(uint stateMask, bool withTcpInfo, uint sequence, byte[]? bytecode = null)
         {
-            int attrLen = bytecode == null ? 0 : RtaHdrLen + bytecode.Length;
-            var buf = new byte[NLMSG_HDRLEN + ReqCompatSize + NlmsgAlign(attrLen)];
-            WriteHeader(buf, (uint)buf.Length, TCPDIAG_GETSOCK, (ushort)(NLM_F_REQUEST | NLM_F_DUMP), sequence);
+            var buf = NewDumpRequest(TCPDIAG_GETSOCK, ReqCompatSize, sequence, bytecode);
             int o = NLMSG_HDRLEN;
             buf[o + 3] = withTcpInfo ? (byte)(1 << (INET_DIAG_INFO - 1)) : (byte)0;
             int id = o + 4;
             WriteU32(buf, id + 40, NoCookie);
             WriteU32(buf, id + 44, NoCookie);
             WriteU32(buf, id + SockIdSize, stateMask);
+            return buf;
+        }
+
+        /// <summary>
+        /// A dump request's buffer with its header written, room for a <paramref name="requestSize"/>-byte
+        /// request struct (left zero for the caller), and the INET_DIAG_REQ_BYTECODE attribute when given.
+        /// </summary>
+        private static byte[] NewDumpRequest(ushort type, int requestSize, uint sequence, byte[]? bytecode)
+        {
+            int attrLen = bytecode == null ? 0 : RtaHdrLen + bytecode.Length;
+            var buf = new byte[NLMSG_HDRLEN + requestSize + NlmsgAlign(attrLen)];
+            WriteHeader(buf, (uint)buf.Length, type, (ushort)(NLM_F_REQUEST | NLM_F_DUMP), sequence);
             if (bytecode != null)
             {
-                int a = NLMSG_HDRLEN + ReqCompatSize;
+                int a = NLMSG_HDRLEN + requestSize;
                 WriteU16(buf, a, (ushort)attrLen);
                 WriteU16(buf, a + 2, INET_DIAG_REQ_BYTECODE);
                 Buffer.BlockCopy(bytecode, 0, buf, a + RtaHdrLen, bytecode.Length);

@@ -17,6 +17,10 @@ namespace CloseWait.Platform.Linux
     {
         internal const string ProcRoot = "/proc";
         private const int DirBufferSize = 8 * 1024;
+
+        // struct linux_dirent64: d_ino (8), d_off (8), d_reclen (2), d_type (1), then d_name.
+        private const int DirentRecLenOffset = 16;
+        private const int DirentNameOffset = 19;
         private static readonly byte[] SocketPrefix = Encoding.ASCII.GetBytes("socket:[");
 
         // Misses allowed beyond the open count before a table counts as sparse (fd 255 of a shell).
@@ -163,7 +167,7 @@ namespace CloseWait.Platform.Linux
             }
 
             path[i] = 0;
-            int dirFd = Interop.Libc.openat(-100 /* AT_FDCWD */, path, Interop.Libc.O_RDONLY | Interop.Libc.O_DIRECTORY | Interop.Libc.O_CLOEXEC);
+            int dirFd = Interop.Libc.openat(Interop.Libc.AT_FDCWD, path, Interop.Libc.O_RDONLY | Interop.Libc.O_DIRECTORY | Interop.Libc.O_CLOEXEC);
             if (dirFd < 0)
             {
                 throw new IOException($"{ProcRoot}: {LinuxErrno.Describe(LinuxErrno.Last())}");
@@ -189,13 +193,13 @@ namespace CloseWait.Platform.Linux
                     for (long pos = 0; pos < n;)
                     {
                         byte* entry = dir + pos;
-                        ushort reclen = *(ushort*)(entry + 16);
+                        ushort reclen = *(ushort*)(entry + DirentRecLenOffset);
                         if (reclen == 0)
                         {
                             break;
                         }
 
-                        byte* name = entry + 19;
+                        byte* name = entry + DirentNameOffset;
                         if (name[0] >= '1' && name[0] <= '9')
                         {
                             pids.Add(ParseInt(name));
@@ -221,7 +225,7 @@ namespace CloseWait.Platform.Linux
             fixed (byte* path = w.PathBuf)
             {
                 WriteProcPath(path, pid, "fd");
-                dirFd = Interop.Libc.openat(-100 /* AT_FDCWD */, path, Interop.Libc.O_RDONLY | Interop.Libc.O_DIRECTORY | Interop.Libc.O_CLOEXEC);
+                dirFd = Interop.Libc.openat(Interop.Libc.AT_FDCWD, path, Interop.Libc.O_RDONLY | Interop.Libc.O_DIRECTORY | Interop.Libc.O_CLOEXEC);
             }
 
             if (dirFd < 0)
@@ -354,13 +358,13 @@ namespace CloseWait.Platform.Linux
                     while (pos < n)
                     {
                         byte* entry = dir + pos;
-                        ushort reclen = *(ushort*)(entry + 16);
+                        ushort reclen = *(ushort*)(entry + DirentRecLenOffset);
                         if (reclen == 0)
                         {
                             break;
                         }
 
-                        byte* name = entry + 19;
+                        byte* name = entry + DirentNameOffset;
                         if (name[0] >= '0' && name[0] <= '9')
                         {
                             int fd = ParseInt(name);
@@ -468,7 +472,7 @@ namespace CloseWait.Platform.Linux
             byte* path = stackalloc byte[64];
             byte* comm = stackalloc byte[64];
             WriteProcPath(path, pid, "comm");
-            int fd = Interop.Libc.openat(-100 /* AT_FDCWD */, path, Interop.Libc.O_RDONLY | Interop.Libc.O_CLOEXEC);
+            int fd = Interop.Libc.openat(Interop.Libc.AT_FDCWD, path, Interop.Libc.O_RDONLY | Interop.Libc.O_CLOEXEC);
             if (fd < 0)
             {
                 return null;

@@ -24,7 +24,19 @@ namespace CloseWait.Platform.Linux
         }
 
         /// <summary>Every socket read.</summary>
-        public int Total { get; private set; }
+        public int Total
+        {
+            get
+            {
+                int total = 0;
+                foreach (int n in _byState)
+                {
+                    total += n;
+                }
+
+                return total;
+            }
+        }
 
         /// <summary>Sockets kept for owner attribution: those with an inode (TIME_WAIT and request sockets have none).</summary>
         public int Count { get; private set; }
@@ -41,7 +53,6 @@ namespace CloseWait.Platform.Linux
 
             LinuxInetDiag.DecodeStateAndInode(buf, offset, length, out _, out byte state, out uint inode);
             _byState[state]++;
-            Total++;
             if (_keepInodes && inode != 0)
             {
                 if (Count == _inodes.Length)

@@ -65,17 +65,8 @@ namespace CloseWait.Platform.Linux
 
         private LinuxSocketStates? ReadStatesHere(SocketQuery query, bool keepInodes, CancellationToken cancellationToken)
         {
-            if (ForcedBackend == LinuxTableBackend.ProcNet)
-            {
-                return null;
-            }
-
-            LinuxNetlinkSocket netlink;
-            try
-            {
-                netlink = LinuxNetlinkSocket.Open();
-            }
-            catch (NetlinkErrorException e) when (ForcedBackend == null && IsRefusal(e.Errno))
+            var netlink = OpenNetlink();
+            if (netlink == null)
             {
                 return null;
             }
@@ -84,7 +75,7 @@ namespace CloseWait.Platform.Linux
             {
                 uint mask = LinuxInetDiag.StateMask(query.States);
                 var states = new LinuxSocketStates(keepInodes);
-                if (query.AddressFamily == null && BothFamiliesAtOnce && _bothFamiliesWork)
+                if (OneDumpForBothFamilies(query))
                 {
                     try
                     {
@@ -110,26 +101,14 @@ namespace CloseWait.Platform.Linux
 
         private IEnumerable<TcpConnection> ReadHere(SocketQuery query, bool inNamespace, CancellationToken cancellationToken)
         {
-            LinuxNetlinkSocket? netlink = null;
-            if (ForcedBackend != LinuxTableBackend.ProcNet)
-            {
-                try
-                {
-                    netlink = LinuxNetlinkSocket.Open();
-                }
-                catch (NetlinkErrorException e) when (ForcedBackend == null && IsRefusal(e.Errno))
-                {
-                    netlink = null;
-                }
-            }
-
+            var netlink = OpenNetlink();
             if (netlink != null)
             {
                 using (netlink)
                 {
                     uint mask = LinuxInetDiag.StateMask(query.States);
                     byte[]? ports = LinuxInetDiag.BuildPortFilter(query.LocalPorts, query.RemotePorts);
-                    if (query.AddressFamily == null && BothFamiliesAtOnce && _bothFamiliesWork)
+                    if (OneDumpForBothFamilies(query))
                     {
                         bool refused = false;
                         using (var e = netlink.DumpBothFamilies(mask, query.IncludeDetails, cancellationToken, ports).GetEnumerator())
@@ -179,6 +158,26 @@ namespace CloseWait.Platform.Linux
                 yield return c;
             }
         }
+
+        /// <summary>The netlink socket, or null for the /proc fallback (forced, or netlink refused).</summary>
+        private LinuxNetlinkSocket? OpenNetlink()
+        {
+            if (ForcedBackend == LinuxTableBackend.ProcNet)
+            {
+                return null;
+            }
+
+            try
+            {
+                return LinuxNetlinkSocket.Open();
+            }
+            catch (NetlinkErrorException e) when (ForcedBackend == null && IsRefusal(e.Errno))
+            {
+                return null;
+            }
+        }
+
+        private bool OneDumpForBothFamilies(SocketQuery query) => query.AddressFamily == null && BothFamiliesAtOnce && _bothFamiliesWork;
 
         internal static IEnumerable<TcpConnection> ReadProc(SocketQuery query, bool inNamespace, CancellationToken cancellationToken)
         {

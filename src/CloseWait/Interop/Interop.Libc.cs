@@ -11,7 +11,6 @@ internal static partial class Interop
         internal const int SOCK_CLOEXEC = 0x80000;
         internal const int NETLINK_SOCK_DIAG = 4;
         internal const int SOL_SOCKET = 1;
-        internal const int SO_RCVBUF = 8;
         internal const int SO_RCVTIMEO = 20;
         internal const int MSG_TRUNC = 0x20;
 
@@ -30,7 +29,6 @@ internal static partial class Interop
         internal const int ESRCH = 3;
         internal const int EINTR = 4;
         internal const int EBADF = 9;
-        internal const int EAGAIN = 11;
         internal const int EACCES = 13;
         internal const int EINVAL = 22;
         internal const int EROFS = 30;
@@ -167,13 +165,7 @@ internal static partial class Interop
         internal static extern int setns(int fd, int nstype);
 
         [DllImport(Libraries.Libc, SetLastError = true)]
-        internal static extern int unshare(int flags);
-
-        [DllImport(Libraries.Libc, SetLastError = true)]
         internal static extern uint geteuid();
-
-        [DllImport(Libraries.Libc, SetLastError = true)]
-        internal static extern int getpid();
 
         [DllImport(Libraries.Libc, EntryPoint = "strerror")]
         private static extern IntPtr strerror_native(int errnum);

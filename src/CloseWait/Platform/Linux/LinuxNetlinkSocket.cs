@@ -190,32 +190,58 @@ namespace CloseWait.Platform.Linux
             }
         }
 
-        /// <summary>Sends a request that names one socket and waits for its acknowledgement; returns 0 or the errno.</summary>
-        internal int Request(byte[] message, uint sequence)
+        /// <summary>Sends a request that names one socket (SOCK_DESTROY) and waits for its acknowledgement; returns 0 or the errno.</summary>
+        internal int Request(byte[] message, uint sequence) => Exchange(message, sequence, new List<TcpConnection>(0));
+
+        /// <summary>
+        /// The socket a single-socket SOCK_DIAG_BY_FAMILY request names, as the kernel sees it now;
+        /// null when there is none (ENOENT) or its cookie no longer matches (ESTALE).
+        /// </summary>
+        internal TcpConnection? Find(byte[] message, uint sequence)
+        {
+            var found = new List<TcpConnection>(1);
+            int errno = Exchange(message, sequence, found);
+            if (errno == Interop.Libc.ENOENT || errno == Interop.Libc.ESTALE)
+            {
+                return null;
+            }
+
+            if (errno != 0)
+            {
+                throw new NetlinkErrorException(errno);
+            }
+
+            return found.Count > 0 ? found[0] : null;
+        }
+
+        /// <summary>
+        /// One request and its reply up to the acknowledgement: sockets it describes go into
+        /// <paramref name="into"/>; returns 0 or the errno of the kernel's NLMSG_ERROR. A receive
+        /// failure is not an answer and still throws.
+        /// </summary>
+        private int Exchange(byte[] message, uint sequence, List<TcpConnection> into)
         {
             Send(message);
-            while (true)
+            bool interrupted = false;
+
+            // A reply and its acknowledgement; bounded so a confused kernel cannot hang the pipeline.
+            for (int i = 0; i < 16; i++)
             {
                 int n = Receive(out byte[] buf);
-                int offset = 0;
-                while (offset + LinuxInetDiag.NLMSG_HDRLEN <= n)
+                try
                 {
-                    uint msgLen = LinuxInetDiag.ReadU32(buf, offset);
-                    ushort type = LinuxInetDiag.ReadU16(buf, offset + 4);
-                    uint seq = LinuxInetDiag.ReadU32(buf, offset + 8);
-                    if (msgLen < LinuxInetDiag.NLMSG_HDRLEN || msgLen > (uint)(n - offset))
+                    if (LinuxInetDiag.ParseDumpBatch(buf, n, sequence, 0, into, ref interrupted) == LinuxInetDiag.BatchResult.Done)
                     {
-                        throw new InvalidDataException("netlink: malformed acknowledgement.");
+                        return 0;
                     }
-
-                    if (seq == sequence && type == LinuxInetDiag.NLMSG_ERROR)
-                    {
-                        return -LinuxInetDiag.ErrorCode(buf, offset + LinuxInetDiag.NLMSG_HDRLEN, (int)msgLen - LinuxInetDiag.NLMSG_HDRLEN);
-                    }
-
-                    offset += LinuxInetDiag.NlmsgAlign((int)msgLen);
+                }
+                catch (NetlinkErrorException e)
+                {
+                    return e.Errno;
                 }
             }
+
+            throw new InvalidDataException("netlink: no acknowledgement to a single-socket request.");
         }
 
         public void Dispose()

@@ -284,27 +284,7 @@ namespace CloseWait.Platform.Linux
         private static TcpConnection? Lookup(LinuxNetlinkSocket netlink, TcpConnection c, ulong cookie)
         {
             uint seq = netlink.NextSequence();
-            netlink.Send(Request(LinuxInetDiag.SOCK_DIAG_BY_FAMILY, c, cookie, seq));
-            var found = new List<TcpConnection>(1);
-            bool interrupted = false;
-            try
-            {
-                // A reply and its acknowledgement; bounded so a confused kernel cannot hang the pipeline.
-                for (int i = 0; i < 16; i++)
-                {
-                    int n = netlink.Receive(out byte[] buf);
-                    if (LinuxInetDiag.ParseDumpBatch(buf, n, seq, 0, found, ref interrupted) == LinuxInetDiag.BatchResult.Done)
-                    {
-                        return found.FirstOrDefault();
-                    }
-                }
-            }
-            catch (NetlinkErrorException e) when (e.Errno == Interop.Libc.ENOENT || e.Errno == Interop.Libc.ESTALE)
-            {
-                return null;
-            }
-
-            throw new InvalidDataException("netlink: no acknowledgement to a socket lookup.");
+            return netlink.Find(Request(LinuxInetDiag.SOCK_DIAG_BY_FAMILY, c, cookie, seq), seq);
         }
 
         private static byte[] Request(ushort type, TcpConnection c, ulong cookie, uint seq)

@@ -161,7 +161,8 @@ Describe 'Stop-Process from Get-TcpCloseWait' {
 
     It 'stops each owner once with the README one-liner' {
         $portFile = New-TemporaryFile
-        $child = Start-Process -FilePath (Get-Process -Id $PID).Path -PassThru -ArgumentList @(
+        # The real pwsh is in $PSHOME: this process may be `dotnet` running pwsh.dll (a .NET tool install).
+        $child = Start-Process -FilePath (Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')) -PassThru -ArgumentList @(
             '-NoProfile', '-NonInteractive', '-Command',
             @"
 `$l = [System.Net.Sockets.Socket]::new('InterNetwork', 'Stream', 'Tcp')

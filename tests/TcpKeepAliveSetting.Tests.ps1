@@ -87,8 +87,11 @@ Describe 'Keepalive in a private network namespace' -Skip:(-not $linuxRoot) {
     }
 
     It 'does not prompt with -Confirm:$false' {
-        $ConfirmPreference = 'Low'
-        Set-TcpKeepAliveSetting -Probes 4 -Confirm:$false -NetworkNamespace $ns.Id
+        # Pester 5 runs It and AfterEach in one scope: keep the preference inside this block.
+        & {
+            $ConfirmPreference = 'Low'
+            Set-TcpKeepAliveSetting -Probes 4 -Confirm:$false -NetworkNamespace $ns.Id
+        }
         Get-NamespaceKeepAlive $ns | Should -Be '7200 75 4'
     }
 
@@ -136,7 +139,8 @@ Describe 'Set-TcpKeepAliveSetting -Persist writes a drop-in sysctl --system appl
     It 'writes /etc/sysctl.d/99-closewait-tcp-keepalive.conf (a scratch directory in a private mount namespace)' {
         $before = Get-HostKeepAlive
         $scratch = New-Item -ItemType Directory -Path (Join-Path TestDrive:/ sysctl.d)
-        $pwsh = (Get-Process -Id $PID).Path
+        # The real pwsh is in $PSHOME: this process may be `dotnet` running pwsh.dll (a .NET tool install).
+        $pwsh = Join-Path $PSHOME 'pwsh'
         # -EncodedCommand keeps the script clear of sh's quoting and $-expansion.
         $script = "Import-Module '$(Join-Path $PSScriptRoot '../out/CloseWait/CloseWait.psd1')'; Set-TcpKeepAliveSetting -Time 300 -Interval 30 -Probes 5 -Persist -Confirm:`$false"
         $encoded = [Convert]::ToBase64String([Text.Encoding]::Unicode.GetBytes($script))

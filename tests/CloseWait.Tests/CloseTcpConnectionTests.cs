@@ -329,7 +329,7 @@ namespace CloseWait.Tests
 
             // An empty variable must never widen the selection to every process.
             var r = _ps.Run("Close-TcpConnection -State CloseWait -LocalPort $port -ProcessId $nothing -Force", vars);
-            Assert.Equal(new[] { "ProcessIdIsNull" + Cmdlet }, r.ErrorIds);
+            Assert.Equal(new[] { ErrorIds.ProcessIdIsNull + Cmdlet }, r.ErrorIds);
             var g = _ps.Run("Get-TcpConnection -LocalPort $port -ProcessId $nothing", vars);
             Assert.Equal(new[] { "ProcessIdIsNull,CloseWait.Commands.GetTcpConnectionCommand" }, g.ErrorIds);
             var negative = _ps.Run("Close-TcpConnection -State CloseWait -ProcessId -1 -Force", vars);
@@ -368,7 +368,7 @@ namespace CloseWait.Tests
             using var sockets = LoopbackSockets.CloseWait(IPAddress.Loopback);
             var vars = Vars(("port", sockets.Port));
             var r = _ps.Run("Get-TcpConnection -LocalPort $port | Close-TcpConnection -Force -PassThru", vars);
-            Assert.Equal(new[] { "ListenerNotClosed" + Cmdlet }, r.ErrorIds);
+            Assert.Equal(new[] { ErrorIds.ListenerNotClosed + Cmdlet }, r.ErrorIds);
             Assert.Equal(TcpCloseStatus.Skipped, r.Objects<TcpCloseResult>().Single(x => x.State == TcpState.Listen).Status);
             Assert.Equal(TcpCloseStatus.Closed, r.Objects<TcpCloseResult>().Single(x => x.State == TcpState.CloseWait).Status);
             Assert.Equal(TcpState.Listen, Assert.Single(AllOn(sockets.Port)).State);
@@ -413,11 +413,11 @@ $o | Close-TcpConnection -Force", vars);
 
             // The all-ones cookie would switch the kernel's cookie check off.
             var max = _ps.Run("$x.Cookie = [uint64]::MaxValue; $x | Close-TcpConnection -Force -PassThru");
-            Assert.Equal(new[] { "ConnectionIdentityUnknown" + Cmdlet }, max.ErrorIds);
+            Assert.Equal(new[] { ErrorIds.ConnectionIdentityUnknown + Cmdlet }, max.ErrorIds);
             Assert.Equal(TcpCloseStatus.Failed, Assert.Single(max.Objects<TcpCloseResult>()).Status);
 
             var none = _ps.Run("$x.Cookie = $null; $x.Inode = $null; $x | Close-TcpConnection -Force");
-            Assert.Equal(new[] { "ConnectionIdentityUnknown" + Cmdlet }, none.ErrorIds);
+            Assert.Equal(new[] { ErrorIds.ConnectionIdentityUnknown + Cmdlet }, none.ErrorIds);
             Assert.Single(CloseWaitOn(sockets.Port));
 
             // A wrong inode: the socket on those addresses is another one.
@@ -470,8 +470,8 @@ $x | Close-TcpConnection -Force -PassThru", vars).ThrowIfFailed();
         }
 
         [Theory]
-        [InlineData("Abort", "SocketDestroyNotPermitted")]
-        [InlineData("Shutdown", "SocketShutdownNotPermitted")]
+        [InlineData("Abort", ErrorIds.SocketCloseAccessDenied)]
+        [InlineData("Shutdown", ErrorIds.SocketCloseAccessDenied)]
         public void UnprivilegedRunGetsThePermissionErrorAndClosesNothing(string method, string errorId)
         {
             using var sockets = LoopbackSockets.CloseWait(IPAddress.Loopback, count: 2);

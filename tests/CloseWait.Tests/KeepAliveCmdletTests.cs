@@ -380,11 +380,13 @@ namespace CloseWait.Tests
         public void WithoutRootTheErrorSaysRunElevatedAndNothingIsWritten()
         {
             using var ns = new KeepAliveNamespace();
+            using var nobody = new UnprivilegedHost(_ps.ManifestPath);
             var (_, output) = KeepAliveHost.Run("nsenter", $"--net={ns.Path}", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                KeepAliveHost.HostTool, ReportErrors("Set-TcpKeepAliveSetting -Time 300 -Interval 30 -Probes 5"));
+                "env", $"HOME={nobody.Home}", $"DOTNET_CLI_HOME={nobody.Home}", $"CLOSEWAIT_MODULE={nobody.Manifest}",
+                nobody.HostTool, ReportErrors("Set-TcpKeepAliveSetting -Time 300 -Interval 30 -Probes 5"));
             Assert.Contains(ErrorIds.KeepAlivePermissionDenied + SetId, output);
             Assert.Contains("Category=PermissionDenied", output);
-            Assert.Contains("Changing the kernel's TCP keepalive needs root: run elevated (sudo). Nothing was changed.", output);
+            Assert.Contains("Changing the kernel's TCP keepalive needs root. Run as root (sudo). Nothing was changed.", output);
             Assert.Equal(Defaults, ns.Values());
         }
 

@@ -30,6 +30,7 @@ namespace CloseWait.Commands
         /// <summary>Unanswered probes before the connection is dropped; unchanged when not given. Not settable on Windows.</summary>
         [Parameter(Position = 2, ValueFromPipelineByPropertyName = true)]
         [Alias("RecommendedProbes")]
+        [WholeNumber(int.MinValue, int.MaxValue)]
         public int? Probes { get; set; }
 
         /// <summary>Make the values survive a reboot: a drop-in under /etc/sysctl.d (Linux); the registry already does (Windows).</summary>

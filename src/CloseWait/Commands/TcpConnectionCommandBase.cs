@@ -22,10 +22,12 @@ namespace CloseWait.Commands
         private bool _sawInput;
 
         [Parameter]
+        [WholeNumber(0, 65535)]
         [ValidateRange(0, 65535)]
         public int[]? LocalPort { get; set; }
 
         [Parameter]
+        [WholeNumber(0, 65535)]
         [ValidateRange(0, 65535)]
         public int[]? RemotePort { get; set; }
 
@@ -41,12 +43,14 @@ namespace CloseWait.Commands
         /// <summary>Owner PID; binds from Get-Process output by its Id property.</summary>
         [Parameter(ValueFromPipelineByPropertyName = true)]
         [Alias("Id", "OwningProcess")]
+        [WholeNumber(long.MinValue, int.MaxValue)]
         [ValidateProcessId]
         public int[]? ProcessId { get; set; }
 
         [Parameter]
         [SupportsWildcards]
         [ValidateNotNullOrEmpty]
+        [ValidateWildcardPattern]
         public string[]? ProcessName { get; set; }
 
         [Parameter]
@@ -223,7 +227,7 @@ namespace CloseWait.Commands
                 case CloseWaitException cw:
                     return cw.ToErrorRecord();
                 case NetlinkErrorException nl when nl.Errno == Interop.Libc.EACCES || nl.Errno == Interop.Libc.EPERM:
-                    return new ErrorRecord(new UnauthorizedAccessException($"The kernel refused to list sockets ({nl.Message}). Run elevated (sudo).", nl),
+                    return new ErrorRecord(new UnauthorizedAccessException($"The kernel refused to list sockets ({nl.Message}). " + LinuxErrno.PermissionAdvice("NETLINK_SOCK_DIAG"), nl),
                         ErrorIds.SocketTableAccessDenied, ErrorCategory.PermissionDenied, null);
                 case NetlinkErrorException nl:
                     return new ErrorRecord(nl, ErrorIds.SocketTableReadFailed, ErrorCategory.ReadError, null);

@@ -103,7 +103,9 @@ namespace CloseWait.Platform.Linux
             {
                 throw new CloseWaitException(e is UnauthorizedAccessException ? ErrorIds.KeepAlivePermissionDenied : ErrorIds.KeepAlivePersistFailed,
                     e is UnauthorizedAccessException ? ErrorCategory.PermissionDenied : ErrorCategory.WriteError,
-                    $"Cannot create {dir}: {e.Message} Writing the persistent keepalive needs root: run elevated (sudo).", target, e);
+                    e is UnauthorizedAccessException
+                        ? $"Cannot create {dir}: permission denied. Writing the persistent keepalive needs root. " + LinuxErrno.PermissionAdvice("write access to /etc/sysctl.d")
+                        : $"Cannot create {dir}: an I/O error ({e.GetType().Name}). Check that the path is a directory on a writable file system.", target, e);
             }
 
             string temp = Path.Combine(dir, "." + DropInName + "." + Guid.NewGuid().ToString("N") + ".tmp");
@@ -260,7 +262,7 @@ namespace CloseWait.Platform.Linux
                 case Interop.Libc.EACCES:
                 case Interop.Libc.EPERM:
                     return new CloseWaitException(ErrorIds.KeepAlivePermissionDenied, ErrorCategory.PermissionDenied,
-                        what + " Changing the kernel's TCP keepalive needs root: run elevated (sudo).", field.ToString()) { NativeError = errno };
+                        what + " Changing the kernel's TCP keepalive needs root. " + LinuxErrno.PermissionAdvice("CAP_NET_ADMIN over this network namespace"), field.ToString()) { NativeError = errno };
                 case Interop.Libc.EROFS:
                     return new CloseWaitException(ErrorIds.KeepAliveReadOnly, ErrorCategory.WriteError,
                         what + " /proc/sys is mounted read-only, as inside a container: set the container's values from the host with -NetworkNamespace <container PID>, or through its runtime (docker run --sysctl net.ipv4.tcp_keepalive_time=300, Kubernetes securityContext.sysctls).",
@@ -278,7 +280,7 @@ namespace CloseWait.Platform.Linux
                 case Interop.Libc.EACCES:
                 case Interop.Libc.EPERM:
                     return new CloseWaitException(ErrorIds.KeepAlivePermissionDenied, ErrorCategory.PermissionDenied,
-                        what + " Writing the persistent keepalive needs root: run elevated (sudo).", target) { NativeError = errno };
+                        what + " Writing the persistent keepalive needs root. " + LinuxErrno.PermissionAdvice("write access to /etc/sysctl.d"), target) { NativeError = errno };
                 case Interop.Libc.EROFS:
                     return new CloseWaitException(ErrorIds.KeepAliveReadOnly, ErrorCategory.WriteError,
                         what + " The file system is read-only: persist the values where this system's configuration is built (an image, a configuration manager).", target) { NativeError = errno };

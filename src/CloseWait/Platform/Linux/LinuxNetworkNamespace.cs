@@ -145,7 +145,7 @@ namespace CloseWait.Platform.Linux
                 int errno = LinuxErrno.Last();
                 throw errno == Interop.Libc.EACCES || errno == Interop.Libc.EPERM
                     ? new CloseWaitException(ErrorIds.NetworkNamespaceAccessDenied, ErrorCategory.PermissionDenied,
-                        $"Cannot open the network namespace {path}: {LinuxErrno.Describe(errno)}. Entering another namespace needs root (CAP_SYS_ADMIN): run elevated (sudo).", spec) { NativeError = errno }
+                        $"Cannot open the network namespace {path}: {LinuxErrno.Describe(errno)}. Entering another namespace needs root (CAP_SYS_ADMIN). " + LinuxErrno.PermissionAdvice("CAP_SYS_ADMIN"), spec) { NativeError = errno }
                     : new CloseWaitException(ErrorIds.NetworkNamespaceNotFound, ErrorCategory.ObjectNotFound,
                         $"Cannot open the network namespace {path}: {LinuxErrno.Describe(errno)}.", spec) { NativeError = errno };
             }
@@ -157,7 +157,7 @@ namespace CloseWait.Platform.Linux
                     int errno = LinuxErrno.Last();
                     throw errno == Interop.Libc.EPERM
                         ? new CloseWaitException(ErrorIds.NetworkNamespaceAccessDenied, ErrorCategory.PermissionDenied,
-                            $"Cannot enter the network namespace {path}: {LinuxErrno.Describe(errno)}. Entering another namespace needs root (CAP_SYS_ADMIN): run elevated (sudo).", spec) { NativeError = errno }
+                            $"Cannot enter the network namespace {path}: {LinuxErrno.Describe(errno)}. Entering another namespace needs root (CAP_SYS_ADMIN). " + LinuxErrno.PermissionAdvice("CAP_SYS_ADMIN"), spec) { NativeError = errno }
                         : new CloseWaitException(ErrorIds.InvalidNetworkNamespace, ErrorCategory.InvalidArgument,
                             $"{path} is not a network namespace: {LinuxErrno.Describe(errno)}.", spec) { NativeError = errno };
                 }

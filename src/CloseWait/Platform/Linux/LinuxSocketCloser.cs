@@ -102,7 +102,7 @@ namespace CloseWait.Platform.Linux
                 case Interop.Libc.EPERM:
                 case Interop.Libc.EACCES:
                     throw new CloseWaitException(ErrorIds.SocketCloseAccessDenied, ErrorCategory.PermissionDenied,
-                        $"The kernel refused to close {c.DescribeEndpoints()}: {LinuxErrno.Describe(errno)}. Closing another process's socket needs CAP_NET_ADMIN: run as root (sudo). Without root, -Method Shutdown can close sockets of processes you own.", c)
+                        $"The kernel refused to close {c.DescribeEndpoints()}: {LinuxErrno.Describe(errno)}. Closing another process's socket needs CAP_NET_ADMIN. " + LinuxErrno.PermissionAdvice("CAP_NET_ADMIN", PlatformServices.IsPrivileged ? " Stop the owner with Stop-Process instead." : " Without root, -Method Shutdown can close sockets of processes you own."), c)
                     { NativeError = errno };
                 case Interop.Libc.EOPNOTSUPP:
                     throw new CloseWaitException(ErrorIds.SocketCloseNotSupported, ErrorCategory.NotImplemented,
@@ -326,7 +326,7 @@ namespace CloseWait.Platform.Linux
                 case Interop.Libc.EPERM:
                 case Interop.Libc.EACCES:
                     return new CloseWaitException(ErrorIds.SocketCloseAccessDenied, ErrorCategory.PermissionDenied,
-                        $"Not allowed to take descriptor {fd} of PID {pid} to shut {c.DescribeEndpoints()} down: {LinuxErrno.Describe(errno)}. -Method Shutdown needs the right to trace the owner (its own user, or root): run as root (sudo).", c)
+                        $"Not allowed to take descriptor {fd} of PID {pid} to shut {c.DescribeEndpoints()} down: {LinuxErrno.Describe(errno)}. -Method Shutdown needs the right to trace the owner (its own user, or root). " + LinuxErrno.PermissionAdvice("the right to trace the owner (CAP_SYS_PTRACE)", PlatformServices.IsPrivileged ? " Use -Method Abort, or stop the owner with Stop-Process." : string.Empty), c)
                     { NativeError = errno };
                 case Interop.Libc.ENOSYS:
                     return new CloseWaitException(ErrorIds.CloseMethodNotSupported, ErrorCategory.NotImplemented,
@@ -341,7 +341,10 @@ namespace CloseWait.Platform.Linux
 
         private static CloseWaitException IdentityUnknown(TcpConnection c) =>
             new CloseWaitException(ErrorIds.ConnectionIdentityUnknown, ErrorCategory.InvalidData,
-                $"{c.DescribeEndpoints()} carries no socket cookie or inode, so it cannot be told apart from a newer socket on the same addresses. List it again with Get-TcpConnection and pipe that.", c);
+                (c.Cookie == NoCookie
+                    ? $"{c.DescribeEndpoints()} carries the kernel's 'no cookie' value ({NoCookie}) as its Cookie, which would switch the kernel's identity check off."
+                    : $"{c.DescribeEndpoints()} carries no socket cookie or inode, so it cannot be told apart from a newer socket on the same addresses.")
+                + " List it again with Get-TcpConnection and pipe that.", c);
 
         private static CloseOutcome Gone() =>
             new CloseOutcome(TcpCloseStatus.AlreadyGone, "The socket no longer exists: its owner or the peer closed it after it was listed.");

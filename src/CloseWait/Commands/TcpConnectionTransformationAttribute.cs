@@ -71,14 +71,32 @@ namespace CloseWait.Commands
             {
                 throw new ArgumentTransformationMetadataException(string.Format(CultureInfo.InvariantCulture,
                     "{0} is not a TCP connection: pipe objects from Get-TcpConnection or Get-TcpCloseWait, or rows of their Export-Csv (AddressFamily, LocalAddress, LocalPort, RemoteAddress, RemotePort, State, and Cookie or Inode).",
-                    raw is IDictionary ? "A hashtable without LocalAddress, RemoteAddress and State" : $"'{raw}' (a {raw.GetType().Name})"));
+                    raw is IDictionary ? "A hashtable without a connection's keys" : $"'{raw}' (a {raw.GetType().Name})"));
             }
 
             return item;
         }
 
-        private static bool HasConnectionShape(PSObject row) =>
-            row.Properties["LocalAddress"] != null && row.Properties["RemoteAddress"] != null && row.Properties["State"] != null;
+        private static readonly string[] ConnectionColumns = { "AddressFamily", "LocalAddress", "LocalPort", "RemoteAddress", "RemotePort", "State" };
+
+        /// <summary>
+        /// Two or more of a connection's own columns: a row that lost one (State, say) is still a
+        /// connection to refuse by name, never an object that binds -ProcessId by its Id and so
+        /// selects every socket of that process.
+        /// </summary>
+        private static bool HasConnectionShape(PSObject row)
+        {
+            int found = 0;
+            foreach (string name in ConnectionColumns)
+            {
+                if (row.Properties[name] != null)
+                {
+                    found++;
+                }
+            }
+
+            return found >= 2;
+        }
 
         private static TcpConnection Rebuild(PSObject record, string what)
         {

@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using System.Management.Automation;
 using System.Net.Sockets;
 using Xunit;
@@ -50,7 +51,7 @@ namespace CloseWait.Tests
         {
             var o = CsvRow(cookie: "4096");
             o.Properties.Remove("Owners");
-            o.Properties.Add(new PSNoteProperty("Owners", new object[] { "321/java (fd 17)", "400/?", "not an owner" }));
+            o.Properties.Add(new PSNoteProperty("Owners", new object[] { "321/java (fd 17)", "400/?" }));
             var c = TcpConnectionInput.FromRecord(o);
             Assert.Equal(4096UL, c.Cookie);
             Assert.Equal(2, c.Owners.Length);
@@ -59,10 +60,16 @@ namespace CloseWait.Tests
         }
 
         [Theory]
-        [InlineData("nope", "InterNetworkV6", "8080", "LocalAddress 'nope' is not an IP address")]
-        [InlineData("10.0.0.5", "InterNetworkV6", "8080", "does not match")]
-        [InlineData("::ffff:10.0.0.5", "InterNetworkV6", "70000", "not a TCP port")]
-        [InlineData("::ffff:10.0.0.5", "InterNetworkV6", "", "LocalPort property is missing")]
+        [InlineData("nope", "InterNetworkV6", "8080", "LocalAddress 'nope' is not an IP address: give one such as 10.0.0.5 or ::1")]
+        [InlineData("10.0.0.5", "InterNetworkV6", "8080", "does not match the addresses 10.0.0.5 and ::ffff:10.0.0.9: give InterNetwork for IPv4")]
+        [InlineData("::ffff:10.0.0.5", "InterNetworkV6", "70000", "LocalPort 70000 is out of range: give a whole number from 0 to 65535")]
+        [InlineData("::ffff:10.0.0.5", "InterNetworkV6", "", "The LocalPort property is missing: give a whole number from 0 to 65535")]
+        [InlineData("::ffff:10.0.0.5", "InterNetworkV6", "80x", "LocalPort '80x' is not a whole number: give a whole number from 0 to 65535")]
+        [InlineData("::ffff:10.0.0.5", "InterNetworkV6", "0x50", "LocalPort '0x50' is not a whole number")]
+        [InlineData("::ffff:10.0.0.5", "InterNetworkV6", "99999999999999999999999", "LocalPort 99999999999999999999999 is out of range")]
+        [InlineData("::ffff:10.0.0.5", "23", "8080", "AddressFamily '23' is not a AddressFamily name: give one of InterNetwork, InterNetworkV6")]
+        [InlineData("010.0.0.5", "InterNetwork", "8080", "LocalAddress '010.0.0.5' is not an IP address")]
+        [InlineData("10.1", "InterNetwork", "8080", "LocalAddress '10.1' is not an IP address")]
         public void MalformedRecordsSayWhichPropertyIsWrong(string local, string family, string port, string message)
         {
             var e = Assert.Throws<FormatException>(() => TcpConnectionInput.FromRecord(CsvRow(local, family, localPort: port)));
@@ -100,6 +107,59 @@ namespace CloseWait.Tests
         public void OnlyRecordsOfConnectionsAreRebuilt(string typeName, bool expected)
         {
             Assert.Equal(expected, TcpConnectionInput.IsConnectionRecord(Record(typeName)));
+        }
+
+        /// <summary>Every hand-edited column names itself and what to give; no .NET conversion text gets through.</summary>
+        [Theory]
+        [InlineData("Owners", "99999999999/x (fd 3)", "Owners '99999999999/x (fd 3)': the process ID 99999999999 is out of range: give a whole number from 0 to 2147483647")]
+        [InlineData("Owners", "12/x (fd 99999999999)", "Owners '12/x (fd 99999999999)': the descriptor 99999999999 is out of range")]
+        [InlineData("Owners", "not an owner", "Owners 'not an owner' is not an owner: give 'PID/name' or 'PID/name (fd N)'")]
+        [InlineData("Cookie", "x", "Cookie 'x' is not a whole number: give a whole number from 0 to 18446744073709551615")]
+        [InlineData("Cookie", "-1", "Cookie -1 is out of range")]
+        [InlineData("Cookie", "18446744073709551615", "Cookie 18446744073709551615 is the kernel's 'no cookie' value")]
+        [InlineData("Inode", "1.5", "Inode '1.5' is not a whole number")]
+        [InlineData("ProcessId", "-4", "ProcessId -4 is out of range: give a whole number from 0 to 2147483647")]
+        [InlineData("ProcessId", "99999999999", "ProcessId 99999999999 is out of range")]
+        [InlineData("ReceiveQueue", "-1", "ReceiveQueue -1 is out of range")]
+        [InlineData("UserId", "abc", "UserId 'abc' is not a whole number")]
+        [InlineData("State", "8", "State '8' is not a TcpState name: give one of Closed, Listen")]
+        [InlineData("State", "CloseWait,Listen", "State 'CloseWait,Listen' is not a TcpState name")]
+        [InlineData("State", "", "The State property is missing: give one of Closed, Listen")]
+        [InlineData("IdleTime", "soon", "IdleTime 'soon' is not a time span: give seconds (300) or hh:mm:ss (00:05:00)")]
+        [InlineData("IdleTime", "-00:05:00", "IdleTime -00:05:00 is negative")]
+        [InlineData("IdleTime", "1e300", "IdleTime '1e300' is not a time span")]
+        [InlineData("CreationTime", "yesterday", "CreationTime 'yesterday' is not a date")]
+        public void EveryEditedColumnIsNamedWithWhatToGive(string column, string value, string message)
+        {
+            var row = CsvRow(cookie: "4096");
+            row.Properties.Remove(column);
+            row.Properties.Add(new PSNoteProperty(column, value));
+            var e = Assert.Throws<FormatException>(() => TcpConnectionInput.FromRecord(row));
+            Assert.Contains(message, e.Message);
+            Assert.DoesNotContain("Input string", e.Message);
+            Assert.DoesNotContain("too large or too small", e.Message);
+            Assert.DoesNotContain("Cannot convert", e.Message);
+        }
+
+        [Theory]
+        [InlineData("IdleTime", "300", "00:05:00")]
+        [InlineData("IdleTime", "00:05:00", "00:05:00")]
+        [InlineData("Owners", "CloseWait.TcpSocketOwner[]", "")]
+        [InlineData("Owners", "12/nginx (fd 7)", "12/nginx (fd 7)")]
+        [InlineData("State", "closewait", "CloseWait")]
+        public void CellsAreReadAsTheCmdletsReadThem(string column, string value, string expected)
+        {
+            var row = CsvRow(cookie: "4096");
+            row.Properties.Remove(column);
+            row.Properties.Add(new PSNoteProperty(column, value));
+            var c = TcpConnectionInput.FromRecord(row);
+            string actual = column switch
+            {
+                "IdleTime" => c.IdleTime.ToString()!,
+                "Owners" => string.Join(",", c.Owners.Select(o => o.ToString())),
+                _ => c.State.ToString(),
+            };
+            Assert.Equal(expected, actual);
         }
     }
 }

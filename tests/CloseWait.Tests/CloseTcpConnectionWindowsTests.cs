@@ -159,10 +159,10 @@ namespace CloseWait.Tests
         }
 
         [Theory]
-        [InlineData(5u, "SocketCloseAccessDenied", ErrorCategory.PermissionDenied)]
-        [InlineData(317u, "SocketCloseAccessDenied", ErrorCategory.PermissionDenied)]
-        [InlineData(50u, "SocketCloseNotSupported", ErrorCategory.NotImplemented)]
-        [InlineData(87u, "SocketCloseFailed", ErrorCategory.NotSpecified)]
+        [InlineData(5u, ErrorIds.SocketCloseAccessDenied, ErrorCategory.PermissionDenied)]
+        [InlineData(317u, ErrorIds.SocketCloseAccessDenied, ErrorCategory.PermissionDenied)]
+        [InlineData(50u, ErrorIds.SocketCloseNotSupported, ErrorCategory.NotImplemented)]
+        [InlineData(87u, ErrorIds.SocketCloseFailed, ErrorCategory.NotSpecified)]
         public void SetTcpEntryFailuresBecomeErrorsThatSayWhatToDo(uint error, string errorId, ErrorCategory category)
         {
             var table = new FakeTable();
@@ -172,7 +172,7 @@ namespace CloseWait.Tests
             Assert.Equal(errorId, e.ErrorId);
             Assert.Equal(category, e.Category);
             Assert.Equal((int)error, e.NativeError);
-            if (errorId == "SocketCloseAccessDenied")
+            if (errorId == ErrorIds.SocketCloseAccessDenied)
             {
                 Assert.Contains("Administrator", e.Message);
             }
@@ -193,12 +193,12 @@ namespace CloseWait.Tests
             var table = new FakeTable();
             using var closer = new WindowsSocketCloser(table, _ => throw new InvalidOperationException("must not be called"));
             var v6 = Assert.Throws<CloseWaitException>(() => closer.Close(V4("2001:db8::5", 8080, "2001:db8::9", 50000), TcpCloseMethod.Abort, CancellationToken.None));
-            Assert.Equal("SocketCloseNotSupported", v6.ErrorId);
+            Assert.Equal(ErrorIds.SocketCloseNotSupported, v6.ErrorId);
             Assert.Contains("IPv6", v6.Message);
             Assert.Contains("Stop-Process -Id 4242", v6.Message);
 
             var shutdown = Assert.Throws<CloseWaitException>(() => closer.Close(V4("10.0.0.5", 8080, "10.0.0.9", 50000), TcpCloseMethod.Shutdown, CancellationToken.None));
-            Assert.Equal("CloseMethodNotSupported", shutdown.ErrorId);
+            Assert.Equal(ErrorIds.CloseMethodNotSupported, shutdown.ErrorId);
             Assert.Equal(0, table.Reads);
         }
     }

@@ -393,16 +393,8 @@ function Stop-ProcessShape {
         public void WithoutRootOwnersAreNullAndOneWarningSaysSo()
         {
             using var sockets = LoopbackSockets.CloseWait(IPAddress.Loopback);
-            string bin = AppContext.BaseDirectory;
-            string home = Directory.CreateTempSubdirectory("closewait-nobody").FullName;
-            TestNative.Run("chmod", $"777 {home}");
-            var (code, output) = TestNative.Run("setpriv", $"--reuid=65534 --regid=65534 --clear-groups dotnet {Path.Combine(bin, "CloseWait.Host.dll")} Get-TcpCloseWait -LocalPort {sockets.Port}", 60000, psi =>
-            {
-                psi.Environment["HOME"] = home;
-                psi.Environment["DOTNET_CLI_HOME"] = home;
-                psi.Environment["CLOSEWAIT_MODULE"] = _ps.ManifestPath;
-            });
-            Directory.Delete(home, true);
+            using var nobody = new UnprivilegedHost(_ps.ManifestPath);
+            var (code, output) = nobody.RunAsNobody($"dotnet {nobody.HostDll} Get-TcpCloseWait -LocalPort {sockets.Port}");
             Assert.True(code == 0, output);
             var row = output.Split('\n').Single(l => l.Contains($"127.0.0.1:{sockets.Port}"));
             Assert.Contains("CloseWait", row);

@@ -118,7 +118,7 @@ namespace CloseWait.Tests
         public void ATimeoutTooShortForWholeSecondsIsAnError()
         {
             var e = Assert.Throws<CloseWaitException>(() => KeepAliveAdvisor.Check(Linux(7200, 75, 9), TimeSpan.FromSeconds(2), KeepAliveRules.Linux));
-            Assert.Equal("IdleTimeoutTooShort", e.ErrorId);
+            Assert.Equal(ErrorIds.IdleTimeoutTooShort, e.ErrorId);
             Assert.Contains("whole seconds", e.Message);
         }
     }

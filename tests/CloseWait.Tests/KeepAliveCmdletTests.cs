@@ -125,14 +125,14 @@ namespace CloseWait.Tests
         }
 
         [Theory]
-        [InlineData("-Probes 128", "KeepAliveProbesOutOfRange", "1 to 127")]
-        [InlineData("-Time 32768", "KeepAliveTimeOutOfRange", "1 to 32767 seconds")]
-        [InlineData("-Interval 0", "KeepAliveIntervalOutOfRange", "1 to 32767 seconds")]
-        [InlineData("-Time 1.5", "KeepAliveTimeNotWhole", "whole seconds")]
-        [InlineData("-Time 300 -Interval 30 -Probes 0", "KeepAliveProbesOutOfRange", "Nothing was changed.")]
-        [InlineData("", "KeepAliveNothingToSet", "give -Time, -Interval or -Probes")]
+        [InlineData("-Probes 128", ErrorIds.KeepAliveProbesOutOfRange, "1 to 127")]
+        [InlineData("-Time 32768", ErrorIds.KeepAliveTimeOutOfRange, "1 to 32767 seconds")]
+        [InlineData("-Interval 0", ErrorIds.KeepAliveIntervalOutOfRange, "1 to 32767 seconds")]
+        [InlineData("-Time 1.5", ErrorIds.KeepAliveTimeNotWhole, "whole seconds")]
+        [InlineData("-Time 300 -Interval 30 -Probes 0", ErrorIds.KeepAliveProbesOutOfRange, "Nothing was changed.")]
+        [InlineData("", ErrorIds.KeepAliveNothingToSet, "give -Time, -Interval or -Probes")]
         [InlineData("-Time abc", "ParameterArgumentTransformationError", "Give seconds (300) or hh:mm:ss (00:05:00)")]
-        [InlineData("-Persist", "PersistNotSupportedForNetworkNamespace", "docker run --sysctl")]
+        [InlineData("-Persist", ErrorIds.PersistNotSupportedForNetworkNamespace, "docker run --sysctl")]
         public void InvalidValuesAreRefusedBeforeAnythingIsWritten(string arguments, string errorId, string message)
         {
             var host = KeepAliveHost.Values();
@@ -199,7 +199,7 @@ namespace CloseWait.Tests
             var r = _ps.Run(
                 "[pscustomobject]@{ Time = 300; Interval = 30; Probes = 500 }, [pscustomobject]@{ Time = 600 } | Set-TcpKeepAliveSetting -NetworkNamespace $ns",
                 Vars(("ns", a.Spec)));
-            Assert.Equal("KeepAliveProbesOutOfRange" + SetId, Assert.Single(r.ErrorIds));
+            Assert.Equal(ErrorIds.KeepAliveProbesOutOfRange + SetId, Assert.Single(r.ErrorIds));
             Assert.Equal((600L, 75L, 9L), a.Values()); // the first record wrote nothing; the second only its Time
         }
 
@@ -246,7 +246,7 @@ namespace CloseWait.Tests
             var e = Assert.Throws<CloseWaitException>(() =>
                 new LinuxKeepAliveStore().Write(new KeepAliveChange(TimeSpan.FromSeconds(300), TimeSpan.FromSeconds(30), 256), ns.Spec));
 
-            Assert.Equal("KeepAliveWriteFailed", e.ErrorId);
+            Assert.Equal(ErrorIds.KeepAliveWriteFailed, e.ErrorId);
             Assert.Equal(22, e.NativeError);
             Assert.Equal("Probes", e.Target);
             Assert.Equal("Cannot set Probes (net.ipv4.tcp_keepalive_probes) to 256: Invalid argument (errno 22). Put Interval back to 75 s (00:01:15) and Time back to 7200 s (02:00:00), so nothing was changed.", e.Message);
@@ -263,7 +263,7 @@ namespace CloseWait.Tests
 
             var r = WithStore(store, () => _ps.Run("Set-TcpKeepAliveSetting -Time 300 -Interval 30 -Probes 5 -PassThru -NetworkNamespace $ns", Vars(("ns", ns.Spec))));
 
-            Assert.Equal("KeepAliveWriteFailed" + SetId, Assert.Single(r.ErrorIds));
+            Assert.Equal(ErrorIds.KeepAliveWriteFailed + SetId, Assert.Single(r.ErrorIds));
             Assert.Equal("Cannot set Interval (net.ipv4.tcp_keepalive_intvl) to 30 s (00:00:30): Input/output error (errno 5). Put Time back to 7200 s (02:00:00), so nothing was changed.",
                 r.Errors[0].Exception.Message);
             Assert.Equal(System.Management.Automation.ErrorCategory.WriteError, r.Errors[0].CategoryInfo.Category);
@@ -321,7 +321,7 @@ namespace CloseWait.Tests
             Directory.Delete(tree.SysctlD);
             File.WriteAllText(tree.SysctlD, "a file where the directory should be");
             var r = WithStore(tree.Store(), () => _ps.Run("Set-TcpKeepAliveSetting -Time 300 -Interval 30 -Persist"));
-            Assert.Equal("KeepAlivePersistFailed" + SetId, Assert.Single(r.ErrorIds));
+            Assert.Equal(ErrorIds.KeepAlivePersistFailed + SetId, Assert.Single(r.ErrorIds));
             Assert.EndsWith("The running values were put back, so nothing was changed.", r.Errors[0].Exception.Message);
             Assert.Equal(Defaults, tree.ProcValues());
         }
@@ -380,11 +380,13 @@ namespace CloseWait.Tests
         public void WithoutRootTheErrorSaysRunElevatedAndNothingIsWritten()
         {
             using var ns = new KeepAliveNamespace();
+            using var nobody = new UnprivilegedHost(_ps.ManifestPath);
             var (_, output) = KeepAliveHost.Run("nsenter", $"--net={ns.Path}", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                KeepAliveHost.HostTool, ReportErrors("Set-TcpKeepAliveSetting -Time 300 -Interval 30 -Probes 5"));
-            Assert.Contains("KeepAlivePermissionDenied" + SetId, output);
+                "env", $"HOME={nobody.Home}", $"DOTNET_CLI_HOME={nobody.Home}", $"CLOSEWAIT_MODULE={nobody.Manifest}",
+                nobody.HostTool, ReportErrors("Set-TcpKeepAliveSetting -Time 300 -Interval 30 -Probes 5"));
+            Assert.Contains(ErrorIds.KeepAlivePermissionDenied + SetId, output);
             Assert.Contains("Category=PermissionDenied", output);
-            Assert.Contains("Changing the kernel's TCP keepalive needs root: run elevated (sudo). Nothing was changed.", output);
+            Assert.Contains("Changing the kernel's TCP keepalive needs root. Run as root (sudo). Nothing was changed.", output);
             Assert.Equal(Defaults, ns.Values());
         }
 
@@ -395,7 +397,7 @@ namespace CloseWait.Tests
             string shell = "mount --make-rprivate / && mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys && exec " +
                 KeepAliveHost.Sh(KeepAliveHost.HostTool) + " " + KeepAliveHost.Sh(ReportErrors("Set-TcpKeepAliveSetting -Time 300 -Interval 30"));
             var (_, output) = KeepAliveHost.Run("nsenter", $"--net={ns.Path}", "unshare", "-m", "sh", "-c", shell);
-            Assert.Contains("KeepAliveReadOnly" + SetId, output);
+            Assert.Contains(ErrorIds.KeepAliveReadOnly + SetId, output);
             Assert.Contains("Read-only file system (errno 30). /proc/sys is mounted read-only, as inside a container", output);
             Assert.Contains("Nothing was changed.", output);
             Assert.Equal(Defaults, ns.Values());

@@ -61,25 +61,25 @@ namespace CloseWait.Tests
         [InlineData("Linux", 300.0, 30.0, 5, null)]
         [InlineData("Linux", 1.0, 1.0, 1, null)]
         [InlineData("Linux", 32767.0, 32767.0, 127, null)]
-        [InlineData("Linux", 0.0, null, null, "KeepAliveTimeOutOfRange")]
-        [InlineData("Linux", 32768.0, null, null, "KeepAliveTimeOutOfRange")]
-        [InlineData("Linux", -5.0, null, null, "KeepAliveTimeOutOfRange")]
-        [InlineData("Linux", null, 0.0, null, "KeepAliveIntervalOutOfRange")]
-        [InlineData("Linux", null, 40000.0, null, "KeepAliveIntervalOutOfRange")]
-        [InlineData("Linux", null, null, 0, "KeepAliveProbesOutOfRange")]
-        [InlineData("Linux", null, null, 128, "KeepAliveProbesOutOfRange")]
-        [InlineData("Linux", 1.5, null, null, "KeepAliveTimeNotWhole")]
-        [InlineData("Linux", null, 1.25, null, "KeepAliveIntervalNotWhole")]
+        [InlineData("Linux", 0.0, null, null, ErrorIds.KeepAliveTimeOutOfRange)]
+        [InlineData("Linux", 32768.0, null, null, ErrorIds.KeepAliveTimeOutOfRange)]
+        [InlineData("Linux", -5.0, null, null, ErrorIds.KeepAliveTimeOutOfRange)]
+        [InlineData("Linux", null, 0.0, null, ErrorIds.KeepAliveIntervalOutOfRange)]
+        [InlineData("Linux", null, 40000.0, null, ErrorIds.KeepAliveIntervalOutOfRange)]
+        [InlineData("Linux", null, null, 0, ErrorIds.KeepAliveProbesOutOfRange)]
+        [InlineData("Linux", null, null, 128, ErrorIds.KeepAliveProbesOutOfRange)]
+        [InlineData("Linux", 1.5, null, null, ErrorIds.KeepAliveTimeNotWhole)]
+        [InlineData("Linux", null, 1.25, null, ErrorIds.KeepAliveIntervalNotWhole)]
         [InlineData("Windows", 1.5, 0.001, null, null)]
         [InlineData("Windows", 4294967.295, 4294967.295, null, null)]
-        [InlineData("Windows", 4294967.296, null, null, "KeepAliveTimeOutOfRange")]
-        [InlineData("Windows", 0.0005, null, null, "KeepAliveTimeOutOfRange")]
-        [InlineData("Windows", 1.0005, null, null, "KeepAliveTimeNotWhole")]
+        [InlineData("Windows", 4294967.296, null, null, ErrorIds.KeepAliveTimeOutOfRange)]
+        [InlineData("Windows", 0.0005, null, null, ErrorIds.KeepAliveTimeOutOfRange)]
+        [InlineData("Windows", 1.0005, null, null, ErrorIds.KeepAliveTimeNotWhole)]
         [InlineData("Windows", null, null, 10, null)]
-        [InlineData("Windows", null, null, 5, "KeepAliveProbesNotSupported")]
+        [InlineData("Windows", null, null, 5, ErrorIds.KeepAliveProbesNotSupported)]
         [InlineData("macOS", 2147483.647, 0.001, 2147483647, null)]
-        [InlineData("macOS", 2147483.648, null, null, "KeepAliveTimeOutOfRange")]
-        [InlineData("macOS", null, null, 0, "KeepAliveProbesOutOfRange")]
+        [InlineData("macOS", 2147483.648, null, null, ErrorIds.KeepAliveTimeOutOfRange)]
+        [InlineData("macOS", null, null, 0, ErrorIds.KeepAliveProbesOutOfRange)]
         public void ValidationNamesTheValueAndTheLimit(string platform, double? time, double? interval, int? probes, string? errorId)
         {
             var rules = Rules(platform);
@@ -155,7 +155,7 @@ namespace CloseWait.Tests
                 log.Add($"{f}={v}");
                 if (f == KeepAliveField.Probes)
                 {
-                    throw new CloseWaitException("KeepAliveWriteFailed", System.Management.Automation.ErrorCategory.WriteError, "Cannot set Probes: Invalid argument (errno 22).", "Probes") { NativeError = 22 };
+                    throw new CloseWaitException(ErrorIds.KeepAliveWriteFailed, System.Management.Automation.ErrorCategory.WriteError, "Cannot set Probes: Invalid argument (errno 22).", "Probes") { NativeError = 22 };
                 }
 
                 kernel[f] = v;
@@ -164,7 +164,7 @@ namespace CloseWait.Tests
             Assert.Equal(new[] { "Time=300", "Interval=30", "Probes=5", "Interval=75", "Time=7200" }, log);
             Assert.Equal(7200, kernel[KeepAliveField.Time]);
             Assert.Equal(75, kernel[KeepAliveField.Interval]);
-            Assert.Equal("KeepAliveWriteFailed", e.ErrorId);
+            Assert.Equal(ErrorIds.KeepAliveWriteFailed, e.ErrorId);
             Assert.Equal(22, e.NativeError);
             Assert.Equal("Probes", e.Target);
             Assert.Equal("Cannot set Probes: Invalid argument (errno 22). Put Interval back to 75 s (00:01:15) and Time back to 7200 s (02:00:00), so nothing was changed.", e.Message);
@@ -179,11 +179,11 @@ namespace CloseWait.Tests
             {
                 if (f == KeepAliveField.Interval || (f == KeepAliveField.Time && ++timeWrites == 2))
                 {
-                    throw new CloseWaitException("KeepAliveWriteFailed", System.Management.Automation.ErrorCategory.WriteError, $"Cannot set {f}.", f.ToString());
+                    throw new CloseWaitException(ErrorIds.KeepAliveWriteFailed, System.Management.Automation.ErrorCategory.WriteError, $"Cannot set {f}.", f.ToString());
                 }
             }));
 
-            Assert.Equal("KeepAliveRollbackFailed", e.ErrorId);
+            Assert.Equal(ErrorIds.KeepAliveRollbackFailed, e.ErrorId);
             Assert.Equal("Cannot set Interval. Putting the earlier values back failed too: Time stays at 300 s (00:05:00) (Cannot set Time.).", e.Message);
         }
 
@@ -196,12 +196,12 @@ namespace CloseWait.Tests
             {
                 if (f == KeepAliveField.Interval)
                 {
-                    throw new CloseWaitException("KeepAlivePermissionDenied", System.Management.Automation.ErrorCategory.PermissionDenied, "Run elevated.");
+                    throw new CloseWaitException(ErrorIds.KeepAlivePermissionDenied, System.Management.Automation.ErrorCategory.PermissionDenied, "Run elevated.");
                 }
             }));
 
             Assert.Empty(writes);
-            Assert.Equal("KeepAlivePermissionDenied", e.ErrorId);
+            Assert.Equal(ErrorIds.KeepAlivePermissionDenied, e.ErrorId);
             Assert.Equal("Run elevated. Nothing was changed.", e.Message);
         }
 
@@ -263,7 +263,7 @@ namespace CloseWait.Tests
             Assert.Equal(75_000, MacOSKeepAliveStore.ToSysctl(KeepAliveRules.MacOS.ToUnits(TimeSpan.FromSeconds(75))));
             Assert.Throws<OverflowException>(() => MacOSKeepAliveStore.ToSysctl((long)int.MaxValue + 1));
             var e = MacOSKeepAliveStore.PersistNotSupported(new KeepAliveChange(TimeSpan.FromSeconds(300), TimeSpan.FromSeconds(30), 5));
-            Assert.Equal("KeepAlivePersistNotSupported", e.ErrorId);
+            Assert.Equal(ErrorIds.KeepAlivePersistNotSupported, e.ErrorId);
             Assert.Contains("net.inet.tcp.keepidle=300000 net.inet.tcp.keepintvl=30000 net.inet.tcp.keepcnt=5", e.Message);
             Assert.False(new MacOSKeepAliveStore().AppliesAtRestart);
             Assert.Null(new MacOSKeepAliveStore().PersistTarget);

@@ -247,7 +247,7 @@ namespace CloseWait.Tests
             Directory.Delete(tree.SysctlD);
             File.WriteAllText(tree.SysctlD, "a file where the directory should be");
             var e = Assert.Throws<CloseWaitException>(() => tree.Store().Persist(new KeepAliveChange(TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(10), 3)));
-            Assert.Equal("KeepAlivePersistFailed", e.ErrorId);
+            Assert.Equal(ErrorIds.KeepAlivePersistFailed, e.ErrorId);
             Assert.Contains(tree.SysctlD, e.Message);
         }
 

@@ -201,7 +201,7 @@ namespace CloseWait.Tests
 
             var e = Assert.Throws<CloseWaitException>(() => table.Read(new SocketQuery(), CancellationToken.None).ToList());
 
-            Assert.Equal("SocketTableReadFailed", e.ErrorId);
+            Assert.Equal(ErrorIds.SocketTableReadFailed, e.ErrorId);
             Assert.Contains("kept growing", e.Message);
             Assert.Equal(WindowsSocketTable.MaxAttempts, script.Calls.Count);
         }
@@ -212,7 +212,7 @@ namespace CloseWait.Tests
             var script = new ScriptedTable { Forever = 5 };
             var e = Assert.Throws<CloseWaitException>(() => new WindowsSocketTable(script.Call).Read(new SocketQuery(), CancellationToken.None).ToList());
 
-            Assert.Equal("SocketTableReadFailed", e.ErrorId);
+            Assert.Equal(ErrorIds.SocketTableReadFailed, e.ErrorId);
             Assert.Equal(5, e.NativeError);
             Assert.Contains("GetExtendedTcpTable (IPv4) failed", e.Message);
         }

@@ -129,7 +129,7 @@ namespace CloseWait.Commands
             if (c.State == TcpState.Listen && !ClosesListeners)
             {
                 _failed++;
-                var skipped = new CloseWaitException("ListenerNotClosed", ErrorCategory.InvalidOperation,
+                var skipped = new CloseWaitException(ErrorIds.ListenerNotClosed, ErrorCategory.InvalidOperation,
                     $"{target} is a listening socket: closing it stops the service from accepting connections. A listener closes only when -State names Listen.", c);
                 WriteError(skipped.ToErrorRecord());
                 WritePassThru(new TcpCloseResult(c, TcpCloseStatus.Skipped, null, skipped.Message));

@@ -24,20 +24,20 @@ namespace CloseWait.Commands
                 case TimeSpan ts:
                     return ts;
                 case int i:
-                    return TimeSpan.FromSeconds(i);
+                    return Seconds(i, value);
                 case long l:
-                    return TimeSpan.FromSeconds(l);
+                    return Seconds(l, value);
                 case uint u:
-                    return TimeSpan.FromSeconds(u);
+                    return Seconds(u, value);
                 case double d:
-                    return TimeSpan.FromSeconds(d);
+                    return Seconds(d, value);
                 case decimal m:
-                    return TimeSpan.FromSeconds((double)m);
+                    return Seconds((double)m, value);
                 case string s:
                     string t = s.Trim();
                     if (double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double secs))
                     {
-                        return TimeSpan.FromSeconds(secs);
+                        return Seconds(secs, s);
                     }
 
                     if (TimeSpan.TryParse(t, CultureInfo.InvariantCulture, out TimeSpan parsed))
@@ -50,6 +50,22 @@ namespace CloseWait.Commands
                 default:
                     return FromTimeSpanShape(inputData) ?? value;
             }
+        }
+
+        /// <summary>
+        /// TimeSpan.FromSeconds throws its own texts ("TimeSpan overflowed because the duration is too
+        /// long", "does not accept floating point Not-a-Number values"): say instead what to give.
+        /// </summary>
+        private static TimeSpan Seconds(double seconds, object? given)
+        {
+            // TimeSpan.MaxValue.TotalSeconds itself rounds up past the limit: stay one second below it.
+            if (double.IsNaN(seconds) || Math.Abs(seconds) >= TimeSpan.MaxValue.TotalSeconds - 1)
+            {
+                throw new ArgumentTransformationMetadataException(string.Format(CultureInfo.InvariantCulture,
+                    "'{0}' is not a usable time span: give seconds (300) or hh:mm:ss (00:05:00).", given));
+            }
+
+            return TimeSpan.FromSeconds(seconds);
         }
 
         /// <summary>An object or dictionary with Ticks (preferred) or TotalSeconds, as a TimeSpan after a JSON round trip is.</summary>
@@ -81,7 +97,7 @@ namespace CloseWait.Commands
 
                 if (seconds != null)
                 {
-                    return TimeSpan.FromSeconds(Convert.ToDouble(seconds is PSObject s ? s.BaseObject : seconds, CultureInfo.InvariantCulture));
+                    return Seconds(Convert.ToDouble(seconds is PSObject s ? s.BaseObject : seconds, CultureInfo.InvariantCulture), input);
                 }
             }
             catch (Exception e) when (e is FormatException || e is InvalidCastException || e is OverflowException)

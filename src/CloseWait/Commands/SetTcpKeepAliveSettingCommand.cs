@@ -30,6 +30,7 @@ namespace CloseWait.Commands
         /// <summary>Unanswered probes before the connection is dropped; unchanged when not given. Not settable on Windows.</summary>
         [Parameter(Position = 2, ValueFromPipelineByPropertyName = true)]
         [Alias("RecommendedProbes")]
+        [WholeNumber(int.MinValue, int.MaxValue)]
         public int? Probes { get; set; }
 
         /// <summary>Make the values survive a reboot: a drop-in under /etc/sysctl.d (Linux); the registry already does (Windows).</summary>
@@ -44,7 +45,7 @@ namespace CloseWait.Commands
             base.BeginProcessing();
             if (Persist && NetworkNamespace != null)
             {
-                ThrowTerminatingError(new CloseWaitException("PersistNotSupportedForNetworkNamespace", ErrorCategory.InvalidArgument,
+                ThrowTerminatingError(new CloseWaitException(ErrorIds.PersistNotSupportedForNetworkNamespace, ErrorCategory.InvalidArgument,
                     "-Persist writes a drop-in under the host's /etc/sysctl.d, which applies to the host's network namespace at boot, not to another one. " +
                     "Persist a container's keepalive through its runtime (docker run --sysctl net.ipv4.tcp_keepalive_time=300, Kubernetes securityContext.sysctls); leave out -Persist to change it now.",
                     NetworkNamespace).ToErrorRecord());
@@ -56,7 +57,7 @@ namespace CloseWait.Commands
             var change = new KeepAliveChange(Time, Interval, Probes);
             if (change.IsEmpty && !Persist)
             {
-                WriteError(new CloseWaitException("KeepAliveNothingToSet", ErrorCategory.InvalidArgument,
+                WriteError(new CloseWaitException(ErrorIds.KeepAliveNothingToSet, ErrorCategory.InvalidArgument,
                     "Nothing to set: give -Time, -Interval or -Probes (or pipe in a setting), or -Persist to persist the running values.").ToErrorRecord());
                 return;
             }

@@ -22,10 +22,12 @@ namespace CloseWait.Commands
         private bool _sawInput;
 
         [Parameter]
+        [WholeNumber(0, 65535)]
         [ValidateRange(0, 65535)]
         public int[]? LocalPort { get; set; }
 
         [Parameter]
+        [WholeNumber(0, 65535)]
         [ValidateRange(0, 65535)]
         public int[]? RemotePort { get; set; }
 
@@ -41,12 +43,14 @@ namespace CloseWait.Commands
         /// <summary>Owner PID; binds from Get-Process output by its Id property.</summary>
         [Parameter(ValueFromPipelineByPropertyName = true)]
         [Alias("Id", "OwningProcess")]
+        [WholeNumber(long.MinValue, int.MaxValue)]
         [ValidateProcessId]
         public int[]? ProcessId { get; set; }
 
         [Parameter]
         [SupportsWildcards]
         [ValidateNotNullOrEmpty]
+        [ValidateWildcardPattern]
         public string[]? ProcessName { get; set; }
 
         [Parameter]
@@ -74,7 +78,7 @@ namespace CloseWait.Commands
             // From the command line $null is a mistake (an empty variable), never "every process".
             if (MyInvocation.BoundParameters.TryGetValue(nameof(ProcessId), out object? pid) && pid == null)
             {
-                ThrowTerminatingError(new CloseWaitException("ProcessIdIsNull", ErrorCategory.InvalidArgument,
+                ThrowTerminatingError(new CloseWaitException(ErrorIds.ProcessIdIsNull, ErrorCategory.InvalidArgument,
                     "-ProcessId is $null. Give one or more process IDs, or leave -ProcessId out to select every process.").ToErrorRecord());
             }
         }
@@ -223,16 +227,16 @@ namespace CloseWait.Commands
                 case CloseWaitException cw:
                     return cw.ToErrorRecord();
                 case NetlinkErrorException nl when nl.Errno == Interop.Libc.EACCES || nl.Errno == Interop.Libc.EPERM:
-                    return new ErrorRecord(new UnauthorizedAccessException($"The kernel refused to list sockets ({nl.Message}). Run elevated (sudo).", nl),
-                        "SocketTableAccessDenied", ErrorCategory.PermissionDenied, null);
+                    return new ErrorRecord(new UnauthorizedAccessException($"The kernel refused to list sockets ({nl.Message}). " + LinuxErrno.PermissionAdvice("NETLINK_SOCK_DIAG"), nl),
+                        ErrorIds.SocketTableAccessDenied, ErrorCategory.PermissionDenied, null);
                 case NetlinkErrorException nl:
-                    return new ErrorRecord(nl, "SocketTableReadFailed", ErrorCategory.ReadError, null);
+                    return new ErrorRecord(nl, ErrorIds.SocketTableReadFailed, ErrorCategory.ReadError, null);
                 case InvalidDataException bad:
-                    return new ErrorRecord(bad, "SocketTableMalformed", ErrorCategory.InvalidData, null);
+                    return new ErrorRecord(bad, ErrorIds.SocketTableMalformed, ErrorCategory.InvalidData, null);
                 case UnauthorizedAccessException denied:
-                    return new ErrorRecord(denied, "SocketTableAccessDenied", ErrorCategory.PermissionDenied, null);
+                    return new ErrorRecord(denied, ErrorIds.SocketTableAccessDenied, ErrorCategory.PermissionDenied, null);
                 case IOException io:
-                    return new ErrorRecord(io, "SocketTableReadFailed", ErrorCategory.ReadError, null);
+                    return new ErrorRecord(io, ErrorIds.SocketTableReadFailed, ErrorCategory.ReadError, null);
                 default:
                     return null;
             }

@@ -1,6 +1,7 @@
 using System;
 using System.Collections;
 using System.Collections.Generic;
+using System.Globalization;
 using System.Management.Automation;
 
 namespace CloseWait.Commands
@@ -32,28 +33,82 @@ namespace CloseWait.Commands
 
         private static object? TransformOne(object? item)
         {
-            if (item is PSObject pso)
+            var pso = item as PSObject;
+            object? raw = pso != null ? pso.BaseObject : item;
+            if (raw is TcpConnection live)
             {
-                if (pso.BaseObject is TcpConnection live)
+                return live;
+            }
+
+            // A typed record (remoting, PSSerializer, Export-Csv with type information), or a row
+            // that has a connection's columns: pwsh's Export-Csv writes no type name.
+            if (pso != null && (TcpConnectionInput.IsConnectionRecord(pso) || (raw is PSCustomObject && HasConnectionShape(pso))))
+            {
+                return Rebuild(pso, pso.TypeNames[0]);
+            }
+
+            if (raw is IDictionary dictionary)
+            {
+                var row = new PSObject();
+                foreach (DictionaryEntry entry in dictionary)
                 {
-                    return live;
+                    row.Properties.Add(new PSNoteProperty(entry.Key?.ToString() ?? string.Empty, entry.Value));
                 }
 
-                if (TcpConnectionInput.IsConnectionRecord(pso))
+                if (HasConnectionShape(row))
                 {
-                    try
-                    {
-                        return TcpConnectionInput.FromRecord(pso);
-                    }
-                    catch (FormatException e)
-                    {
-                        throw new ArgumentTransformationMetadataException(
-                            $"This {pso.TypeNames[0]} cannot be used as a connection: {e.Message} Pipe objects from Get-TcpConnection or Get-TcpCloseWait.", e);
-                    }
+                    return Rebuild(row, "hashtable");
                 }
             }
 
+            if (raw == null || raw is PSCustomObject)
+            {
+                // $null is refused by the binder; another object may still bind by property name (-ProcessId).
+                return item;
+            }
+
+            if (raw is string || raw is IDictionary || raw.GetType().IsPrimitive || raw is decimal)
+            {
+                throw new ArgumentTransformationMetadataException(string.Format(CultureInfo.InvariantCulture,
+                    "{0} is not a TCP connection: pipe objects from Get-TcpConnection or Get-TcpCloseWait, or rows of their Export-Csv (AddressFamily, LocalAddress, LocalPort, RemoteAddress, RemotePort, State, and Cookie or Inode).",
+                    raw is IDictionary ? "A hashtable without a connection's keys" : $"'{raw}' (a {raw.GetType().Name})"));
+            }
+
             return item;
+        }
+
+        private static readonly string[] ConnectionColumns = { "AddressFamily", "LocalAddress", "LocalPort", "RemoteAddress", "RemotePort", "State" };
+
+        /// <summary>
+        /// Two or more of a connection's own columns: a row that lost one (State, say) is still a
+        /// connection to refuse by name, never an object that binds -ProcessId by its Id and so
+        /// selects every socket of that process.
+        /// </summary>
+        private static bool HasConnectionShape(PSObject row)
+        {
+            int found = 0;
+            foreach (string name in ConnectionColumns)
+            {
+                if (row.Properties[name] != null)
+                {
+                    found++;
+                }
+            }
+
+            return found >= 2;
+        }
+
+        private static TcpConnection Rebuild(PSObject record, string what)
+        {
+            try
+            {
+                return TcpConnectionInput.FromRecord(record);
+            }
+            catch (FormatException e)
+            {
+                throw new ArgumentTransformationMetadataException(
+                    $"This {what} cannot be used as a connection: {e.Message} Pipe objects from Get-TcpConnection or Get-TcpCloseWait.", e);
+            }
         }
     }
 }

@@ -8,10 +8,46 @@ namespace CloseWait
     internal static class ErrorIds
     {
         // Listing, filters and input records (Get-TcpConnection, Get-TcpCloseWait, piped records).
+        internal const string ProcessIdIsNull = nameof(ProcessIdIsNull);
+        internal const string SocketTableAccessDenied = nameof(SocketTableAccessDenied);
+        internal const string SocketTableReadFailed = nameof(SocketTableReadFailed);
+        internal const string SocketTableMalformed = nameof(SocketTableMalformed);
+        internal const string PlatformNotSupported = nameof(PlatformNotSupported);
 
         // Close-TcpConnection.
+        internal const string ListenerNotClosed = nameof(ListenerNotClosed);
+
+        /// <summary>The OS refused the close for lack of rights (Linux CAP_NET_ADMIN or ptrace rights, Windows elevation).</summary>
+        internal const string SocketCloseAccessDenied = nameof(SocketCloseAccessDenied);
+
+        /// <summary>This OS or kernel cannot close that socket at all (IPv6 on Windows, macOS, no CONFIG_INET_DIAG_DESTROY).</summary>
+        internal const string SocketCloseNotSupported = nameof(SocketCloseNotSupported);
+
+        /// <summary>The -Method asked for does not exist here (Shutdown on Windows, or a kernel without pidfd_getfd).</summary>
+        internal const string CloseMethodNotSupported = nameof(CloseMethodNotSupported);
+        internal const string SocketCloseFailed = nameof(SocketCloseFailed);
+        internal const string SocketOwnerUnknown = nameof(SocketOwnerUnknown);
+        internal const string SocketDiagUnavailable = nameof(SocketDiagUnavailable);
+        internal const string ConnectionIdentityUnknown = nameof(ConnectionIdentityUnknown);
 
         // Keepalive (Get-/Set-/Test-TcpKeepAliveSetting).
+        internal const string KeepAlivePermissionDenied = nameof(KeepAlivePermissionDenied);
+        internal const string KeepAliveSettingNotFound = nameof(KeepAliveSettingNotFound);
+        internal const string KeepAliveReadFailed = nameof(KeepAliveReadFailed);
+        internal const string KeepAliveWriteFailed = nameof(KeepAliveWriteFailed);
+        internal const string KeepAliveReadOnly = nameof(KeepAliveReadOnly);
+        internal const string KeepAlivePersistFailed = nameof(KeepAlivePersistFailed);
+        internal const string KeepAlivePersistNotSupported = nameof(KeepAlivePersistNotSupported);
+        internal const string KeepAliveRollbackFailed = nameof(KeepAliveRollbackFailed);
+        internal const string KeepAliveNothingToSet = nameof(KeepAliveNothingToSet);
+        internal const string KeepAliveTimeOutOfRange = nameof(KeepAliveTimeOutOfRange);
+        internal const string KeepAliveTimeNotWhole = nameof(KeepAliveTimeNotWhole);
+        internal const string KeepAliveIntervalOutOfRange = nameof(KeepAliveIntervalOutOfRange);
+        internal const string KeepAliveIntervalNotWhole = nameof(KeepAliveIntervalNotWhole);
+        internal const string KeepAliveProbesOutOfRange = nameof(KeepAliveProbesOutOfRange);
+        internal const string KeepAliveProbesNotSupported = nameof(KeepAliveProbesNotSupported);
+        internal const string IdleTimeoutTooShort = nameof(IdleTimeoutTooShort);
+        internal const string PersistNotSupportedForNetworkNamespace = nameof(PersistNotSupportedForNetworkNamespace);
 
         // Test-TcpCloseWait.
 
@@ -20,6 +56,10 @@ namespace CloseWait
         // Get-TcpPortUsage, Get-/Set-TcpTimeWaitSetting.
 
         // Network namespaces and containers.
+        internal const string InvalidNetworkNamespace = nameof(InvalidNetworkNamespace);
+        internal const string NetworkNamespaceNotFound = nameof(NetworkNamespaceNotFound);
+        internal const string NetworkNamespaceAccessDenied = nameof(NetworkNamespaceAccessDenied);
+        internal const string NetworkNamespaceNotSupported = nameof(NetworkNamespaceNotSupported);
 
         // Remoting: objects listed on another machine or boot.
     }

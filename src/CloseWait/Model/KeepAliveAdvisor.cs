@@ -85,7 +85,7 @@ namespace CloseWait
 
             if (time < rules.MinTime)
             {
-                throw new CloseWaitException("IdleTimeoutTooShort", ErrorCategory.InvalidArgument,
+                throw new CloseWaitException(ErrorIds.IdleTimeoutTooShort, ErrorCategory.InvalidArgument,
                     Invariant($"An idle timeout of {idleTimeout} leaves no room for a keepalive probe and a retry: {rules.Platform} keeps keepalive times in whole {rules.UnitName}. Check the idle timeout (AWS NLB: 350 seconds, Azure Load Balancer: 4 minutes by default)."),
                     idleTimeout);
             }

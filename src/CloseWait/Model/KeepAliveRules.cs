@@ -127,14 +127,14 @@ namespace CloseWait
             TimeSpan max = FromUnits(maxUnits);
             if (v < Unit || v > max)
             {
-                return new CloseWaitException("KeepAlive" + field + "OutOfRange", ErrorCategory.InvalidArgument,
+                return new CloseWaitException(field == KeepAliveField.Time ? ErrorIds.KeepAliveTimeOutOfRange : ErrorIds.KeepAliveIntervalOutOfRange, ErrorCategory.InvalidArgument,
                     string.Format(CultureInfo.InvariantCulture, "{0} {1} is outside what {2} accepts: 1 to {3} {4} ({5} to {6}). Nothing was changed.",
                         field, v, Platform, maxUnits, UnitName, Unit, max), v);
             }
 
             if (v.Ticks % Unit.Ticks != 0)
             {
-                return new CloseWaitException("KeepAlive" + field + "NotWhole", ErrorCategory.InvalidArgument,
+                return new CloseWaitException(field == KeepAliveField.Time ? ErrorIds.KeepAliveTimeNotWhole : ErrorIds.KeepAliveIntervalNotWhole, ErrorCategory.InvalidArgument,
                     string.Format(CultureInfo.InvariantCulture, "{0} {1} is not a whole number of {2}: {3} keeps it in whole {2}. Nothing was changed.",
                         field, v, UnitName, Platform), v);
             }
@@ -153,7 +153,7 @@ namespace CloseWait
             {
                 return p == DefaultProbes
                     ? null
-                    : new CloseWaitException("KeepAliveProbesNotSupported", ErrorCategory.InvalidArgument,
+                    : new CloseWaitException(ErrorIds.KeepAliveProbesNotSupported, ErrorCategory.InvalidArgument,
                         string.Format(CultureInfo.InvariantCulture,
                             "{0} fixes the number of keepalive probes at {1} (since Windows Vista); it cannot be set to {2}. Leave -Probes out (a baseline from another system: pipe it through Select-Object Time, Interval). Nothing was changed.",
                             Platform, DefaultProbes, p), p);
@@ -161,7 +161,7 @@ namespace CloseWait
 
             if (p < MinProbes || p > MaxProbes)
             {
-                return new CloseWaitException("KeepAliveProbesOutOfRange", ErrorCategory.InvalidArgument,
+                return new CloseWaitException(ErrorIds.KeepAliveProbesOutOfRange, ErrorCategory.InvalidArgument,
                     string.Format(CultureInfo.InvariantCulture, "Probes {0} is outside what {1} accepts: {2} to {3}. Nothing was changed.",
                         p, Platform, MinProbes, MaxProbes), p);
             }

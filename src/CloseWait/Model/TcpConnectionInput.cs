@@ -35,7 +35,10 @@ namespace CloseWait
             return false;
         }
 
-        /// <summary>Throws <see cref="FormatException"/> naming the property that is missing or malformed.</summary>
+        /// <summary>
+        /// Throws <see cref="FormatException"/> naming the property that is missing or malformed and
+        /// what to give instead; its message never carries a .NET conversion text.
+        /// </summary>
         internal static TcpConnection FromRecord(PSObject pso)
         {
             var local = Address(pso, "LocalAddress");
@@ -43,28 +46,35 @@ namespace CloseWait
             var family = Required<AddressFamily>(pso, "AddressFamily");
             if (family != local.AddressFamily || family != remote.AddressFamily)
             {
-                throw new FormatException($"AddressFamily {family} does not match the addresses {local} and {remote}.");
+                throw new FormatException($"AddressFamily {family} does not match the addresses {local} and {remote}: give InterNetwork for IPv4 addresses, InterNetworkV6 for IPv6 ones.");
             }
 
-            int localPort = Port(pso, "LocalPort");
-            int remotePort = Port(pso, "RemotePort");
+            int localPort = (int)Required<long>(pso, "LocalPort", 0, 65535);
+            int remotePort = (int)Required<long>(pso, "RemotePort", 0, 65535);
             var state = Required<TcpState>(pso, "State");
 
             // NativeState is not public, so it does not travel.
             var c = new TcpConnection(family, local, localPort, remote, remotePort, state, 0, Text(pso, "Source") ?? string.Empty)
             {
-                ReceiveQueue = Optional<long>(pso, "ReceiveQueue"),
-                SendQueue = Optional<long>(pso, "SendQueue"),
-                ProcessId = Optional<int>(pso, "ProcessId"),
+                ReceiveQueue = Optional<long>(pso, "ReceiveQueue", 0, long.MaxValue),
+                SendQueue = Optional<long>(pso, "SendQueue", 0, long.MaxValue),
+                ProcessId = (int?)Optional<long>(pso, "ProcessId", 0, int.MaxValue),
                 ProcessName = Text(pso, "ProcessName"),
-                UserId = Optional<long>(pso, "UserId"),
+                UserId = Optional<long>(pso, "UserId", 0, uint.MaxValue),
                 IdleTime = Optional<TimeSpan>(pso, "IdleTime"),
-                Inode = Optional<ulong>(pso, "Inode"),
-                Cookie = Optional<ulong>(pso, "Cookie"),
-                InterfaceIndex = Optional<int>(pso, "InterfaceIndex"),
+                Inode = Optional<ulong>(pso, "Inode", 0, ulong.MaxValue),
+                Cookie = Optional<ulong>(pso, "Cookie", 0, ulong.MaxValue),
+                InterfaceIndex = (int?)Optional<long>(pso, "InterfaceIndex", 0, int.MaxValue),
                 CreationTime = Date(pso, "CreationTime"),
                 NetworkNamespace = Text(pso, "NetworkNamespace"),
             };
+
+            if (c.Cookie == ulong.MaxValue)
+            {
+                // INET_DIAG_NOCOOKIE in both halves: sent to the kernel it would switch the identity check off.
+                throw new FormatException($"Cookie {ulong.MaxValue} is the kernel's 'no cookie' value, not a socket's cookie: leave Cookie empty (Inode then identifies the socket), or list the socket again with Get-TcpConnection.");
+            }
+
             c.Owners = Owners(pso.Properties["Owners"]?.Value);
             return c;
         }
@@ -73,9 +83,24 @@ namespace CloseWait
         {
             var owners = new List<TcpSocketOwner>();
             object? raw = value is PSObject p ? p.BaseObject : value;
-            if (raw is string || !(raw is IEnumerable items))
+            IEnumerable items;
+            if (raw == null || (raw is string empty && empty.Length == 0))
             {
                 return owners.ToArray();
+            }
+            else if (raw is string text)
+            {
+                // Export-Csv writes an array as its type name: the owners did not travel.
+                if (text.EndsWith("[]", StringComparison.Ordinal))
+                {
+                    return owners.ToArray();
+                }
+
+                items = new object[] { text };
+            }
+            else
+            {
+                items = raw as IEnumerable ?? new[] { raw };
             }
 
             foreach (object? item in items)
@@ -83,18 +108,23 @@ namespace CloseWait
                 if (item is PSObject o && o.Properties["ProcessId"]?.Value != null)
                 {
                     owners.Add(new TcpSocketOwner(
-                        Convert<int>(o.Properties["ProcessId"].Value, "Owners.ProcessId"),
+                        (int)Whole(o.Properties["ProcessId"].Value, "Owners.ProcessId", 0, int.MaxValue),
                         o.Properties["ProcessName"]?.Value?.ToString(),
-                        o.Properties["FileDescriptor"]?.Value is object fd ? Convert<int>(fd, "Owners.FileDescriptor") : (int?)null));
+                        o.Properties["FileDescriptor"]?.Value is object fd ? (int)Whole(fd, "Owners.FileDescriptor", 0, int.MaxValue) : (int?)null));
                 }
                 else if (item != null && OwnerText.Match(item.ToString() ?? string.Empty) is Match m && m.Success)
                 {
                     // At depth 1 remoting sends an owner as its ToString(): "pid/name (fd n)".
                     string name = m.Groups["name"].Value;
+                    string where = $"Owners '{item}'";
                     owners.Add(new TcpSocketOwner(
-                        int.Parse(m.Groups["pid"].Value, CultureInfo.InvariantCulture),
+                        (int)Whole(m.Groups["pid"].Value, where + ": the process ID", 0, int.MaxValue),
                         name == "?" ? null : name,
-                        m.Groups["fd"].Success ? int.Parse(m.Groups["fd"].Value, CultureInfo.InvariantCulture) : (int?)null));
+                        m.Groups["fd"].Success ? (int)Whole(m.Groups["fd"].Value, where + ": the descriptor", 0, int.MaxValue) : (int?)null));
+                }
+                else if (item != null)
+                {
+                    throw new FormatException($"Owners '{item}' is not an owner: give 'PID/name' or 'PID/name (fd N)' for each owner, or leave Owners empty.");
                 }
             }
 
@@ -104,23 +134,18 @@ namespace CloseWait
         private static IPAddress Address(PSObject pso, string name)
         {
             string? text = Text(pso, name);
-            if (text == null || !IPAddress.TryParse(text, out IPAddress? address))
+            if (text == null)
             {
-                throw new FormatException($"{name} '{text}' is not an IP address.");
+                throw new FormatException($"The {name} property is missing: give an IP address such as 10.0.0.5 or ::1.");
+            }
+
+            // IPAddress.TryParse also takes 10.1 and 0x0a000001; IPPrefix refuses those as the filters do.
+            if (!IPPrefix.TryParse(text, out IPPrefix? prefix, out _) || text.IndexOf('/') >= 0 || !IPAddress.TryParse(text.Trim().Trim('[', ']'), out IPAddress? address))
+            {
+                throw new FormatException($"{name} '{text}' is not an IP address: give one such as 10.0.0.5 or ::1.");
             }
 
             return address;
-        }
-
-        private static int Port(PSObject pso, string name)
-        {
-            int port = Required<int>(pso, name);
-            if (port < 0 || port > 65535)
-            {
-                throw new FormatException($"{name} {port} is not a TCP port.");
-            }
-
-            return port;
         }
 
         private static string? Text(PSObject pso, string name)
@@ -136,42 +161,161 @@ namespace CloseWait
         /// </summary>
         private static DateTime? Date(PSObject pso, string name)
         {
-            string? text = pso.Properties[name]?.Value is PSObject p ? p.BaseObject as string : pso.Properties[name]?.Value as string;
-            if (!string.IsNullOrEmpty(text) && DateTime.TryParse(text, CultureInfo.CurrentCulture, DateTimeStyles.None, out DateTime local))
+            object? value = pso.Properties[name]?.Value;
+            object? raw = value is PSObject p ? p.BaseObject : value;
+            switch (raw)
             {
-                return local;
+                case null:
+                    return null;
+                case DateTime d:
+                    return d;
+                case string s when s.Length == 0:
+                    return null;
+                case string s when DateTime.TryParse(s, CultureInfo.CurrentCulture, DateTimeStyles.None, out DateTime local):
+                    return local;
+                case string s when DateTime.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out DateTime invariant):
+                    return invariant;
+                default:
+                    throw new FormatException($"{name} '{raw}' is not a date: give one as Export-Csv wrote it (in this session's culture), or leave {name} empty.");
             }
-
-            return Optional<DateTime>(pso, name);
         }
 
-        private static T Required<T>(PSObject pso, string name)
+        private static T Required<T>(PSObject pso, string name, decimal min = 0, decimal max = 0)
             where T : struct =>
-            Optional<T>(pso, name) ?? throw new FormatException($"The {name} property is missing.");
+            Optional<T>(pso, name, min, max) ?? throw new FormatException($"The {name} property is missing: {Expected<T>(min, max)}.");
 
         /// <summary>Null for a missing property, $null, or an empty CSV cell.</summary>
-        private static T? Optional<T>(PSObject pso, string name)
+        private static T? Optional<T>(PSObject pso, string name, decimal min = 0, decimal max = 0)
             where T : struct
         {
             object? value = pso.Properties[name]?.Value;
-            if (value == null || (value is string s && s.Length == 0) || (value is PSObject p && p.BaseObject is string ps && ps.Length == 0))
+            object? raw = value is PSObject p ? p.BaseObject : value;
+            if (raw == null || (raw is string s && s.Length == 0))
             {
                 return null;
             }
 
-            return Convert<T>(value, name);
+            if (typeof(T) == typeof(long))
+            {
+                return (T)(object)(long)Whole(value!, name, min, max);
+            }
+
+            if (typeof(T) == typeof(ulong))
+            {
+                return (T)(object)(ulong)Whole(value!, name, min, max);
+            }
+
+            if (typeof(T) == typeof(TimeSpan))
+            {
+                return (T)(object)Duration(raw, name);
+            }
+
+            return (T)Enum(typeof(T), value!, name);
         }
 
-        private static T Convert<T>(object value, string name)
+        private static string Expected<T>(decimal min, decimal max) =>
+            typeof(T).IsEnum
+                ? "give one of " + Names(typeof(T))
+                : typeof(T) == typeof(TimeSpan)
+                    ? "give seconds (300) or hh:mm:ss (00:05:00)"
+                    : string.Format(CultureInfo.InvariantCulture, "give a whole number from {0} to {1}", min, max);
+
+        /// <summary>A whole number in [min, max], from a number or its invariant text; never a hex, float or culture form.</summary>
+        private static decimal Whole(object value, string name, decimal min, decimal max)
         {
-            try
+            object? raw = value is PSObject p ? p.BaseObject : value;
+            decimal number;
+            bool ok;
+            switch (raw)
             {
-                return LanguagePrimitives.ConvertTo<T>(value);
+                case string s:
+                    ok = decimal.TryParse(s.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out number);
+                    break;
+                case byte _:
+                case sbyte _:
+                case short _:
+                case ushort _:
+                case int _:
+                case uint _:
+                case long _:
+                case ulong _:
+                case decimal _:
+                    number = System.Convert.ToDecimal(raw, CultureInfo.InvariantCulture);
+                    ok = true;
+                    break;
+                case double d when !double.IsNaN(d) && !double.IsInfinity(d) && Math.Abs(d) < 1e20 && Math.Floor(d) == d:
+                    number = (decimal)d;
+                    ok = true;
+                    break;
+                default:
+                    number = 0;
+                    ok = false;
+                    break;
             }
-            catch (PSInvalidCastException e)
+
+            if (!ok)
             {
-                throw new FormatException($"{name} '{value}' is not a {typeof(T).Name}: {e.Message}", e);
+                throw new FormatException(string.Format(CultureInfo.InvariantCulture, "{0} '{1}' is not a whole number: give a whole number from {2} to {3}.", name, raw, min, max));
             }
+
+            if (number < min || number > max)
+            {
+                throw new FormatException(string.Format(CultureInfo.InvariantCulture, "{0} {1} is out of range: give a whole number from {2} to {3}.", name, number, min, max));
+            }
+
+            return number;
+        }
+
+        /// <summary>An enum by its name only: a number (State 8) would be read as whatever value it happens to have.</summary>
+        private static object Enum(Type type, object value, string name)
+        {
+            object? raw = value is PSObject p ? p.BaseObject : value;
+            if (raw != null && raw.GetType() == type)
+            {
+                return raw;
+            }
+
+            // A deserialized enum is a number whose ToString() is the name.
+            string text = (value is PSObject wrapped ? wrapped.ToString() : raw?.ToString() ?? string.Empty).Trim();
+            if (text.Length > 0 && (char.IsLetter(text[0]) || text[0] == '_') && text.IndexOf(',') < 0)
+            {
+                foreach (string candidate in System.Enum.GetNames(type))
+                {
+                    if (string.Equals(candidate, text, StringComparison.OrdinalIgnoreCase))
+                    {
+                        return System.Enum.Parse(type, candidate);
+                    }
+                }
+            }
+
+            throw new FormatException($"{name} '{text}' is not a {type.Name} name: give one of {Names(type)}.");
+        }
+
+        private static string Names(Type type) =>
+            type == typeof(AddressFamily) ? "InterNetwork, InterNetworkV6" : string.Join(", ", System.Enum.GetNames(type));
+
+        /// <summary>As the cmdlets' time parameters read it: a number is seconds, else hh:mm:ss; never negative.</summary>
+        private static TimeSpan Duration(object raw, string name)
+        {
+            TimeSpan? span = raw switch
+            {
+                TimeSpan t => t,
+                string s when double.TryParse(s.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out double secs) && !double.IsNaN(secs) && Math.Abs(secs) < TimeSpan.MaxValue.TotalSeconds => TimeSpan.FromSeconds(secs),
+                string s when TimeSpan.TryParse(s.Trim(), CultureInfo.InvariantCulture, out TimeSpan parsed) => parsed,
+                _ => null,
+            };
+
+            if (span is not TimeSpan value)
+            {
+                throw new FormatException($"{name} '{raw}' is not a time span: give seconds (300) or hh:mm:ss (00:05:00), or leave {name} empty.");
+            }
+
+            if (value < TimeSpan.Zero)
+            {
+                throw new FormatException($"{name} {value} is negative: give seconds (300) or hh:mm:ss (00:05:00), or leave {name} empty.");
+            }
+
+            return value;
         }
     }
 }

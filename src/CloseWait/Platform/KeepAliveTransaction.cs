@@ -96,7 +96,7 @@ namespace CloseWait.Platform
                     ? $"Put {string.Join(" and ", restored)}, so nothing was changed."
                     : $"Putting the earlier values back failed too: {string.Join("; ", stuck)}." + (restored.Count > 0 ? $" Put {string.Join(" and ", restored)}." : string.Empty);
 
-            return new CloseWaitException(stuck.Count == 0 ? failure.ErrorId : "KeepAliveRollbackFailed", failure.Category,
+            return new CloseWaitException(stuck.Count == 0 ? failure.ErrorId : ErrorIds.KeepAliveRollbackFailed, failure.Category,
                 failure.Message + " " + outcome, failure.Target, failure)
             {
                 NativeError = failure.NativeError,

@@ -36,7 +36,7 @@ namespace CloseWait.Platform
         internal static ISocketCloser CreateSocketCloser() => Choose<ISocketCloser>(
             linux: () => new LinuxSocketCloser(() => OwnerResolver),
             windows: () => new WindowsSocketCloser(SocketTable),
-            macOS: () => throw new CloseWaitException("SocketCloseNotSupported", ErrorCategory.NotImplemented,
+            macOS: () => throw new CloseWaitException(ErrorIds.SocketCloseNotSupported, ErrorCategory.NotImplemented,
                 "macOS offers no way to close another process's socket. Stop the owning process instead (Stop-Process)."));
 
         internal static IOwnerResolver OwnerResolver => _owners.Value;
@@ -98,7 +98,7 @@ namespace CloseWait.Platform
 
         /// <summary>The error for -NetworkNamespace off Linux.</summary>
         internal static CloseWaitException NetworkNamespaceNotSupported(string networkNamespace) =>
-            new CloseWaitException("NetworkNamespaceNotSupported", ErrorCategory.InvalidArgument,
+            new CloseWaitException(ErrorIds.NetworkNamespaceNotSupported, ErrorCategory.InvalidArgument,
                 "-NetworkNamespace is a Linux feature; leave it out on this platform.", networkNamespace);
 
         /// <summary>For the back ends that have no network namespaces: throws that error when one is given.</summary>
@@ -111,7 +111,7 @@ namespace CloseWait.Platform
         }
 
         internal static CloseWaitException Unsupported(string platform) =>
-            new CloseWaitException("PlatformNotSupported", ErrorCategory.NotImplemented,
+            new CloseWaitException(ErrorIds.PlatformNotSupported, ErrorCategory.NotImplemented,
                 $"CloseWait does not support {platform}. It runs on Linux, Windows and macOS.", platform);
 
         private sealed class Restore : IDisposable

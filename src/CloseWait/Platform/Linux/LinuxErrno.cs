@@ -21,6 +21,16 @@ namespace CloseWait.Platform.Linux
             return $"{text} (errno {errno})";
         }
 
+        /// <summary>
+        /// What to do about EPERM/EACCES. As root, "run as root" is wrong advice: what refuses then is
+        /// something root cannot pass (a user namespace that does not own the resource, a security
+        /// module, a seccomp profile).
+        /// </summary>
+        internal static string PermissionAdvice(string need, string alternative = "") =>
+            PlatformServices.IsPrivileged
+                ? $"This already runs as root, so something root cannot pass refuses it: a user namespace without {need} over the target, a security module (SELinux, AppArmor) or a seccomp profile.{alternative}"
+                : $"Run as root (sudo).{alternative}";
+
         internal static int Last() => Marshal.GetLastWin32Error();
     }
 }

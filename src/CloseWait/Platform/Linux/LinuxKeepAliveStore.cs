@@ -101,9 +101,11 @@ namespace CloseWait.Platform.Linux
             }
             catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
             {
-                throw new CloseWaitException(e is UnauthorizedAccessException ? "KeepAlivePermissionDenied" : "KeepAlivePersistFailed",
+                throw new CloseWaitException(e is UnauthorizedAccessException ? ErrorIds.KeepAlivePermissionDenied : ErrorIds.KeepAlivePersistFailed,
                     e is UnauthorizedAccessException ? ErrorCategory.PermissionDenied : ErrorCategory.WriteError,
-                    $"Cannot create {dir}: {e.Message} Writing the persistent keepalive needs root: run elevated (sudo).", target, e);
+                    e is UnauthorizedAccessException
+                        ? $"Cannot create {dir}: permission denied. Writing the persistent keepalive needs root. " + LinuxErrno.PermissionAdvice("write access to /etc/sysctl.d")
+                        : $"Cannot create {dir}: an I/O error ({e.GetType().Name}). Check that the path is a directory on a writable file system.", target, e);
             }
 
             string temp = Path.Combine(dir, "." + DropInName + "." + Guid.NewGuid().ToString("N") + ".tmp");
@@ -176,7 +178,7 @@ namespace CloseWait.Platform.Linux
             {
                 int errno = LinuxErrno.Last();
                 throw errno == Interop.Libc.ENOENT
-                    ? new CloseWaitException("KeepAliveSettingNotFound", ErrorCategory.ObjectNotFound,
+                    ? new CloseWaitException(ErrorIds.KeepAliveSettingNotFound, ErrorCategory.ObjectNotFound,
                         $"{path} does not exist: this kernel (or this network namespace) has no IPv4 TCP keepalive settings.", path) { NativeError = errno }
                     : ReadFailure(path, errno);
             }
@@ -205,14 +207,14 @@ namespace CloseWait.Platform.Linux
             string text = Encoding.ASCII.GetString(buffer, (int)n);
             if (!LinuxSysctlConfig.TryParseValue(text, out long value))
             {
-                throw new CloseWaitException("KeepAliveReadFailed", ErrorCategory.InvalidData, $"{path} holds '{text.Trim()}', not a number.", path);
+                throw new CloseWaitException(ErrorIds.KeepAliveReadFailed, ErrorCategory.InvalidData, $"{path} holds '{text.Trim()}', not a number.", path);
             }
 
             return value;
         }
 
         private static CloseWaitException ReadFailure(string path, int errno) =>
-            new CloseWaitException("KeepAliveReadFailed", ErrorCategory.ReadError, $"Cannot read {path}: {LinuxErrno.Describe(errno)}.", path) { NativeError = errno };
+            new CloseWaitException(ErrorIds.KeepAliveReadFailed, ErrorCategory.ReadError, $"Cannot read {path}: {LinuxErrno.Describe(errno)}.", path) { NativeError = errno };
 
         private void WriteValue(KeepAliveField field, long value)
         {
@@ -259,14 +261,14 @@ namespace CloseWait.Platform.Linux
             {
                 case Interop.Libc.EACCES:
                 case Interop.Libc.EPERM:
-                    return new CloseWaitException("KeepAlivePermissionDenied", ErrorCategory.PermissionDenied,
-                        what + " Changing the kernel's TCP keepalive needs root: run elevated (sudo).", field.ToString()) { NativeError = errno };
+                    return new CloseWaitException(ErrorIds.KeepAlivePermissionDenied, ErrorCategory.PermissionDenied,
+                        what + " Changing the kernel's TCP keepalive needs root. " + LinuxErrno.PermissionAdvice("CAP_NET_ADMIN over this network namespace"), field.ToString()) { NativeError = errno };
                 case Interop.Libc.EROFS:
-                    return new CloseWaitException("KeepAliveReadOnly", ErrorCategory.WriteError,
+                    return new CloseWaitException(ErrorIds.KeepAliveReadOnly, ErrorCategory.WriteError,
                         what + " /proc/sys is mounted read-only, as inside a container: set the container's values from the host with -NetworkNamespace <container PID>, or through its runtime (docker run --sysctl net.ipv4.tcp_keepalive_time=300, Kubernetes securityContext.sysctls).",
                         field.ToString()) { NativeError = errno };
                 default:
-                    return new CloseWaitException("KeepAliveWriteFailed", ErrorCategory.WriteError, what, field.ToString()) { NativeError = errno };
+                    return new CloseWaitException(ErrorIds.KeepAliveWriteFailed, ErrorCategory.WriteError, what, field.ToString()) { NativeError = errno };
             }
         }
 
@@ -277,13 +279,13 @@ namespace CloseWait.Platform.Linux
             {
                 case Interop.Libc.EACCES:
                 case Interop.Libc.EPERM:
-                    return new CloseWaitException("KeepAlivePermissionDenied", ErrorCategory.PermissionDenied,
-                        what + " Writing the persistent keepalive needs root: run elevated (sudo).", target) { NativeError = errno };
+                    return new CloseWaitException(ErrorIds.KeepAlivePermissionDenied, ErrorCategory.PermissionDenied,
+                        what + " Writing the persistent keepalive needs root. " + LinuxErrno.PermissionAdvice("write access to /etc/sysctl.d"), target) { NativeError = errno };
                 case Interop.Libc.EROFS:
-                    return new CloseWaitException("KeepAliveReadOnly", ErrorCategory.WriteError,
+                    return new CloseWaitException(ErrorIds.KeepAliveReadOnly, ErrorCategory.WriteError,
                         what + " The file system is read-only: persist the values where this system's configuration is built (an image, a configuration manager).", target) { NativeError = errno };
                 default:
-                    return new CloseWaitException("KeepAlivePersistFailed", ErrorCategory.WriteError, what, target) { NativeError = errno };
+                    return new CloseWaitException(ErrorIds.KeepAlivePersistFailed, ErrorCategory.WriteError, what, target) { NativeError = errno };
             }
         }
 

@@ -22,7 +22,7 @@ namespace CloseWait.Platform.Linux
             string s = (spec ?? string.Empty).Trim();
             if (s.Length == 0)
             {
-                throw new CloseWaitException("InvalidNetworkNamespace", ErrorCategory.InvalidArgument,
+                throw new CloseWaitException(ErrorIds.InvalidNetworkNamespace, ErrorCategory.InvalidArgument,
                     "The network namespace is empty. Give a process ID (its namespace is used) or a path such as /proc/<pid>/ns/net or /run/netns/<name>.", spec);
             }
 
@@ -32,7 +32,7 @@ namespace CloseWait.Platform.Linux
                 path = "/proc/" + pid.ToString(CultureInfo.InvariantCulture) + "/ns/net";
                 if (!File.Exists(path) && !Directory.Exists("/proc/" + pid.ToString(CultureInfo.InvariantCulture)))
                 {
-                    throw new CloseWaitException("NetworkNamespaceNotFound", ErrorCategory.ObjectNotFound,
+                    throw new CloseWaitException(ErrorIds.NetworkNamespaceNotFound, ErrorCategory.ObjectNotFound,
                         $"No process {pid} exists, so its network namespace cannot be read. Give the PID of a running process or a path such as /run/netns/<name>.", spec);
                 }
             }
@@ -48,7 +48,7 @@ namespace CloseWait.Platform.Linux
 
             if (!File.Exists(path))
             {
-                throw new CloseWaitException("NetworkNamespaceNotFound", ErrorCategory.ObjectNotFound,
+                throw new CloseWaitException(ErrorIds.NetworkNamespaceNotFound, ErrorCategory.ObjectNotFound,
                     $"The network namespace '{s}' was not found at {path}. Give a process ID, a name listed by `ip netns`, or a path such as /proc/<pid>/ns/net.", spec);
             }
 
@@ -144,9 +144,9 @@ namespace CloseWait.Platform.Linux
             {
                 int errno = LinuxErrno.Last();
                 throw errno == Interop.Libc.EACCES || errno == Interop.Libc.EPERM
-                    ? new CloseWaitException("NetworkNamespaceAccessDenied", ErrorCategory.PermissionDenied,
-                        $"Cannot open the network namespace {path}: {LinuxErrno.Describe(errno)}. Entering another namespace needs root (CAP_SYS_ADMIN): run elevated (sudo).", spec) { NativeError = errno }
-                    : new CloseWaitException("NetworkNamespaceNotFound", ErrorCategory.ObjectNotFound,
+                    ? new CloseWaitException(ErrorIds.NetworkNamespaceAccessDenied, ErrorCategory.PermissionDenied,
+                        $"Cannot open the network namespace {path}: {LinuxErrno.Describe(errno)}. Entering another namespace needs root (CAP_SYS_ADMIN). " + LinuxErrno.PermissionAdvice("CAP_SYS_ADMIN"), spec) { NativeError = errno }
+                    : new CloseWaitException(ErrorIds.NetworkNamespaceNotFound, ErrorCategory.ObjectNotFound,
                         $"Cannot open the network namespace {path}: {LinuxErrno.Describe(errno)}.", spec) { NativeError = errno };
             }
 
@@ -156,9 +156,9 @@ namespace CloseWait.Platform.Linux
                 {
                     int errno = LinuxErrno.Last();
                     throw errno == Interop.Libc.EPERM
-                        ? new CloseWaitException("NetworkNamespaceAccessDenied", ErrorCategory.PermissionDenied,
-                            $"Cannot enter the network namespace {path}: {LinuxErrno.Describe(errno)}. Entering another namespace needs root (CAP_SYS_ADMIN): run elevated (sudo).", spec) { NativeError = errno }
-                        : new CloseWaitException("InvalidNetworkNamespace", ErrorCategory.InvalidArgument,
+                        ? new CloseWaitException(ErrorIds.NetworkNamespaceAccessDenied, ErrorCategory.PermissionDenied,
+                            $"Cannot enter the network namespace {path}: {LinuxErrno.Describe(errno)}. Entering another namespace needs root (CAP_SYS_ADMIN). " + LinuxErrno.PermissionAdvice("CAP_SYS_ADMIN"), spec) { NativeError = errno }
+                        : new CloseWaitException(ErrorIds.InvalidNetworkNamespace, ErrorCategory.InvalidArgument,
                             $"{path} is not a network namespace: {LinuxErrno.Describe(errno)}.", spec) { NativeError = errno };
                 }
             }

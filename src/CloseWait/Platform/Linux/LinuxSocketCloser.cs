@@ -49,12 +49,12 @@ namespace CloseWait.Platform.Linux
             }
             catch (NetlinkErrorException e)
             {
-                throw new CloseWaitException("SocketCloseFailed", ErrorCategory.NotSpecified,
+                throw new CloseWaitException(ErrorIds.SocketCloseFailed, ErrorCategory.NotSpecified,
                     $"Closing {connection.DescribeEndpoints()} failed: the sock_diag netlink socket reported {LinuxErrno.Describe(e.Errno)}.", connection, e) { NativeError = e.Errno };
             }
             catch (InvalidDataException e)
             {
-                throw new CloseWaitException("SocketCloseFailed", ErrorCategory.InvalidData,
+                throw new CloseWaitException(ErrorIds.SocketCloseFailed, ErrorCategory.InvalidData,
                     $"Closing {connection.DescribeEndpoints()} failed: {e.Message}", connection, e);
             }
         }
@@ -101,15 +101,15 @@ namespace CloseWait.Platform.Linux
                     return GoneOrReplaced(netlink, c);
                 case Interop.Libc.EPERM:
                 case Interop.Libc.EACCES:
-                    throw new CloseWaitException("SocketDestroyNotPermitted", ErrorCategory.PermissionDenied,
-                        $"The kernel refused to close {c.DescribeEndpoints()}: {LinuxErrno.Describe(errno)}. Closing another process's socket needs CAP_NET_ADMIN: run as root (sudo). Without root, -Method Shutdown can close sockets of processes you own.", c)
+                    throw new CloseWaitException(ErrorIds.SocketCloseAccessDenied, ErrorCategory.PermissionDenied,
+                        $"The kernel refused to close {c.DescribeEndpoints()}: {LinuxErrno.Describe(errno)}. Closing another process's socket needs CAP_NET_ADMIN. " + LinuxErrno.PermissionAdvice("CAP_NET_ADMIN", PlatformServices.IsPrivileged ? " Stop the owner with Stop-Process instead." : " Without root, -Method Shutdown can close sockets of processes you own."), c)
                     { NativeError = errno };
                 case Interop.Libc.EOPNOTSUPP:
-                    throw new CloseWaitException("SocketDestroyNotSupported", ErrorCategory.NotImplemented,
+                    throw new CloseWaitException(ErrorIds.SocketCloseNotSupported, ErrorCategory.NotImplemented,
                         $"This kernel cannot close {c.DescribeEndpoints()} from outside its process ({LinuxErrno.Describe(errno)}): it was built without CONFIG_INET_DIAG_DESTROY. Use -Method Shutdown (Linux 5.6+), or stop the owner with Stop-Process instead.", c)
                     { NativeError = errno };
                 default:
-                    throw new CloseWaitException("SocketCloseFailed", ErrorCategory.NotSpecified,
+                    throw new CloseWaitException(ErrorIds.SocketCloseFailed, ErrorCategory.NotSpecified,
                         $"Closing {c.DescribeEndpoints()} failed: SOCK_DESTROY returned {LinuxErrno.Describe(errno)}.", c)
                     { NativeError = errno };
             }
@@ -164,7 +164,7 @@ namespace CloseWait.Platform.Linux
             string hint = inaccessible > 0
                 ? $" {inaccessible} process(es) could not be inspected: run as root (sudo) to see every owner,"
                 : string.Empty;
-            throw new CloseWaitException("SocketOwnerUnknown", ErrorCategory.ObjectNotFound,
+            throw new CloseWaitException(ErrorIds.SocketOwnerUnknown, ErrorCategory.ObjectNotFound,
                 $"No process holding {c.DescribeEndpoints()} could be found, and -Method Shutdown works through the owner's descriptor.{hint} or use -Method Abort.", c);
         }
 
@@ -233,7 +233,7 @@ namespace CloseWait.Platform.Linux
                         return Gone();
                     }
 
-                    throw new CloseWaitException("SocketCloseFailed", ErrorCategory.NotSpecified,
+                    throw new CloseWaitException(ErrorIds.SocketCloseFailed, ErrorCategory.NotSpecified,
                         $"shutdown() of {c.DescribeEndpoints()} through descriptor {fd} of PID {pid} failed: {LinuxErrno.Describe(errno)}.", c)
                     { NativeError = errno };
                 }
@@ -308,7 +308,7 @@ namespace CloseWait.Platform.Linux
                 }
                 catch (NetlinkErrorException e)
                 {
-                    throw new CloseWaitException("SocketDiagUnavailable", ErrorCategory.ResourceUnavailable,
+                    throw new CloseWaitException(ErrorIds.SocketDiagUnavailable, ErrorCategory.ResourceUnavailable,
                         $"Cannot open a sock_diag netlink socket: {LinuxErrno.Describe(e.Errno)}. Closing sockets needs NETLINK_SOCK_DIAG (blocked by a seccomp profile?); stop the owner with Stop-Process instead.", networkNamespace, e)
                     { NativeError = e.Errno };
                 }
@@ -325,23 +325,26 @@ namespace CloseWait.Platform.Linux
             {
                 case Interop.Libc.EPERM:
                 case Interop.Libc.EACCES:
-                    return new CloseWaitException("SocketShutdownNotPermitted", ErrorCategory.PermissionDenied,
-                        $"Not allowed to take descriptor {fd} of PID {pid} to shut {c.DescribeEndpoints()} down: {LinuxErrno.Describe(errno)}. -Method Shutdown needs the right to trace the owner (its own user, or root): run as root (sudo).", c)
+                    return new CloseWaitException(ErrorIds.SocketCloseAccessDenied, ErrorCategory.PermissionDenied,
+                        $"Not allowed to take descriptor {fd} of PID {pid} to shut {c.DescribeEndpoints()} down: {LinuxErrno.Describe(errno)}. -Method Shutdown needs the right to trace the owner (its own user, or root). " + LinuxErrno.PermissionAdvice("the right to trace the owner (CAP_SYS_PTRACE)", PlatformServices.IsPrivileged ? " Use -Method Abort, or stop the owner with Stop-Process." : string.Empty), c)
                     { NativeError = errno };
                 case Interop.Libc.ENOSYS:
-                    return new CloseWaitException("PidfdNotSupported", ErrorCategory.NotImplemented,
+                    return new CloseWaitException(ErrorIds.CloseMethodNotSupported, ErrorCategory.NotImplemented,
                         $"This kernel has no pidfd_getfd ({LinuxErrno.Describe(errno)}); -Method Shutdown needs Linux 5.6 or later. Use -Method Abort instead.", c)
                     { NativeError = errno };
                 default:
-                    return new CloseWaitException("SocketCloseFailed", ErrorCategory.NotSpecified,
+                    return new CloseWaitException(ErrorIds.SocketCloseFailed, ErrorCategory.NotSpecified,
                         $"Taking descriptor {fd} of PID {pid} to shut {c.DescribeEndpoints()} down failed: {LinuxErrno.Describe(errno)}.", c)
                     { NativeError = errno };
             }
         }
 
         private static CloseWaitException IdentityUnknown(TcpConnection c) =>
-            new CloseWaitException("ConnectionIdentityUnknown", ErrorCategory.InvalidData,
-                $"{c.DescribeEndpoints()} carries no socket cookie or inode, so it cannot be told apart from a newer socket on the same addresses. List it again with Get-TcpConnection and pipe that.", c);
+            new CloseWaitException(ErrorIds.ConnectionIdentityUnknown, ErrorCategory.InvalidData,
+                (c.Cookie == NoCookie
+                    ? $"{c.DescribeEndpoints()} carries the kernel's 'no cookie' value ({NoCookie}) as its Cookie, which would switch the kernel's identity check off."
+                    : $"{c.DescribeEndpoints()} carries no socket cookie or inode, so it cannot be told apart from a newer socket on the same addresses.")
+                + " List it again with Get-TcpConnection and pipe that.", c);
 
         private static CloseOutcome Gone() =>
             new CloseOutcome(TcpCloseStatus.AlreadyGone, "The socket no longer exists: its owner or the peer closed it after it was listed.");

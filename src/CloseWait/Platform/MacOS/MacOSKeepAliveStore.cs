@@ -39,7 +39,7 @@ namespace CloseWait.Platform.MacOS
         internal static CloseWaitException PersistNotSupported(KeepAliveChange values)
         {
             var rules = KeepAliveRules.MacOS;
-            return new CloseWaitException("KeepAlivePersistNotSupported", ErrorCategory.NotImplemented,
+            return new CloseWaitException(ErrorIds.KeepAlivePersistNotSupported, ErrorCategory.NotImplemented,
                 "-Persist is not supported on macOS. To keep these values after a reboot, add these lines to /etc/sysctl.conf: " +
                 $"{SysctlName(KeepAliveField.Time)}={rules.ToUnits(values.Time!.Value)} {SysctlName(KeepAliveField.Interval)}={rules.ToUnits(values.Interval!.Value)} {SysctlName(KeepAliveField.Probes)}={values.Probes}. Nothing was changed.");
         }
@@ -54,7 +54,7 @@ namespace CloseWait.Platform.MacOS
             if (Interop.LibSystem.sysctlbyname(SysctlName(field), &value, &size, null, IntPtr.Zero) != 0)
             {
                 int errno = System.Runtime.InteropServices.Marshal.GetLastWin32Error();
-                throw new CloseWaitException("KeepAliveReadFailed", ErrorCategory.ReadError,
+                throw new CloseWaitException(ErrorIds.KeepAliveReadFailed, ErrorCategory.ReadError,
                     $"Cannot read sysctl {SysctlName(field)}: {Describe(errno)}.", SysctlName(field)) { NativeError = errno };
             }
 
@@ -72,9 +72,9 @@ namespace CloseWait.Platform.MacOS
             int errno = System.Runtime.InteropServices.Marshal.GetLastWin32Error();
             string what = $"Cannot set {field} (sysctl {SysctlName(field)}) to {Rules.Describe(field, raw)}: {Describe(errno)}.";
             throw errno == Interop.LibSystem.EPERM || errno == Interop.LibSystem.EACCES
-                ? new CloseWaitException("KeepAlivePermissionDenied", ErrorCategory.PermissionDenied,
+                ? new CloseWaitException(ErrorIds.KeepAlivePermissionDenied, ErrorCategory.PermissionDenied,
                     what + " Changing the kernel's TCP keepalive needs root: run elevated (sudo).", field.ToString()) { NativeError = errno }
-                : new CloseWaitException("KeepAliveWriteFailed", ErrorCategory.WriteError, what, field.ToString()) { NativeError = errno };
+                : new CloseWaitException(ErrorIds.KeepAliveWriteFailed, ErrorCategory.WriteError, what, field.ToString()) { NativeError = errno };
         }
 
         private static string Describe(int errno) => $"{Interop.LibSystem.StrError(errno)} (errno {errno})";

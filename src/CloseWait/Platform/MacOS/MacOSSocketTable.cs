@@ -61,12 +61,12 @@ namespace CloseWait.Platform.MacOS
                 }
             }
 
-            throw new CloseWaitException("SocketTableReadFailed", ErrorCategory.ResourceBusy,
+            throw new CloseWaitException(ErrorIds.SocketTableReadFailed, ErrorCategory.ResourceBusy,
                 $"The TCP table kept growing faster than it could be read ({MaxAttempts} attempts). Try again.");
         }
 
         private static CloseWaitException Failed(int errno) =>
-            new CloseWaitException(errno == Interop.LibSystem.EPERM ? "SocketTableAccessDenied" : "SocketTableReadFailed",
+            new CloseWaitException(errno == Interop.LibSystem.EPERM ? ErrorIds.SocketTableAccessDenied : ErrorIds.SocketTableReadFailed,
                 errno == Interop.LibSystem.EPERM ? ErrorCategory.PermissionDenied : ErrorCategory.ReadError,
                 $"sysctl {PcbListName} failed with errno {errno}." + (errno == Interop.LibSystem.EPERM ? " Run with sudo, or outside the sandbox." : string.Empty))
             {

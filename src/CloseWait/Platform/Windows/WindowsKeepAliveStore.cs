@@ -169,11 +169,11 @@ namespace CloseWait.Platform.Windows
             string what = writing == null ? $"Cannot open {KeyPath}" : $"Cannot set {writing} ({KeyPath}\\{ValueName(writing.Value)})";
             throw rc switch
             {
-                Interop.Advapi32.ERROR_ACCESS_DENIED => new CloseWaitException("KeepAlivePermissionDenied", ErrorCategory.PermissionDenied,
+                Interop.Advapi32.ERROR_ACCESS_DENIED => new CloseWaitException(ErrorIds.KeepAlivePermissionDenied, ErrorCategory.PermissionDenied,
                     $"{what}: {Describe(rc)}. Changing the TCP keepalive needs an elevated session: run PowerShell as Administrator. Nothing was changed.", KeyPath) { NativeError = rc },
-                Interop.Advapi32.ERROR_FILE_NOT_FOUND => new CloseWaitException("KeepAliveSettingNotFound", ErrorCategory.ObjectNotFound,
+                Interop.Advapi32.ERROR_FILE_NOT_FOUND => new CloseWaitException(ErrorIds.KeepAliveSettingNotFound, ErrorCategory.ObjectNotFound,
                     $"{what}: the key {KeyPath} does not exist.", KeyPath) { NativeError = rc },
-                _ => new CloseWaitException(writing == null ? "KeepAliveReadFailed" : "KeepAliveWriteFailed", writing == null ? ErrorCategory.ReadError : ErrorCategory.WriteError,
+                _ => new CloseWaitException(writing == null ? ErrorIds.KeepAliveReadFailed : ErrorIds.KeepAliveWriteFailed, writing == null ? ErrorCategory.ReadError : ErrorCategory.WriteError,
                     $"{what}: {Describe(rc)}.", KeyPath) { NativeError = rc },
             };
         }
@@ -192,7 +192,7 @@ namespace CloseWait.Platform.Windows
                 case Interop.Advapi32.ERROR_FILE_NOT_FOUND:
                     return null;
                 default:
-                    throw new CloseWaitException("KeepAliveReadFailed", ErrorCategory.ReadError,
+                    throw new CloseWaitException(ErrorIds.KeepAliveReadFailed, ErrorCategory.ReadError,
                         $"Cannot read {KeyPath}\\{ValueName(field)}: {Describe(rc)}.", KeyPath) { NativeError = rc };
             }
         }
@@ -212,9 +212,9 @@ namespace CloseWait.Platform.Windows
 
             string what = $"Cannot set {field} ({KeyPath}\\{ValueName(field)}) to {Rules.Describe(field, value)}: {Describe(rc)}.";
             throw rc == Interop.Advapi32.ERROR_ACCESS_DENIED
-                ? new CloseWaitException("KeepAlivePermissionDenied", ErrorCategory.PermissionDenied,
+                ? new CloseWaitException(ErrorIds.KeepAlivePermissionDenied, ErrorCategory.PermissionDenied,
                     what + " Run PowerShell as Administrator.", field.ToString()) { NativeError = rc }
-                : new CloseWaitException("KeepAliveWriteFailed", ErrorCategory.WriteError, what, field.ToString()) { NativeError = rc };
+                : new CloseWaitException(ErrorIds.KeepAliveWriteFailed, ErrorCategory.WriteError, what, field.ToString()) { NativeError = rc };
         }
 
         private static string Describe(int win32Error) => $"{new Win32Exception(win32Error).Message} (error {win32Error})";

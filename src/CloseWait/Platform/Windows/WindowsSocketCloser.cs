@@ -42,13 +42,13 @@ namespace CloseWait.Platform.Windows
             string endpoints = connection.DescribeEndpoints();
             if (method != TcpCloseMethod.Abort)
             {
-                throw new CloseWaitException("CloseMethodNotSupported", ErrorCategory.NotImplemented,
+                throw new CloseWaitException(ErrorIds.CloseMethodNotSupported, ErrorCategory.NotImplemented,
                     $"-Method {method} is a Linux method; Windows closes {endpoints} only with -Method Abort (SetTcpEntry).", connection);
             }
 
             if (connection.AddressFamily != AddressFamily.InterNetwork)
             {
-                throw new CloseWaitException("SocketCloseNotSupported", ErrorCategory.NotImplemented,
+                throw new CloseWaitException(ErrorIds.SocketCloseNotSupported, ErrorCategory.NotImplemented,
                     $"Windows can close only IPv4 connections (SetTcpEntry has no IPv6 form), and {endpoints} is IPv6. Stop the owning process instead (Stop-Process -Id {connection.ProcessId?.ToString(CultureInfo.InvariantCulture) ?? "<pid>"}).", connection);
             }
 
@@ -77,15 +77,15 @@ namespace CloseWait.Platform.Windows
                     return Gone();
                 case ErrorAccessDenied:
                 case ErrorNonElevated:
-                    throw new CloseWaitException("SocketCloseAccessDenied", ErrorCategory.PermissionDenied,
+                    throw new CloseWaitException(ErrorIds.SocketCloseAccessDenied, ErrorCategory.PermissionDenied,
                         $"Windows refused to close {endpoints} (error {error}): SetTcpEntry needs an elevated session. Run PowerShell as Administrator.", connection)
                     { NativeError = (int)error };
                 case ErrorNotSupported:
-                    throw new CloseWaitException("SocketCloseNotSupported", ErrorCategory.NotImplemented,
+                    throw new CloseWaitException(ErrorIds.SocketCloseNotSupported, ErrorCategory.NotImplemented,
                         $"Windows refused to close {endpoints} (error {error}: IPv4 is not configured). Stop the owning process instead.", connection)
                     { NativeError = (int)error };
                 default:
-                    throw new CloseWaitException("SocketCloseFailed", ErrorCategory.NotSpecified,
+                    throw new CloseWaitException(ErrorIds.SocketCloseFailed, ErrorCategory.NotSpecified,
                         $"Closing {endpoints} failed: SetTcpEntry returned Win32 error {error}.", connection)
                     { NativeError = (int)error };
             }

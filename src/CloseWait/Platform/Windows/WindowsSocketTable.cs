@@ -98,12 +98,12 @@ namespace CloseWait.Platform.Windows
                 }
             }
 
-            throw new CloseWaitException("SocketTableReadFailed", ErrorCategory.ResourceBusy,
+            throw new CloseWaitException(ErrorIds.SocketTableReadFailed, ErrorCategory.ResourceBusy,
                 $"The {FamilyName(family)} TCP table kept growing faster than it could be read ({MaxAttempts} attempts). Try again, or narrow the query with -AddressFamily.");
         }
 
         private static CloseWaitException Failed(uint rc, AddressFamily family) =>
-            new CloseWaitException("SocketTableReadFailed", ErrorCategory.ReadError,
+            new CloseWaitException(ErrorIds.SocketTableReadFailed, ErrorCategory.ReadError,
                 $"GetExtendedTcpTable ({FamilyName(family)}) failed: {new Win32Exception((int)rc).Message} (error {rc}).")
             {
                 NativeError = (int)rc,

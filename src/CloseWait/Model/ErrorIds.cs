@@ -9,6 +9,9 @@ namespace CloseWait
     {
         // Listing, filters and input records (Get-TcpConnection, Get-TcpCloseWait, piped records).
 
+        /// <summary>Linux on a CPU architecture whose open flags and system call numbers CloseWait does not know.</summary>
+        internal const string UnsupportedArchitecture = "UnsupportedArchitecture";
+
         // Close-TcpConnection.
 
         // Keepalive (Get-/Set-/Test-TcpKeepAliveSetting).
@@ -20,6 +23,9 @@ namespace CloseWait
         // Get-TcpPortUsage, Get-/Set-TcpTimeWaitSetting.
 
         // Network namespaces and containers.
+
+        /// <summary>-NetworkNamespace (or a piped record's NetworkNamespace) names something that is not a network namespace.</summary>
+        internal const string InvalidNetworkNamespace = "InvalidNetworkNamespace";
 
         // Remoting: objects listed on another machine or boot.
     }

@@ -186,7 +186,7 @@ namespace CloseWait.Platform.Linux
         /// <summary>Null when that descriptor is gone or now holds another socket.</summary>
         private CloseOutcome? TryShutDownVia(int pid, int fd, TcpConnection c)
         {
-            long pidfd = (long)Interop.Libc.syscall((IntPtr)Interop.Libc.SYS_pidfd_open, (IntPtr)pid, IntPtr.Zero, IntPtr.Zero);
+            long pidfd = (long)Interop.Libc.syscall((IntPtr)Interop.LinuxAbi.Require().SYS_pidfd_open, (IntPtr)pid, IntPtr.Zero, IntPtr.Zero);
             if (pidfd < 0)
             {
                 int errno = LinuxErrno.Last();
@@ -201,7 +201,7 @@ namespace CloseWait.Platform.Linux
             long local;
             try
             {
-                local = (long)Interop.Libc.syscall((IntPtr)Interop.Libc.SYS_pidfd_getfd, (IntPtr)pidfd, (IntPtr)fd, IntPtr.Zero);
+                local = (long)Interop.Libc.syscall((IntPtr)Interop.LinuxAbi.Require().SYS_pidfd_getfd, (IntPtr)pidfd, (IntPtr)fd, IntPtr.Zero);
                 if (local < 0)
                 {
                     int errno = LinuxErrno.Last();

@@ -104,6 +104,16 @@ internal static partial class Interop
         [DllImport(Libraries.Libc, SetLastError = true)]
         internal static extern IntPtr read(int fd, byte* buf, IntPtr count);
 
+        internal const int SEEK_SET = 0;
+
+        /// <summary>lseek64: a 64-bit offset on every architecture (lseek's off_t is 32 bits on arm and x86).</summary>
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern long lseek64(int fd, long offset, int whence);
+
+        /// <summary>kill(pid, 0): whether a process still exists (ESRCH when gone).</summary>
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern int kill(int pid, int sig);
+
         [DllImport(Libraries.Libc, SetLastError = true)]
         internal static extern IntPtr readlinkat(int dirfd, byte* pathname, byte* buf, IntPtr bufsiz);
 

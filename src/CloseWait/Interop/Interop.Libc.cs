@@ -195,5 +195,11 @@ internal static partial class Interop
 
         [DllImport(Libraries.Libc, SetLastError = true)]
         internal static extern int getsockopt(int sockfd, int level, int optname, ulong* optval, ref int optlen);
+
+        internal const int IPPROTO_TCP = 6;
+        internal const int TCP_INFO = 11;
+
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern int getsockopt(int sockfd, int level, int optname, byte* optval, ref int optlen);
     }
 }

@@ -14,6 +14,9 @@ namespace CloseWait
 
         // Close-TcpConnection.
 
+        /// <summary>The socket with the record's cookie or inode is in a state it cannot have reached from the record's state (an edited record): left open.</summary>
+        internal const string ConnectionStateMismatch = "ConnectionStateMismatch";
+
         // Keepalive (Get-/Set-/Test-TcpKeepAliveSetting).
 
         // Test-TcpCloseWait.

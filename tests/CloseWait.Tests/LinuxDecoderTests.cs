@@ -417,6 +417,76 @@ namespace CloseWait.Tests
             Assert.Contains("line 2", e.Message);
         }
 
+        [Theory]
+        [InlineData(6, 3, false, true)]    // TIME_WAIT
+        [InlineData(5, 3, false, true)]    // FIN_WAIT2 as a time-wait minisocket (tw_substate)
+        [InlineData(3, 1, false, true)]    // request socket: inet_req_diag_fill writes SYN_RECV, timer 1
+        [InlineData(12, 1, false, true)]   // NEW_SYN_RECV
+        [InlineData(3, 1, true, false)]    // a full SYN_RECV socket (TCP Fast Open)
+        [InlineData(5, 2, true, false)]    // a full FIN_WAIT2 socket (tcp_fin_timeout above 60 s)
+        [InlineData(8, 0, true, false)]    // CLOSE_WAIT
+        [InlineData(1, 2, true, false)]    // ESTABLISHED with keepalive
+        [InlineData(10, 0, true, false)]   // LISTEN
+        [InlineData(9, 1, true, false)]    // LAST_ACK retransmitting
+        [InlineData(4, 1, true, false)]    // FIN_WAIT1
+        [InlineData(11, 1, true, false)]   // CLOSING
+        [InlineData(2, 1, true, false)]    // SYN_SENT
+        public void MiniSocketsAreToldByTheirTimerAndAttributesNotOnlyTheirState(int state, int timer, bool shutdownAttribute, bool mini)
+        {
+            Assert.Equal(mini, LinuxInetDiag.IsMiniSocket(state, timer, shutdownAttribute));
+        }
+
+        private const string ProcHeader = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
+
+        [Theory]
+        // get_timewait4_sock: a FIN_WAIT2 time-wait minisocket (12 fields, timer 3): uid, queues and inode unknown.
+        [InlineData("   5: 0100007F:958E 0100007F:ADEF 05 00000000:00000000 03:00001770 00000000     0        0 0 3 0000000000000000", true)]
+        // get_openreq4: a request socket (state 03, timer 01, the listener's uid 1000, 12 fields).
+        [InlineData("   6: 0100007F:ADEF 0100007F:958F 03 00000000:00000000 01:00000064 00000000  1000        0 0 0 0000000000000000", true)]
+        // get_tcp4_sock: a full FIN_WAIT2 socket (17 fields, keepalive timer): everything is real.
+        [InlineData("   7: 0100007F:9590 0100007F:ADEF 05 00000000:00000000 02:00000FA0 00000000  1000        0 16910 1 0000000000000000 20 4 30 10 -1", false)]
+        // get_tcp4_sock: CLOSE_WAIT.
+        [InlineData("   8: 0100007F:ADEF 0100007F:9591 08 00000000:00000008 00:00000000 00000000  1000        0 16911 1 0000000000000000 20 4 30 10 -1", false)]
+        public void ProcMiniSocketsHaveNoUserQueuesOrInode(string line, bool mini)
+        {
+            var c = LinuxProcNetTcpParser.Parse(new StringReader(ProcHeader + line + "\n"), AddressFamily.InterNetwork).Single();
+            if (mini)
+            {
+                Assert.Null(c.UserId);
+                Assert.Null(c.ReceiveQueue);
+                Assert.Null(c.SendQueue);
+                Assert.Null(c.Inode);
+            }
+            else
+            {
+                Assert.Equal(1000, c.UserId);
+                Assert.NotNull(c.ReceiveQueue);
+                Assert.NotNull(c.Inode);
+            }
+        }
+
+        /// <summary>
+        /// The closed client of a CLOSE_WAIT pair on this host goes to FIN_WAIT2 as a time-wait
+        /// minisocket (tcp_fin_timeout 60 s is not above TCP_TIMEWAIT_LEN): both back ends must
+        /// report its user and queues as unknown, not 0.
+        /// </summary>
+        [Theory]
+        [InlineData("Netlink")]
+        [InlineData("ProcNet")]
+        public void TheLocalPeerOfACloseWaitSocketIsAMiniSocketOnBothBackEnds(string backend)
+        {
+            using var s = LoopbackSockets.CloseWait(IPAddress.Loopback);
+            var table = new LinuxSocketTable { ForcedBackend = (LinuxTableBackend)Enum.Parse(typeof(LinuxTableBackend), backend) };
+            var query = new CloseWait.Platform.SocketQuery { States = new[] { TcpState.FinWait2, TcpState.TimeWait }, RemotePorts = new[] { s.Port } };
+            var peer = table.Read(query, System.Threading.CancellationToken.None).Single(c => c.LocalPort == s.ClientPorts[0]);
+            Assert.Equal(TcpState.FinWait2, peer.State);
+            Assert.Null(peer.UserId);
+            Assert.Null(peer.ReceiveQueue);
+            Assert.Null(peer.SendQueue);
+            Assert.Null(peer.Inode);
+            Assert.NotNull(peer.TimerExpiresIn);
+        }
+
         [Fact]
         public void ProcFileWithoutHeaderIsRejectedAndEmptyFileIsEmpty()
         {

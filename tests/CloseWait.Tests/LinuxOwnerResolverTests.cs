@@ -23,6 +23,71 @@ namespace CloseWait.Tests
         [DllImport("libc", SetLastError = true)]
         private static extern int close(int fd);
 
+        [DllImport("libc", SetLastError = true)]
+        private static extern int open(string path, int flags);
+
+        /// <summary>
+        /// The open count is read before the scan; a descriptor opened meanwhile takes a low number.
+        /// With one churning descriptor and the socket at 9000, reaching the count must not stop
+        /// the walk: the owner is found in every walk, while processes also start and exit (/bin/true).
+        /// </summary>
+        [Fact]
+        public void ChurningDescriptorsAndExitingProcessesLoseNoOwner()
+        {
+            using var s = LoopbackSockets.CloseWait(IPAddress.Loopback);
+            const int FarFd = 9000;
+            Assert.Equal(FarFd, dup2((int)s.ServerSockets[0].Handle, FarFd));
+            using var stop = new CancellationTokenSource();
+            var churn = new Thread(() =>
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    int fd = open("/dev/null", 0);
+                    if (fd >= 0)
+                    {
+                        close(fd);
+                    }
+                }
+            }) { IsBackground = true };
+            var spawner = new Thread(() =>
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    using var p = Process.Start(new ProcessStartInfo("/bin/true") { UseShellExecute = false });
+                    p!.WaitForExit(10000);
+                }
+            }) { IsBackground = true };
+            try
+            {
+                var table = new LinuxSocketTable { ForcedBackend = LinuxTableBackend.Netlink };
+                var c = table.Read(new SocketQuery { States = new[] { TcpState.CloseWait }, LocalPorts = new[] { s.Port } }, CancellationToken.None).Single();
+                ulong inode = c.Inode!.Value;
+                churn.Start();
+                spawner.Start();
+
+                const int Walks = 40;
+                int found = 0;
+                var resolver = new LinuxOwnerResolver();
+                for (int i = 0; i < Walks; i++)
+                {
+                    var walk = resolver.FindOwners(x => x == inode, CancellationToken.None);
+                    if (walk.Found.Any(f => f.Pid == Environment.ProcessId && f.Fd == FarFd))
+                    {
+                        found++;
+                    }
+                }
+
+                Assert.Equal(Walks, found);
+            }
+            finally
+            {
+                stop.Cancel();
+                churn.Join();
+                spawner.Join();
+                close(FarFd);
+            }
+        }
+
         [Fact]
         public void FindsEveryDescriptorOfASocketNearAndFar()
         {

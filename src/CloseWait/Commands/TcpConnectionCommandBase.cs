@@ -165,7 +165,7 @@ namespace CloseWait.Commands
             WriteVerbose($"Listed {count} matching socket(s) in {watch.ElapsedMilliseconds} ms.");
             if (lister.UnownedSockets > 0 && lister.InaccessibleProcesses > 0)
             {
-                WriteWarning(ConnectionLister.OwnerWarning(lister.UnownedSockets, lister.InaccessibleProcesses));
+                WriteWarning(ConnectionLister.OwnerWarning(lister.UnownedSockets, lister.InaccessibleProcesses, lister.FilteredByOwner));
             }
 
             if (lister.UnknownIdleTime > 0)

@@ -11,16 +11,20 @@ internal static partial class Interop
         internal const int SOCK_CLOEXEC = 0x80000;
         internal const int NETLINK_SOCK_DIAG = 4;
         internal const int SOL_SOCKET = 1;
-        internal const int SO_RCVTIMEO = 20;
         internal const int MSG_TRUNC = 0x20;
 
         internal const int O_RDONLY = 0;
         internal const int O_WRONLY = 1;
         internal const int O_CREAT = 0x40;
         internal const int O_EXCL = 0x80;
+        internal const int O_NOCTTY = 0x100;
         internal const int O_TRUNC = 0x200;
-        internal const int O_DIRECTORY = 0x10000;
+        internal const int O_NONBLOCK = 0x800;
         internal const int O_CLOEXEC = 0x80000;
+        internal const int O_PATH = 0x200000;
+
+        // Differs by architecture: see LinuxAbi.
+        internal static int O_DIRECTORY => LinuxAbi.Require().O_DIRECTORY;
 
         internal const int CLONE_NEWNET = 0x40000000;
 
@@ -36,6 +40,7 @@ internal static partial class Interop
         internal const int EPROTONOSUPPORT = 93;
         internal const int EOPNOTSUPP = 95;
         internal const int EAFNOSUPPORT = 97;
+        internal const int ENOTTY = 25;
         internal const int ESTALE = 116;
 
         [StructLayout(LayoutKind.Sequential)]
@@ -45,13 +50,6 @@ internal static partial class Interop
             internal ushort nl_pad;
             internal uint nl_pid;
             internal uint nl_groups;
-        }
-
-        [StructLayout(LayoutKind.Sequential)]
-        internal struct TimeVal
-        {
-            internal long tv_sec;
-            internal long tv_usec;
         }
 
         [DllImport(Libraries.Libc, SetLastError = true)]
@@ -67,7 +65,7 @@ internal static partial class Interop
         internal static extern int setsockopt(int sockfd, int level, int optname, ref int optval, int optlen);
 
         [DllImport(Libraries.Libc, SetLastError = true)]
-        internal static extern int setsockopt(int sockfd, int level, int optname, ref TimeVal optval, int optlen);
+        internal static extern int setsockopt(int sockfd, int level, int optname, byte* optval, int optlen);
 
         [DllImport(Libraries.Libc, SetLastError = true)]
         internal static extern IntPtr sendto(int sockfd, byte* buf, IntPtr len, int flags, ref SockAddrNl dest, int addrlen);
@@ -106,6 +104,16 @@ internal static partial class Interop
         [DllImport(Libraries.Libc, SetLastError = true)]
         internal static extern IntPtr read(int fd, byte* buf, IntPtr count);
 
+        internal const int SEEK_SET = 0;
+
+        /// <summary>lseek64: a 64-bit offset on every architecture (lseek's off_t is 32 bits on arm and x86).</summary>
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern long lseek64(int fd, long offset, int whence);
+
+        /// <summary>kill(pid, 0): whether a process still exists (ESRCH when gone).</summary>
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern int kill(int pid, int sig);
+
         [DllImport(Libraries.Libc, SetLastError = true)]
         internal static extern IntPtr readlinkat(int dirfd, byte* pathname, byte* buf, IntPtr bufsiz);
 
@@ -136,25 +144,14 @@ internal static partial class Interop
             return GetDents64Syscall(fd, dirp, count);
         }
 
-        internal static IntPtr GetDents64Syscall(int fd, byte* dirp, IntPtr count)
-        {
-            long number;
-            switch (RuntimeInformation.ProcessArchitecture)
-            {
-                case Architecture.X64: number = 217; break;
-                case Architecture.Arm64: number = 61; break;
-                case Architecture.X86: number = 220; break;
-                case Architecture.Arm: number = 217; break;
-                default: throw new PlatformNotSupportedException($"getdents64 is not exported by this C library and its system call number on {RuntimeInformation.ProcessArchitecture} is not known.");
-            }
-
-            return syscall((IntPtr)number, (IntPtr)fd, (IntPtr)dirp, count);
-        }
+        internal static IntPtr GetDents64Syscall(int fd, byte* dirp, IntPtr count) =>
+            syscall((IntPtr)LinuxAbi.Require().SYS_getdents64, (IntPtr)fd, (IntPtr)dirp, count);
 
         internal const int AT_FDCWD = -100;
         internal const int AT_EMPTY_PATH = 0x1000;
         internal const uint STATX_SIZE = 0x200;
         internal const int StatxSize = 256;          // struct statx
+        internal const int StatxModeOffset = 28;     // stx_mode (u16)
         internal const int StatxSizeOffset = 40;     // stx_size
 
         /// <summary>glibc 2.28+; the same layout on every architecture.</summary>
@@ -163,6 +160,17 @@ internal static partial class Interop
 
         [DllImport(Libraries.Libc, SetLastError = true)]
         internal static extern int setns(int fd, int nstype);
+
+        /// <summary>statfs f_type of nsfs (linux/magic.h).</summary>
+        internal const long NSFS_MAGIC = 0x6e736673;
+
+        /// <summary>The buffer is struct statfs, whose layout differs by architecture (LinuxAbi.StatfsType reads it).</summary>
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern int fstatfs(int fd, byte* buf);
+
+        /// <summary>ioctl(2) with no argument (NS_GET_NSTYPE); the request is an unsigned long.</summary>
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern int ioctl(int fd, UIntPtr request, IntPtr arg);
 
         [DllImport(Libraries.Libc, SetLastError = true)]
         internal static extern uint geteuid();
@@ -178,10 +186,6 @@ internal static partial class Interop
         internal const int SHUT_RDWR = 2;
         internal const int ENOTCONN = 107;
 
-        // Syscall numbers from the unified table (asm-generic), the same on x86_64, arm64 and arm.
-        internal const int SYS_pidfd_open = 434;
-        internal const int SYS_pidfd_getfd = 438;
-
         /// <summary>For pidfd_open and pidfd_getfd, which glibc wraps only from 2.36. Arguments are C longs.</summary>
         [DllImport(Libraries.Libc, SetLastError = true)]
         internal static extern IntPtr syscall(IntPtr number, IntPtr arg1, IntPtr arg2, IntPtr arg3);
@@ -191,5 +195,11 @@ internal static partial class Interop
 
         [DllImport(Libraries.Libc, SetLastError = true)]
         internal static extern int getsockopt(int sockfd, int level, int optname, ulong* optval, ref int optlen);
+
+        internal const int IPPROTO_TCP = 6;
+        internal const int TCP_INFO = 11;
+
+        [DllImport(Libraries.Libc, SetLastError = true)]
+        internal static extern int getsockopt(int sockfd, int level, int optname, byte* optval, ref int optlen);
     }
 }

@@ -27,6 +27,9 @@ namespace CloseWait
         /// <summary>Sockets that matched but whose owner stayed unknown.</summary>
         public int UnownedSockets { get; private set; }
 
+        /// <summary>Whether the last listing filtered by owner (the warning then says the result may be incomplete).</summary>
+        public bool FilteredByOwner { get; private set; }
+
         /// <summary>Sockets skipped by -MinimumIdleTime because the platform gives no idle time.</summary>
         public int UnknownIdleTime { get; private set; }
 
@@ -56,17 +59,21 @@ namespace CloseWait
             }
 
             InaccessibleProcesses = _owners!.Resolve(matched, cancellationToken);
+            FilteredByOwner = filter.FiltersByOwner;
             foreach (var c in matched)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                if (!filter.MatchesOwner(c))
-                {
-                    continue;
-                }
 
+                // Counted before the owner filter: a socket whose owner stayed hidden cannot match
+                // -ProcessId or -ProcessName, and may be exactly what was asked for.
                 if (c.ProcessId == null && c.Inode != null)
                 {
                     UnownedSockets++;
+                }
+
+                if (!filter.MatchesOwner(c))
+                {
+                    continue;
                 }
 
                 yield return c;
@@ -95,13 +102,20 @@ namespace CloseWait
         }
 
         /// <summary>
-        /// The one warning about sockets whose owner stayed unknown. As root the hidden processes
-        /// are hidden by something root cannot pass (another user namespace, a security module,
-        /// a sandbox's init), so "run as root" would be wrong advice there.
+        /// The one warning about sockets whose owner stayed unknown while some processes could
+        /// not be inspected. As root those processes are hidden by something root cannot pass
+        /// (another user namespace, a security module, a sandbox's init), so "run as root" would
+        /// be wrong advice there, and they need not be the owners: an owner may also have closed
+        /// its descriptor during the walk. With an owner filter, those sockets could not match it.
         /// </summary>
-        internal static string OwnerWarning(int unownedSockets, int inaccessibleProcesses) =>
-            PlatformServices.IsPrivileged
-                ? $"{unownedSockets} socket(s) have no visible owner: {inaccessibleProcesses} process(es) could not be inspected even as root (another user namespace, a security module or a sandbox hides their descriptors)."
+        internal static string OwnerWarning(int unownedSockets, int inaccessibleProcesses, bool filteredByOwner = false)
+        {
+            string text = PlatformServices.IsPrivileged
+                ? $"{unownedSockets} socket(s) have no visible owner, and {inaccessibleProcesses} process(es) could not be inspected even as root (another user namespace, a security module or a sandbox hides their descriptors): those may hold them, or their owners closed them during the walk."
                 : $"{unownedSockets} socket(s) have no visible owner: {inaccessibleProcesses} process(es) could not be inspected. Run as root (sudo) to see every socket's owner.";
+            return filteredByOwner
+                ? text + " -ProcessId and -ProcessName cannot match a socket whose owner is not visible, so the result may be incomplete."
+                : text;
+        }
     }
 }

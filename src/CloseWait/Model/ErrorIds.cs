@@ -14,6 +14,9 @@ namespace CloseWait
         internal const string SocketTableMalformed = nameof(SocketTableMalformed);
         internal const string PlatformNotSupported = nameof(PlatformNotSupported);
 
+        /// <summary>Linux on a CPU architecture whose open flags and system call numbers CloseWait does not know.</summary>
+        internal const string UnsupportedArchitecture = "UnsupportedArchitecture";
+
         // Close-TcpConnection.
         internal const string ListenerNotClosed = nameof(ListenerNotClosed);
 
@@ -29,6 +32,9 @@ namespace CloseWait
         internal const string SocketOwnerUnknown = nameof(SocketOwnerUnknown);
         internal const string SocketDiagUnavailable = nameof(SocketDiagUnavailable);
         internal const string ConnectionIdentityUnknown = nameof(ConnectionIdentityUnknown);
+
+        /// <summary>The socket with the record's cookie or inode is in a state it cannot have reached from the record's state (an edited record): left open.</summary>
+        internal const string ConnectionStateMismatch = "ConnectionStateMismatch";
 
         // Keepalive (Get-/Set-/Test-TcpKeepAliveSetting).
         internal const string KeepAlivePermissionDenied = nameof(KeepAlivePermissionDenied);

@@ -54,7 +54,12 @@ namespace CloseWait.Platform.Linux
         internal const int TcpInfoLastDataRecvOffset = 52;
 
         // idiag_timer values (ss's "timer:(...)"): 1 retransmit, 2 keepalive, 3 TIME_WAIT, 4 zero window probe.
+        internal const byte TimerRetransmit = 1;
         internal const byte TimerKeepAlive = 2;
+        internal const byte TimerTimeWait = 3;
+
+        /// <summary>Every full socket carries it (inet_diag_msg_attrs_fill); minisockets never do.</summary>
+        internal const ushort INET_DIAG_SHUTDOWN = 8;
 
         internal const uint NoCookie = 0xFFFFFFFF;
 
@@ -439,9 +444,7 @@ namespace CloseWait.Platform.Linux
             }
 
             var tcpState = ToTcpState(state)!.Value;
-
-            // TIME_WAIT and request sockets are mini sockets: no owner, no uid, no inode, no tcp_info.
-            bool mini = state == 6 || state == 12;
+            bool mini = IsMiniSocket(state, timer, HasAttribute(buf, offset, length, INET_DIAG_SHUTDOWN));
             var c = new TcpConnection(af, local, sport, remote, dport, tcpState, state, "Netlink")
             {
                 ReceiveQueue = mini ? (long?)null : UnreadBytes(state, rqueue),
@@ -462,6 +465,18 @@ namespace CloseWait.Platform.Linux
 
             return c;
         }
+
+        /// <summary>
+        /// Whether a message describes a minisocket, whose uid, queues and inode the kernel writes
+        /// as 0 (net/ipv4/inet_diag.c): a time-wait socket (inet_twsk_diag_fill: idiag_timer 3,
+        /// state TIME_WAIT or FIN_WAIT2, the substate of an orphan that went to time-wait early) or
+        /// a request socket (inet_req_diag_fill: state SYN_RECV, idiag_timer 1). A full socket
+        /// always carries INET_DIAG_SHUTDOWN; a full SYN_RECV socket (TCP Fast Open) therefore
+        /// stays a full socket.
+        /// </summary>
+        internal static bool IsMiniSocket(int state, int timer, bool hasShutdownAttribute) =>
+            state == 6 || state == 12 || timer == TimerTimeWait
+            || (state == 3 && timer == TimerRetransmit && !hasShutdownAttribute);
 
         /// <summary>
         /// What counting needs from one inet_diag_msg: family, state and inode, nothing allocated.
@@ -499,6 +514,30 @@ namespace CloseWait.Platform.Linux
             {
                 throw new InvalidDataException($"inet_diag: unknown TCP state {state}.");
             }
+        }
+
+        /// <summary>Whether the message carries an attribute of this type (bounds checked by <see cref="InfoAttribute"/> first).</summary>
+        private static bool HasAttribute(byte[] buf, int offset, int length, ushort type)
+        {
+            int a = offset + NlmsgAlign(DiagMsgSize);
+            int end = offset + length;
+            while (a + RtaHdrLen <= end)
+            {
+                ushort rtaLen = ReadU16(buf, a);
+                if (rtaLen < RtaHdrLen)
+                {
+                    return false;
+                }
+
+                if ((ReadU16(buf, a + 2) & 0x3FFF) == type)
+                {
+                    return true;
+                }
+
+                a += NlmsgAlign(rtaLen);
+            }
+
+            return false;
         }
 
         /// <summary>

@@ -48,8 +48,13 @@ namespace CloseWait.Platform.Linux
                 }
 
                 // A bounded wait per receive so that a silent kernel can never hang a pipeline.
-                var tv = new Interop.Libc.TimeVal { tv_sec = 10 };
-                Interop.Libc.setsockopt(fd, Interop.Libc.SOL_SOCKET, Interop.Libc.SO_RCVTIMEO, ref tv, sizeof(Interop.Libc.TimeVal));
+                var abi = Interop.LinuxAbi.Require();
+                byte[] tv = abi.TimeVal(10);
+                fixed (byte* p = tv)
+                {
+                    Interop.Libc.setsockopt(fd, Interop.Libc.SOL_SOCKET, abi.SO_RCVTIMEO, p, tv.Length);
+                }
+
                 return new LinuxNetlinkSocket(fd, addr.nl_pid);
             }
             catch

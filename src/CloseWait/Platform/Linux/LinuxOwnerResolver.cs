@@ -231,25 +231,22 @@ namespace CloseWait.Platform.Linux
             if (dirFd < 0)
             {
                 // Gone since listing (ENOENT/ESRCH) is not a permission problem.
-                return !IsPermission(LinuxErrno.Last());
+                return !IsPermission(LinuxErrno.Last()) || !StillExists(pid);
             }
 
             try
             {
                 int next = 0;
                 long count = OpenDescriptorCount(dirFd, w);
-                if (count > 0)
+                if (count > 0 && ReadByNumber(dirFd, pid, count, wanted, w, out next) == ProbeResult.Denied)
                 {
-                    switch (ReadByNumber(dirFd, pid, count, wanted, w, out next))
-                    {
-                        case ProbeResult.Done:
-                            return true;
-                        case ProbeResult.Denied:
-                            return false;
-                    }
+                    return !StillExists(pid);
                 }
 
-                return ReadDirectory(dirFd, pid, next, wanted, w);
+                // The count is a hint, never a stop: it was read before the scan, and a descriptor
+                // opened meanwhile takes a low number, so reaching it proves nothing about the
+                // numbers above. The listing covers the rest of the table, from where the probe stopped.
+                return ReadDirectory(dirFd, pid, next, wanted, w) || !StillExists(pid);
             }
             finally
             {
@@ -257,9 +254,17 @@ namespace CloseWait.Platform.Linux
             }
         }
 
+        /// <summary>
+        /// A process that exits during the walk answers EACCES on its descriptors (the kernel's
+        /// access check finds no task): that is not a process that could not be inspected.
+        /// </summary>
+        private static bool StillExists(int pid) =>
+            Interop.Libc.kill(pid, 0) == 0 || LinuxErrno.Last() != Interop.Libc.ESRCH;
+
         private enum ProbeResult
         {
-            Done,
+            /// <summary>As many descriptors seen as the count said (which proves nothing about higher numbers).</summary>
+            CountReached,
             Denied,
             Sparse,
         }
@@ -297,10 +302,10 @@ namespace CloseWait.Platform.Linux
         }
 
         /// <summary>
-        /// Reads descriptors 0, 1, 2, ... by number until all <paramref name="count"/> are seen:
-        /// one readlinkat per descriptor, without listing the directory (a listing makes the kernel
-        /// look up every entry once more). A sparse table (too many misses) stops early and
-        /// leaves the rest, from <paramref name="next"/>, to the listing.
+        /// Reads descriptors 0, 1, 2, ... by number until <paramref name="count"/> are seen: one
+        /// readlinkat per descriptor, without listing the directory (a listing makes the kernel
+        /// look up every entry once more). Stops there, or early on a sparse table (too many
+        /// misses); the caller lists the rest, from <paramref name="next"/>.
         /// </summary>
         private static ProbeResult ReadByNumber(int dirFd, int pid, long count, Func<ulong, bool> wanted, Worker w, out int next)
         {
@@ -314,7 +319,7 @@ namespace CloseWait.Platform.Linux
                     if (seen >= count || misses > count + MaxProbeMisses)
                     {
                         next = fd;
-                        return seen >= count ? ProbeResult.Done : ProbeResult.Sparse;
+                        return seen >= count ? ProbeResult.CountReached : ProbeResult.Sparse;
                     }
 
                     WriteDecimal(name, fd);
@@ -340,9 +345,19 @@ namespace CloseWait.Platform.Linux
             }
         }
 
-        /// <summary>Lists the directory (getdents64) and reads each descriptor from <paramref name="from"/> on.</summary>
+        /// <summary>
+        /// Lists the directory (getdents64) from descriptor <paramref name="from"/> on and reads each:
+        /// the position of a /proc/&lt;pid&gt;/fd directory is the descriptor number plus 2 (after
+        /// "." and ".."), so the kernel starts the listing there.
+        /// </summary>
         private static bool ReadDirectory(int dirFd, int pid, int from, Func<ulong, bool> wanted, Worker w)
         {
+            if (from > 0)
+            {
+                // If the seek fails the listing starts at 0, and the numbers below from are skipped.
+                Interop.Libc.lseek64(dirFd, from + 2L, Interop.Libc.SEEK_SET);
+            }
+
             fixed (byte* dir = w.DirBuf)
             fixed (byte* link = w.LinkBuf)
             {

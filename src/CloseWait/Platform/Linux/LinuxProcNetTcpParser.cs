@@ -16,6 +16,9 @@ namespace CloseWait.Platform.Linux
         // USER_HZ: the timer column is in clock ticks of 1/100 s on every Linux architecture.
         private const int UserHz = 100;
 
+        /// <summary>Fields of a full socket's line; minisockets print 12.</summary>
+        private const int FullSocketFields = 17;
+
         internal static System.Collections.Generic.IEnumerable<TcpConnection> Parse(TextReader reader, AddressFamily family)
         {
             string? header = reader.ReadLine();
@@ -59,7 +62,11 @@ namespace CloseWait.Platform.Linux
             var (timer, when) = Pair(f[5], lineNumber, "tr:tm->when");
             long uid = ParseDec(f[7], lineNumber, "uid");
             long inode = ParseDec(f[9], lineNumber, "inode");
-            bool mini = st == 6 || st == 12;
+            // Minisockets, as LinuxInetDiag.IsMiniSocket decides: a time-wait socket (timer 3, state
+            // TIME_WAIT or FIN_WAIT2) and a request socket (SYN_RECV, timer 1) print 12 fields
+            // (get_timewait4_sock, get_openreq4 and their v6 twins), a full socket 17 (get_tcp4_sock
+            // adds rto, ato, quick ack, cwnd, ssthresh), like INET_DIAG_SHUTDOWN over netlink.
+            bool mini = LinuxInetDiag.IsMiniSocket(st, (int)timer, hasShutdownAttribute: f.Length >= FullSocketFields);
             return new TcpConnection(family, local, lport, remote, rport, state, st, "ProcNet")
             {
                 ReceiveQueue = mini ? (long?)null : LinuxInetDiag.UnreadBytes(st, (uint)rx),

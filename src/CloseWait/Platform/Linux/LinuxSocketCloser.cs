@@ -63,9 +63,17 @@ namespace CloseWait.Platform.Linux
         {
             var netlink = Netlink(c.NetworkNamespace);
             ulong cookie;
+            TcpConnection? now;
             if (c.Cookie is ulong listed)
             {
+                // SOCK_DESTROY finds the socket by addresses and cookie whatever its state: the
+                // state is checked here, so that a record that says CloseWait never closes a listener.
                 cookie = listed;
+                now = Lookup(netlink, c, cookie);
+                if (now == null)
+                {
+                    return GoneOrReplaced(netlink, c);
+                }
             }
             else
             {
@@ -76,7 +84,7 @@ namespace CloseWait.Platform.Linux
                     throw IdentityUnknown(c);
                 }
 
-                var now = Lookup(netlink, c, NoCookie);
+                now = Lookup(netlink, c, NoCookie);
                 if (now == null || now.Cookie == null)
                 {
                     return Gone();
@@ -90,6 +98,7 @@ namespace CloseWait.Platform.Linux
                 cookie = now.Cookie.Value;
             }
 
+            CheckState(c, now.State);
             uint seq = netlink.NextSequence();
             int errno = netlink.Request(Request(LinuxInetDiag.SOCK_DESTROY, c, cookie, seq), seq);
             switch (errno)
@@ -156,17 +165,74 @@ namespace CloseWait.Platform.Linux
                 }
             }
 
-            if (c.Cookie is ulong cookie && Lookup(Netlink(c.NetworkNamespace), c, cookie) == null)
+            if (MissingNow(c) is CloseOutcome missing)
             {
-                return Gone();
+                return missing;
             }
 
-            string hint = inaccessible > 0
-                ? $" {inaccessible} process(es) could not be inspected: run as root (sudo) to see every owner,"
-                : string.Empty;
+            string hint = inaccessible == 0
+                ? string.Empty
+                : PlatformServices.IsPrivileged
+                    ? $" {inaccessible} process(es) could not be inspected even as root (another user namespace, a security module or a sandbox hides their descriptors),"
+                    : $" {inaccessible} process(es) could not be inspected: run as root (sudo) to see every owner,";
             throw new CloseWaitException(ErrorIds.SocketOwnerUnknown, ErrorCategory.ObjectNotFound,
                 $"No process holding {c.DescribeEndpoints()} could be found, and -Method Shutdown works through the owner's descriptor.{hint} or use -Method Abort.", c);
         }
+
+        /// <summary>
+        /// When no owner holds the socket: AlreadyGone when nothing uses its addresses now, Replaced
+        /// when another socket does (another cookie, or another inode for a record listed from
+        /// /proc without a cookie); null when it still exists or netlink cannot tell.
+        /// </summary>
+        private CloseOutcome? MissingNow(TcpConnection c)
+        {
+            try
+            {
+                var netlink = Netlink(c.NetworkNamespace);
+                if (c.Cookie is ulong cookie)
+                {
+                    return Lookup(netlink, c, cookie) == null ? GoneOrReplaced(netlink, c) : null;
+                }
+
+                var now = Lookup(netlink, c, NoCookie);
+                if (now == null || (now.State == TcpState.Listen && c.State != TcpState.Listen))
+                {
+                    return Gone();
+                }
+
+                return now.Inode != c.Inode ? Replaced(now) : null;
+            }
+            catch (Exception e) when (e is NetlinkErrorException || (e is CloseWaitException cw && cw.ErrorId == "SocketDiagUnavailable"))
+            {
+                return null;
+            }
+        }
+
+        /// <summary>The record's state against the socket's state now: a socket it cannot have become is not the listed one.</summary>
+        private static void CheckState(TcpConnection c, TcpState now)
+        {
+            if (!TcpStateProgress.CanHaveBecome(c.State, now))
+            {
+                throw new CloseWaitException(ErrorIds.ConnectionStateMismatch, ErrorCategory.InvalidData,
+                    $"{c.DescribeEndpoints()} was listed as {c.State}, but the socket with its identity is {now}, a state it cannot have reached since: the record does not describe it (edited?), so it was left open. List it again with Get-TcpConnection{(now == TcpState.Listen ? "; a listener closes only when listed as Listen and -State names Listen" : string.Empty)}.", c);
+            }
+        }
+
+        /// <summary>The socket's state from TCP_INFO on a descriptor (tcpi_state, the first byte); null when the kernel does not say.</summary>
+        private static TcpState? StateOf(int fd)
+        {
+            byte* info = stackalloc byte[TcpInfoStateBytes];
+            int len = TcpInfoStateBytes;
+            if (Interop.Libc.getsockopt(fd, Interop.Libc.IPPROTO_TCP, Interop.Libc.TCP_INFO, info, ref len) != 0 || len < 1)
+            {
+                return null;
+            }
+
+            return LinuxInetDiag.ToTcpState(info[0]);
+        }
+
+        // Enough of struct tcp_info for tcpi_state; the kernel copies min(len, sizeof) bytes.
+        private const int TcpInfoStateBytes = 8;
 
         /// <summary>Tries each owner's descriptor not tried yet; null when none of them holds the socket.</summary>
         private CloseOutcome? TryShutDownVia(TcpSocketOwner[] owners, TcpConnection c, HashSet<long> tried)
@@ -186,7 +252,7 @@ namespace CloseWait.Platform.Linux
         /// <summary>Null when that descriptor is gone or now holds another socket.</summary>
         private CloseOutcome? TryShutDownVia(int pid, int fd, TcpConnection c)
         {
-            long pidfd = (long)Interop.Libc.syscall((IntPtr)Interop.Libc.SYS_pidfd_open, (IntPtr)pid, IntPtr.Zero, IntPtr.Zero);
+            long pidfd = (long)Interop.Libc.syscall((IntPtr)Interop.LinuxAbi.Require().SYS_pidfd_open, (IntPtr)pid, IntPtr.Zero, IntPtr.Zero);
             if (pidfd < 0)
             {
                 int errno = LinuxErrno.Last();
@@ -201,7 +267,7 @@ namespace CloseWait.Platform.Linux
             long local;
             try
             {
-                local = (long)Interop.Libc.syscall((IntPtr)Interop.Libc.SYS_pidfd_getfd, (IntPtr)pidfd, (IntPtr)fd, IntPtr.Zero);
+                local = (long)Interop.Libc.syscall((IntPtr)Interop.LinuxAbi.Require().SYS_pidfd_getfd, (IntPtr)pidfd, (IntPtr)fd, IntPtr.Zero);
                 if (local < 0)
                 {
                     int errno = LinuxErrno.Last();
@@ -218,6 +284,8 @@ namespace CloseWait.Platform.Linux
                 Interop.Libc.close((int)pidfd);
             }
 
+            TcpState before;
+            TcpState? remaining;
             try
             {
                 if (!IsListedSocket((int)local, c))
@@ -225,6 +293,8 @@ namespace CloseWait.Platform.Linux
                     return null;
                 }
 
+                before = StateOf((int)local) ?? c.State;
+                CheckState(c, before);
                 if (Interop.Libc.shutdown((int)local, Interop.Libc.SHUT_RDWR) != 0)
                 {
                     int errno = LinuxErrno.Last();
@@ -237,22 +307,51 @@ namespace CloseWait.Platform.Linux
                         $"shutdown() of {c.DescribeEndpoints()} through descriptor {fd} of PID {pid} failed: {LinuxErrno.Describe(errno)}.", c)
                     { NativeError = errno };
                 }
+
+                remaining = StateOf((int)local);
             }
             finally
             {
                 Interop.Libc.close((int)local);
             }
 
-            TcpState? remaining = c.Cookie is ulong cookie ? Lookup(Netlink(c.NetworkNamespace), c, cookie)?.State : null;
-            string after = remaining is TcpState s
-                ? $"the socket is now {s} until the peer acknowledges"
-                : "the connection has left the table";
-            return new CloseOutcome(TcpCloseStatus.Closed,
-                $"Shut down through descriptor {fd} of PID {pid} (pidfd_getfd): the peer got a FIN and {after}. The owner's descriptor stays open on the closed socket until the owner closes it; it reads end of file and its next write fails (EPIPE).")
+            if (remaining == null && c.Cookie is ulong cookie)
             {
-                RemainingState = remaining,
+                remaining = Lookup(Netlink(c.NetworkNamespace), c, cookie)?.State;
+            }
+
+            return new CloseOutcome(TcpCloseStatus.Closed, ShutdownDetail(before, remaining, pid, fd))
+            {
+                RemainingState = remaining == TcpState.Closed ? null : remaining,
                 Via = pid.ToString(CultureInfo.InvariantCulture) + "/" + fd.ToString(CultureInfo.InvariantCulture),
             };
+        }
+
+        /// <summary>
+        /// What shutdown(SHUT_RDWR) did, by the state it found (net/ipv4/tcp.c tcp_shutdown,
+        /// af_inet.c inet_shutdown): a FIN only from ESTABLISHED, SYN_RECV and CLOSE_WAIT; a
+        /// listener stops listening and a connecting socket gives up, both without a word to any
+        /// peer; after the FIN (FIN_WAIT1/2, CLOSING, LAST_ACK) nothing is sent at all.
+        /// </summary>
+        internal static string ShutdownDetail(TcpState before, TcpState? remaining, int pid, int fd)
+        {
+            string via = $"Shut down through descriptor {fd} of PID {pid} (pidfd_getfd)";
+            string now = remaining is TcpState r && r != TcpState.Closed
+                ? $"the socket is now {r}"
+                : "the socket has left the table";
+            switch (before)
+            {
+                case TcpState.Established:
+                case TcpState.SynReceived:
+                case TcpState.CloseWait:
+                    return $"{via}: the peer got a FIN and {now}{(remaining is TcpState st && st != TcpState.Closed ? " until the peer acknowledges" : string.Empty)}. The owner's descriptor stays open on the closed socket until the owner closes it; it reads end of file and its next write fails (EPIPE).";
+                case TcpState.Listen:
+                    return $"{via}: the listener stopped listening and connections waiting to be accepted were reset; no peer was sent anything. The owner's descriptor stays open on the closed socket; its next accept() fails.";
+                case TcpState.SynSent:
+                    return $"{via}: the connection attempt was abandoned before it was established; nothing was sent to the peer.";
+                default:
+                    return $"{via}: its FIN had already been sent ({before}), so nothing was sent now; only the receive side was shut (the owner reads end of file), and {now}. It ends when the peer sends its FIN or the kernel's timeout expires; -Method Abort ends it at once.";
+            }
         }
 
         /// <summary>The copied descriptor is the listed socket: same cookie, or same inode when no cookie was listed.</summary>

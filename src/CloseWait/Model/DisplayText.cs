@@ -83,8 +83,9 @@ namespace CloseWait
 
             if (tail.Length == 0)
             {
-                // Not even one whole group fits (an IPv4-mapped address's dotted quad): keep the end.
-                return Ellipsis + address.Substring(address.Length - (room - Ellipsis.Length));
+                // Not even one whole group fits (an IPv4-mapped address's dotted quad): keep the end,
+                // without a separator right after the ellipsis.
+                return Ellipsis + address.Substring(address.Length - (room - Ellipsis.Length)).TrimStart('.', ':');
             }
 
             return head + Ellipsis + tail;

@@ -55,30 +55,31 @@ namespace CloseWait
             string tail = string.Empty;
             int first = 0;
             int last = groups.Length - 1;
-            bool takeTail = true;
-            // Alternate: the last group (interface id, zone), then the first (the prefix), and so on.
+            bool tailFirst = true;
+            // Alternate: the last group (interface id, zone), then the first (the prefix), and so
+            // on; when the next group of one side does not fit, the other side may still take one.
             while (first <= last)
             {
-                string nextHead = head + groups[first] + separator;
-                string nextTail = separator + groups[last] + tail;
-                string candidate = takeTail ? head + Ellipsis + nextTail : nextHead + Ellipsis + tail;
-                if (candidate.Length > room)
+                string withTail = head + Ellipsis + separator + groups[last] + tail;
+                string withHead = head + groups[first] + separator + Ellipsis + tail;
+                bool tailFits = withTail.Length <= room;
+                bool headFits = withHead.Length <= room && tail.Length > 0;
+                if (tailFits && (tailFirst || !headFits))
+                {
+                    tail = separator + groups[last] + tail;
+                    last--;
+                }
+                else if (headFits)
+                {
+                    head = head + groups[first] + separator;
+                    first++;
+                }
+                else
                 {
                     break;
                 }
 
-                if (takeTail)
-                {
-                    tail = nextTail;
-                    last--;
-                }
-                else
-                {
-                    head = nextHead;
-                    first++;
-                }
-
-                takeTail = !takeTail;
+                tailFirst = !tailFirst;
             }
 
             if (tail.Length == 0)

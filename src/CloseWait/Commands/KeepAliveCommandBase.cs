@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Management.Automation;
 using CloseWait.Platform;
+using CloseWait.Commands.Completers;
 
 namespace CloseWait.Commands
 {
@@ -10,6 +11,7 @@ namespace CloseWait.Commands
         /// <summary>Linux: another network namespace (a container's) by PID, `ip netns` name or path.</summary>
         [Parameter]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
         public string? NetworkNamespace { get; set; }
 
         internal IKeepAliveStore Store { get; private set; } = null!;

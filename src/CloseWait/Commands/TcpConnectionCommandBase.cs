@@ -8,6 +8,7 @@ using System.Net.Sockets;
 using System.Threading;
 using CloseWait.Platform;
 using CloseWait.Platform.Linux;
+using CloseWait.Commands.Completers;
 
 namespace CloseWait.Commands
 {
@@ -51,6 +52,7 @@ namespace CloseWait.Commands
         [SupportsWildcards]
         [ValidateNotNullOrEmpty]
         [ValidateWildcardPattern]
+        [ArgumentCompleter(typeof(ProcessNameCompleter))]
         public string[]? ProcessName { get; set; }
 
         [Parameter]
@@ -60,6 +62,7 @@ namespace CloseWait.Commands
         /// <summary>Linux: read another network namespace (a container's) by PID, name or path.</summary>
         [Parameter]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
         public string? NetworkNamespace { get; set; }
 
         /// <summary>Skip the owner lookup: faster, owner fields stay $null.</summary>

@@ -14,6 +14,7 @@ namespace CloseWait
         // Keepalive (Get-/Set-/Test-TcpKeepAliveSetting).
 
         // Test-TcpCloseWait.
+        internal const string DiagnosisNeedsOwners = "DiagnosisNeedsOwners";
 
         // Watch-TcpCloseWait.
 

@@ -47,6 +47,13 @@ namespace CloseWait
         /// <summary>Bytes received and not yet read by the owner; for a listener, connections waiting in the accept queue.</summary>
         public long? ReceiveQueue { get; internal set; }
 
+        /// <summary>
+        /// CLOSE_WAIT on Linux: true when the owner has read the end of the stream (the peer's FIN)
+        /// and still not closed, false while the FIN waits unread in the receive queue. Null in other
+        /// states and where the table does not tell (Windows, macOS).
+        /// </summary>
+        public bool? EndOfStreamRead { get; internal set; }
+
         /// <summary>Bytes sent and not yet acknowledged; for a listener, the accept backlog.</summary>
         public long? SendQueue { get; internal set; }
 

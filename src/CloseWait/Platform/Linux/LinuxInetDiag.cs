@@ -449,6 +449,7 @@ namespace CloseWait.Platform.Linux
             var c = new TcpConnection(af, local, sport, remote, dport, tcpState, state, "Netlink")
             {
                 ReceiveQueue = mini ? (long?)null : UnreadBytes(state, rqueue),
+                EndOfStreamRead = EndOfStreamRead(state, rqueue),
                 SendQueue = mini ? (long?)null : wqueue,
                 UserId = mini ? (long?)null : uid,
                 Inode = inode == 0 ? (ulong?)null : inode,
@@ -551,6 +552,12 @@ namespace CloseWait.Platform.Linux
             bool finReceived = linuxState == 8 || linuxState == 9 || linuxState == 11;
             return finReceived && rqueue > 0 ? rqueue - 1 : rqueue;
         }
+
+        /// <summary>
+        /// CLOSE_WAIT: the FIN's sequence number stays in the queue until the owner reads
+        /// end-of-file, so an empty queue means it has read it. Null in every other state.
+        /// </summary>
+        internal static bool? EndOfStreamRead(int linuxState, uint rqueue) => linuxState == 8 ? rqueue == 0 : (bool?)null;
 
         private static IPAddress NewV6(byte[] bytes, uint ifIndex)
         {

@@ -50,7 +50,9 @@ namespace CloseWait
     /// (its local port is no listening port: a pooled client connection nobody looked at since the
     /// server closed it). No owner, no inode, on a listening port: AcceptBacklog (never accepted).
     /// Across sockets: DataIdleTime minus IdleTime is how long each sat idle before the peer's FIN;
-    /// where enough agree, PeerIdleTimeout with that time.
+    /// where enough agree, PeerIdleTimeout with that time. (Anything the peer sends after its FIN,
+    /// such as the ACK of a keepalive probe, moves IdleTime on and widens that gap: such sockets
+    /// fall out of the cluster rather than shift it.)
     /// </remarks>
     internal static class CloseWaitAnalyzer
     {

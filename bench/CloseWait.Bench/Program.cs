@@ -61,10 +61,17 @@ namespace CloseWait.Bench
                 ["render"] = ps => ps.AddCommand("Get-TcpCloseWait").AddCommand("Out-Default"),
                 ["port"] = ps => ps.AddCommand("Get-TcpConnection").AddParameter("LocalPort", port).AddParameter("NoOwner"),
             };
-            if (Invoke(runspace, ps => ps.AddCommand("Get-Command").AddParameter("Module", "CloseWait")).Any(c => c.Properties["Name"]?.Value as string == "Get-TcpConnectionSummary"))
+            var commands = Invoke(runspace, ps => ps.AddCommand("Get-Command").AddParameter("Module", "CloseWait")).Select(c => c.Properties["Name"]?.Value as string).ToList();
+            if (commands.Contains("Get-TcpConnectionSummary"))
             {
                 cases["summary"] = ps => ps.AddCommand("Get-TcpConnectionSummary");
                 cases["summarynoowner"] = ps => ps.AddCommand("Get-TcpConnectionSummary").AddParameter("NoOwner");
+            }
+
+            if (commands.Contains("Test-TcpCloseWait"))
+            {
+                // The diagnosis: the same listing plus the listeners, descriptor counts and the analysis.
+                cases["diagnose"] = ps => ps.AddCommand("Test-TcpCloseWait");
             }
 
             foreach (var c in cases.Values)

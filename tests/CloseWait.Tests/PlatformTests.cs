@@ -90,5 +90,52 @@ namespace CloseWait.Tests
             Assert.Empty(idle.Output);
             Assert.Contains(idle.Warnings, w => w.StartsWith("3 socket(s) were left out because this platform's socket table gives no idle time", StringComparison.Ordinal));
         }
+
+        [Fact]
+        public void TestTcpCloseWaitOnTheWindowsTableSaysWhatItCannotTell()
+        {
+            var builder = new WindowsTableBuilder(v6: false, module: true).Row(2, "0.0.0.0", 8080, "0.0.0.0", 0, pid: 1200);
+            for (int i = 0; i < 12; i++)
+            {
+                builder.Row(8, "10.0.0.5", 8080, "10.0.0.9", 40000 + i, pid: 1200);
+            }
+
+            builder.Row(8, "10.0.0.5", 8080, "10.0.0.9", 41000, pid: 1300).Row(8, "10.0.0.5", 8080, "10.0.0.9", 41001, pid: 1300);
+            byte[] v4 = builder.Build();
+            byte[] v6 = new WindowsTableBuilder(v6: true, module: true).Build();
+            var table = new WindowsSocketTable((byte[]? buffer, ref uint size, System.Net.Sockets.AddressFamily family, TableClass tableClass) =>
+            {
+                byte[] src = family == System.Net.Sockets.AddressFamily.InterNetwork ? v4 : v6;
+                if (buffer == null || size < src.Length)
+                {
+                    size = (uint)src.Length;
+                    return Interop.IpHlpApi.ERROR_INSUFFICIENT_BUFFER;
+                }
+
+                Buffer.BlockCopy(src, 0, buffer, 0, src.Length);
+                return Interop.IpHlpApi.NO_ERROR;
+            });
+            var owners = new WindowsOwnerResolver(() => new Dictionary<int, string> { [1200] = "w3wp", [1300] = "svc" });
+
+            PSResult r, quiet;
+            using (PlatformServices.UseBackEnds(table, owners))
+            {
+                r = _ps.Run("Test-TcpCloseWait").ThrowIfFailed();
+                quiet = _ps.Run("Test-TcpCloseWait -ProcessId 1300 -Quiet").ThrowIfFailed();
+            }
+
+            var all = r.Objects<TcpCloseWaitDiagnosis>();
+            Assert.Equal(new int?[] { 1200, 1300 }, all.Select(d => d.ProcessId).ToArray());
+            var many = all[0];
+            Assert.Equal(12, many.Count);
+            Assert.Equal(TcpCloseWaitSeverity.Warning, many.Severity);
+            Assert.Empty(many.Cause);
+            Assert.Null(many.StuckCount);
+            Assert.Null(many.UnreadBytes);
+            Assert.Null(many.OpenDescriptors);
+            Assert.Contains("NotRead, NotClosed, IdlePool, PeerIdleTimeout, Inherited cannot be told apart here", many.Finding);
+            Assert.True(all[1].Healthy);
+            Assert.Equal(true, quiet.Output.Single().BaseObject);
+        }
     }
 }

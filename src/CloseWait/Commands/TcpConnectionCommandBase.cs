@@ -74,6 +74,12 @@ namespace CloseWait.Commands
 
         protected virtual TimeSpan? RequestedMinimumIdleTime => null;
 
+        /// <summary>
+        /// Set by a cmdlet that also needs the listening sockets on the selected local ports
+        /// (Test-TcpCloseWait): <see cref="ListConnections"/> fills it, owners included, from the same read.
+        /// </summary>
+        protected List<TcpConnection>? Listeners { get; set; }
+
         protected CancellationToken StopToken => _stop.Token;
 
         protected override void BeginProcessing()
@@ -123,10 +129,20 @@ namespace CloseWait.Commands
                 NetworkNamespace = NetworkNamespace,
             };
 
+            if (Listeners != null && RequestedStates != null && Array.IndexOf(RequestedStates, TcpState.Listen) < 0)
+            {
+                // Listeners have remote port 0: a remote port filter in the kernel would drop them.
+                query.States = RequestedStates.Concat(new[] { TcpState.Listen }).ToArray();
+                query.RemotePorts = null;
+            }
+
             ConnectionLister lister;
             try
             {
-                lister = new ConnectionLister(PlatformServices.SocketTable, NoOwner && !filter.FiltersByOwner ? null : PlatformServices.OwnerResolver);
+                lister = new ConnectionLister(PlatformServices.SocketTable, NoOwner && !filter.FiltersByOwner ? null : PlatformServices.OwnerResolver)
+                {
+                    Listeners = Listeners,
+                };
             }
             catch (CloseWaitException e)
             {

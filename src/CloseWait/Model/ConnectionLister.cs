@@ -33,6 +33,13 @@ namespace CloseWait
         /// <summary>Sockets skipped by -MinimumIdleTime because the platform gives no idle time.</summary>
         public int UnknownIdleTime { get; private set; }
 
+        /// <summary>
+        /// When set, listening sockets the table returns that the filter's states leave out land
+        /// here, on the filter's local ports and family only, with owners from the same walk: the
+        /// diagnosis tells inbound from outbound connections by them. The query must ask for Listen.
+        /// </summary>
+        public List<TcpConnection>? Listeners { get; set; }
+
         public IEnumerable<TcpConnection> List(ConnectionFilter filter, SocketQuery query, bool resolveOwners, CancellationToken cancellationToken)
         {
             bool needOwners = (resolveOwners || filter.FiltersByOwner) && _owners != null;
@@ -43,6 +50,10 @@ namespace CloseWait
                     if (Count(filter, c))
                     {
                         yield return c;
+                    }
+                    else
+                    {
+                        KeepListener(filter, c);
                     }
                 }
 
@@ -56,9 +67,25 @@ namespace CloseWait
                 {
                     matched.Add(c);
                 }
+                else
+                {
+                    KeepListener(filter, c);
+                }
             }
 
-            InaccessibleProcesses = _owners!.Resolve(matched, cancellationToken);
+            if (Listeners != null && Listeners.Count > 0)
+            {
+                // One owner walk for both: the listeners' owners name who should accept.
+                var all = new List<TcpConnection>(matched.Count + Listeners.Count);
+                all.AddRange(matched);
+                all.AddRange(Listeners);
+                InaccessibleProcesses = _owners!.Resolve(all, cancellationToken);
+            }
+            else
+            {
+                InaccessibleProcesses = _owners!.Resolve(matched, cancellationToken);
+            }
+
             FilteredByOwner = filter.FiltersByOwner;
             foreach (var c in matched)
             {
@@ -77,6 +104,16 @@ namespace CloseWait
                 }
 
                 yield return c;
+            }
+        }
+
+        private void KeepListener(ConnectionFilter filter, TcpConnection c)
+        {
+            if (Listeners != null && c.State == TcpState.Listen
+                && (filter.LocalPorts == null || filter.LocalPorts.Contains(c.LocalPort))
+                && (filter.AddressFamily == null || filter.AddressFamily == c.AddressFamily))
+            {
+                Listeners.Add(c);
             }
         }
 

@@ -56,6 +56,7 @@ namespace CloseWait
         internal const string PersistNotSupportedForNetworkNamespace = nameof(PersistNotSupportedForNetworkNamespace);
 
         // Test-TcpCloseWait.
+        internal const string DiagnosisNeedsOwners = "DiagnosisNeedsOwners";
 
         // Watch-TcpCloseWait.
 

@@ -62,6 +62,7 @@ namespace CloseWait
                 ProcessName = Text(pso, "ProcessName"),
                 UserId = Optional<long>(pso, "UserId", 0, uint.MaxValue),
                 IdleTime = Optional<TimeSpan>(pso, "IdleTime"),
+                DataIdleTime = Optional<TimeSpan>(pso, "DataIdleTime"),
                 Inode = Optional<ulong>(pso, "Inode", 0, ulong.MaxValue),
                 Cookie = Optional<ulong>(pso, "Cookie", 0, ulong.MaxValue),
                 InterfaceIndex = (int?)Optional<long>(pso, "InterfaceIndex", 0, int.MaxValue),

@@ -25,7 +25,12 @@ namespace CloseWait.Platform
             windows: () => new WindowsKeepAliveStore(),
             macOS: () => new MacOSKeepAliveStore()));
 
+        private static Lazy<IProcessDescriptors> _descriptors = NewDescriptors(CurrentPlatform);
+
         internal static ISocketTable SocketTable => _table.Value;
+
+        /// <summary>Open descriptors and their limit per process (Linux); elsewhere none are read.</summary>
+        internal static IProcessDescriptors ProcessDescriptors => _descriptors.Value;
 
         internal static IKeepAliveStore KeepAliveStore => KeepAliveStoreOverride ?? KeepAlive.Value;
 
@@ -57,19 +62,27 @@ namespace CloseWait.Platform
         /// none of ours acts as an unsupported OS), until the result is disposed.
         /// </summary>
         internal static IDisposable UseBackEndsOf(string platform) =>
-            Swap(NewTable(platform), NewOwners(platform));
+            Swap(NewTable(platform), NewOwners(platform), NewDescriptors(platform));
 
-        /// <summary>Tests: use the given back ends (a Windows table over a constructed buffer, say) until disposed.</summary>
-        internal static IDisposable UseBackEnds(ISocketTable table, IOwnerResolver owners) =>
-            Swap(new Lazy<ISocketTable>(() => table), new Lazy<IOwnerResolver>(() => owners));
+        /// <summary>
+        /// Tests: use the given back ends (a Windows table over a constructed buffer, say) until
+        /// disposed; no descriptor counts unless given, as the PIDs of such a table are not this machine's.
+        /// </summary>
+        internal static IDisposable UseBackEnds(ISocketTable table, IOwnerResolver owners, IProcessDescriptors? descriptors = null) =>
+            Swap(new Lazy<ISocketTable>(() => table), new Lazy<IOwnerResolver>(() => owners),
+                new Lazy<IProcessDescriptors>(() => descriptors ?? new NoProcessDescriptors()));
 
-        private static IDisposable Swap(Lazy<ISocketTable> table, Lazy<IOwnerResolver> owners)
+        private static IDisposable Swap(Lazy<ISocketTable> table, Lazy<IOwnerResolver> owners, Lazy<IProcessDescriptors> descriptors)
         {
-            var restore = new Restore(_table, _owners);
+            var restore = new Restore(_table, _owners, _descriptors);
             _table = table;
             _owners = owners;
+            _descriptors = descriptors;
             return restore;
         }
+
+        private static Lazy<IProcessDescriptors> NewDescriptors(string platform) => new Lazy<IProcessDescriptors>(() =>
+            platform == Linux ? new LinuxProcessDescriptors() : (IProcessDescriptors)new NoProcessDescriptors());
 
         private static Lazy<ISocketTable> NewTable(string platform) => new Lazy<ISocketTable>(() => Choose<ISocketTable>(platform,
             linux: () => new LinuxSocketTable(),
@@ -118,17 +131,20 @@ namespace CloseWait.Platform
         {
             private readonly Lazy<ISocketTable> _table;
             private readonly Lazy<IOwnerResolver> _owners;
+            private readonly Lazy<IProcessDescriptors> _descriptors;
 
-            internal Restore(Lazy<ISocketTable> table, Lazy<IOwnerResolver> owners)
+            internal Restore(Lazy<ISocketTable> table, Lazy<IOwnerResolver> owners, Lazy<IProcessDescriptors> descriptors)
             {
                 _table = table;
                 _owners = owners;
+                _descriptors = descriptors;
             }
 
             public void Dispose()
             {
                 PlatformServices._table = _table;
                 PlatformServices._owners = _owners;
+                PlatformServices._descriptors = _descriptors;
             }
         }
     }

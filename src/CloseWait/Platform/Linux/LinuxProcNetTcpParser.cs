@@ -70,6 +70,7 @@ namespace CloseWait.Platform.Linux
             return new TcpConnection(family, local, lport, remote, rport, state, st, "ProcNet")
             {
                 ReceiveQueue = mini ? (long?)null : LinuxInetDiag.UnreadBytes(st, (uint)rx),
+                EndOfStreamRead = LinuxInetDiag.EndOfStreamRead(st, (uint)rx),
                 // A listener's backlog is not in /proc (tx_queue reads 0 there): unknown, not zero.
                 SendQueue = mini || st == 10 ? (long?)null : tx,
                 UserId = mini ? (long?)null : uid,

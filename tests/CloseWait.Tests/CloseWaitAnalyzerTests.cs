@@ -1,0 +1,321 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Net;
+using System.Net.Sockets;
+using CloseWait.Platform;
+using Xunit;
+
+namespace CloseWait.Tests
+{
+    /// <summary>CloseWaitAnalyzer on constructed sockets: each rule, the thresholds, and what other platforms cannot tell.</summary>
+    public sealed class CloseWaitAnalyzerTests
+    {
+        private const int ServerPort = 8080;
+        private static readonly CloseWaitThresholds Defaults = new CloseWaitThresholds();
+        private static int _nextPort = 40000;
+
+        private static TcpConnection Listener(int port = ServerPort, string address = "0.0.0.0", int? pid = 100, string source = "Netlink") =>
+            new TcpConnection(AddressFamily.InterNetwork, IPAddress.Parse(address), port, IPAddress.Any, 0, TcpState.Listen, 10, source)
+            {
+                ProcessId = pid,
+                ProcessName = pid == null ? null : "server",
+                Owners = pid is int p ? new[] { new TcpSocketOwner(p, "server", 3) } : new TcpSocketOwner[0],
+                ReceiveQueue = 5,
+                SendQueue = 128,
+                Inode = 1,
+            };
+
+        /// <summary>A Linux CLOSE_WAIT socket: inbound on <see cref="ServerPort"/> unless a local port is given.</summary>
+        private static TcpConnection Socket(
+            int? pid = 200,
+            double stuckSeconds = 600,
+            double? idleBeforeFin = 0.01,
+            long unread = 0,
+            bool? endOfStreamRead = true,
+            int localPort = ServerPort,
+            string local = "10.0.0.1",
+            string remote = "10.0.0.9",
+            int? remotePort = null,
+            int[]? owners = null,
+            bool inode = true,
+            string source = "Netlink")
+        {
+            int[] holders = owners ?? (pid is int p ? new[] { p } : new int[0]);
+            return new TcpConnection(AddressFamily.InterNetwork, IPAddress.Parse(local), localPort, IPAddress.Parse(remote), remotePort ?? _nextPort++, TcpState.CloseWait, 8, source)
+            {
+                ProcessId = holders.Length > 0 ? holders.Min() : (int?)null,
+                ProcessName = holders.Length > 0 ? "app" : null,
+                Owners = holders.Select(h => new TcpSocketOwner(h, h == pid ? "app" : "child", 7)).ToArray(),
+                ReceiveQueue = unread,
+                EndOfStreamRead = endOfStreamRead,
+                IdleTime = TimeSpan.FromSeconds(stuckSeconds),
+                DataIdleTime = idleBeforeFin is double gap ? TimeSpan.FromSeconds(stuckSeconds + gap) : (TimeSpan?)null,
+                Inode = inode ? (ulong?)12345 : null,
+            };
+        }
+
+        private static List<TcpCloseWaitDiagnosis> Analyze(IEnumerable<TcpConnection> sockets, IEnumerable<TcpConnection>? listeners = null, IProcessDescriptors? descriptors = null, CloseWaitThresholds? t = null) =>
+            CloseWaitAnalyzer.Analyze(sockets, (listeners ?? new[] { Listener() }).ToList(), descriptors, t ?? Defaults);
+
+        private static TcpCloseWaitDiagnosis One(IEnumerable<TcpConnection> sockets, IEnumerable<TcpConnection>? listeners = null, IProcessDescriptors? descriptors = null, CloseWaitThresholds? t = null) =>
+            Assert.Single(Analyze(sockets, listeners, descriptors, t));
+
+        private static IEnumerable<TcpConnection> Many(int n, Func<int, TcpConnection> make) => Enumerable.Range(0, n).Select(make).ToList();
+
+        [Fact]
+        public void BriefCloseWaitIsNormalWithNoCause()
+        {
+            var d = One(Many(3, _ => Socket(stuckSeconds: 2, unread: 10)));
+            Assert.Equal(TcpCloseWaitSeverity.Normal, d.Severity);
+            Assert.True(d.Healthy);
+            Assert.Empty(d.Cause);
+            Assert.Equal(0, d.StuckCount);
+            Assert.Equal(3, d.Count);
+            Assert.Contains("normal", d.Finding);
+            Assert.Equal(string.Empty, d.Advice);
+        }
+
+        [Fact]
+        public void OnlyTheStuckSocketsGiveTheCause()
+        {
+            // Two brief sockets with unread data, one stuck that read to the end: NotClosed alone.
+            var d = One(new[] { Socket(stuckSeconds: 1, unread: 5), Socket(stuckSeconds: 1, unread: 5), Socket(stuckSeconds: 120) });
+            Assert.Equal(new[] { "NotClosed" }, d.Cause);
+            Assert.Equal(1, d.StuckCount);
+            Assert.Equal(TcpCloseWaitSeverity.Warning, d.Severity);
+            Assert.Equal(TimeSpan.FromSeconds(120), d.LongestIdleTime);
+        }
+
+        [Fact]
+        public void EndOfStreamReadAndNothingUnreadIsNotClosed()
+        {
+            var d = One(Many(4, _ => Socket()));
+            Assert.Equal(new[] { "NotClosed" }, d.Cause);
+            Assert.Contains("Get-TcpCloseWait -ProcessId 200 | Close-TcpConnection", d.Advice);
+            Assert.Equal(0, d.UnreadBytes);
+        }
+
+        [Fact]
+        public void UnreadDataIsNotReadInboundAndOutbound()
+        {
+            var d = One(new[] { Socket(unread: 100, endOfStreamRead: false), Socket(unread: 20, endOfStreamRead: false, localPort: 51000) });
+            Assert.Equal(new[] { "NotRead" }, d.Cause);
+            Assert.Equal(120, d.UnreadBytes);
+            Assert.Contains("120 bytes unread", d.Finding);
+        }
+
+        [Fact]
+        public void OnlyTheFinUnreadIsNotReadInboundAndIdlePoolOutbound()
+        {
+            Assert.Equal(new[] { "NotRead" }, One(new[] { Socket(endOfStreamRead: false) }).Cause);
+            Assert.Equal(new[] { "IdlePool" }, One(new[] { Socket(endOfStreamRead: false, localPort: 51000, remotePort: 443) }).Cause);
+
+            // An outbound socket whose owner read the end and kept it is a leak, not a pool.
+            Assert.Equal(new[] { "NotClosed" }, One(new[] { Socket(localPort: 51000, remotePort: 443) }).Cause);
+        }
+
+        [Fact]
+        public void AListenerOnAnotherAddressDoesNotMakeASocketInbound()
+        {
+            var listeners = new[] { Listener(address: "127.0.0.1") };
+            Assert.Equal(new[] { "IdlePool" }, One(new[] { Socket(endOfStreamRead: false) }, listeners).Cause);
+            Assert.Equal(new[] { "NotRead" }, One(new[] { Socket(endOfStreamRead: false, local: "127.0.0.1") }, listeners).Cause);
+        }
+
+        [Fact]
+        public void SharedSocketsAreInheritedOnly()
+        {
+            var d = One(Many(3, _ => Socket(owners: new[] { 200, 300 }, unread: 9)));
+            Assert.Equal(new[] { "Inherited" }, d.Cause);
+            Assert.Equal(200, d.ProcessId);
+            Assert.Equal(new[] { 300 }, d.SharedWith);
+            Assert.Contains("child (PID 300)", d.Finding);
+        }
+
+        [Fact]
+        public void UnownedSocketsWithoutInodeOnAListeningPortAreAcceptBacklog()
+        {
+            var d = One(Many(5, _ => Socket(pid: null, inode: false, endOfStreamRead: false, unread: 7)));
+            Assert.Null(d.ProcessId);
+            Assert.Null(d.Id);
+            Assert.Equal(new[] { "AcceptBacklog" }, d.Cause);
+            Assert.Contains("port 8080, held by server (PID 100), 5 of 128 waiting", d.Finding);
+            Assert.Null(d.OpenDescriptors);
+        }
+
+        [Fact]
+        public void UnownedSocketsWithAnInodeHaveAHiddenOwnerAndNoCause()
+        {
+            var d = One(Many(2, _ => Socket(pid: null, inode: true)));
+            Assert.Empty(d.Cause);
+            Assert.Equal(TcpCloseWaitSeverity.Warning, d.Severity);
+            Assert.Contains("cannot see", d.Finding);
+            Assert.Contains("root", d.Advice);
+        }
+
+        [Fact]
+        public void ClusteredIdleBeforeTheFinIsPeerIdleTimeoutWithItsTime()
+        {
+            var gaps = new[] { 350.2, 349.8, 350.0, 350.6, 12.0 };
+            var d = One(gaps.Select(g => Socket(idleBeforeFin: g, endOfStreamRead: false, localPort: 51000, remotePort: 443)));
+            Assert.Equal(new[] { "PeerIdleTimeout", "IdlePool" }, d.Cause);
+            Assert.Equal(TimeSpan.FromSeconds(350.2), d.PeerIdleTimeout);
+            Assert.Contains("Test-TcpKeepAliveSetting -IdleTimeout 350", d.Advice);
+            Assert.Contains("4 sat idle about 5 min 50 s", d.Finding);
+            Assert.Contains("Evict idle pooled connections before 350 s", d.Advice);
+
+            // Inbound: the program's own keep-alive must outlast the balancer's.
+            var inbound = One(gaps.Select(g => Socket(idleBeforeFin: g)));
+            Assert.Equal(new[] { "NotClosed", "PeerIdleTimeout" }, inbound.Cause);
+            Assert.Contains("gunicorn keepalive", inbound.Advice);
+        }
+
+        [Theory]
+        [InlineData(new[] { 60.0, 60.5 })]                 // too few to agree
+        [InlineData(new[] { 5.0, 40.0, 90.0, 200.0 })]      // no agreement
+        [InlineData(new[] { 0.01, 0.02, 0.5, 0.9 })]        // closed right after the last data: no idle timeout
+        [InlineData(new[] { 60.0, 60.2, 60.4, 5.0, 9.0, 20.0, 30.0, 45.0, 100.0 })] // a cluster, but of a minority
+        public void NoPeerIdleTimeoutWithoutAClusterOfIdleCloses(double[] gaps)
+        {
+            var d = One(gaps.Select(g => Socket(idleBeforeFin: g)));
+            Assert.Null(d.PeerIdleTimeout);
+            Assert.DoesNotContain("PeerIdleTimeout", d.Cause);
+        }
+
+        [Fact]
+        public void PeerIdleTimeoutComesOnlyFromStuckSockets()
+        {
+            // Brief sockets never raise a cause, even when their idle gaps agree.
+            var d = One(Many(4, _ => Socket(stuckSeconds: 3, idleBeforeFin: 30)));
+            Assert.True(d.Healthy);
+            Assert.Null(d.PeerIdleTimeout);
+        }
+
+        [Fact]
+        public void NearTheDescriptorLimitIsCritical()
+        {
+            var fds = new FakeDescriptors { [200] = (900, 1024) };
+            var d = One(Many(2, _ => Socket()), descriptors: fds);
+            Assert.Equal(TcpCloseWaitSeverity.Critical, d.Severity);
+            Assert.Equal(900, d.OpenDescriptors);
+            Assert.Equal(1024, d.DescriptorLimit);
+            Assert.Contains("900 descriptors open of its limit of 1024 (88%)", d.Finding);
+            Assert.Contains("EMFILE", d.Advice);
+
+            var fine = One(Many(2, _ => Socket()), descriptors: new FakeDescriptors { [200] = (50, null) });
+            Assert.Equal(TcpCloseWaitSeverity.Warning, fine.Severity);
+            Assert.Null(fine.DescriptorLimit);
+        }
+
+        [Fact]
+        public void OneDiagnosisPerProcessWorstFirst()
+        {
+            var sockets = new List<TcpConnection>();
+            sockets.AddRange(Many(2, _ => Socket(pid: 200, stuckSeconds: 1)));
+            sockets.AddRange(Many(3, _ => Socket(pid: 300)));
+            sockets.AddRange(Many(5, _ => Socket(pid: 400, unread: 1)));
+            sockets.Add(Socket(pid: null, inode: false));
+            var all = Analyze(sockets);
+            Assert.Equal(new int?[] { 400, 300, null, 200 }, all.Select(d => d.ProcessId).ToArray());
+            Assert.Equal(new[] { 5, 3, 1, 2 }, all.Select(d => d.Count).ToArray());
+            Assert.Equal(11, all.Sum(d => d.Connections.Length));
+        }
+
+        [Fact]
+        public void PeersAreGroupedByRemoteAddressAndPortWithTheLongestStuckTime()
+        {
+            var d = One(new[]
+            {
+                Socket(remote: "10.0.0.5", remotePort: 443, stuckSeconds: 100, localPort: 51001),
+                Socket(remote: "10.0.0.5", remotePort: 443, stuckSeconds: 300, localPort: 51002),
+                Socket(remote: "10.0.0.6", remotePort: 443, stuckSeconds: 200, localPort: 51003),
+            });
+            Assert.Equal(2, d.Peers.Count);
+            Assert.Equal("10.0.0.5", d.Peers[0].RemoteAddress);
+            Assert.Equal(2, d.Peers[0].Count);
+            Assert.Equal(TimeSpan.FromSeconds(300), d.Peers[0].LongestIdleTime);
+            Assert.Equal("10.0.0.5:443 x2 (5 min), 10.0.0.6:443 x1 (3 min 20 s)", d.Peers.ToString());
+        }
+
+        [Fact]
+        public void WindowsTablesSayWhatCannotBeToldApart()
+        {
+            // GetExtendedTcpTable: no queues, no timers, one PID per row.
+            TcpConnection Row() => new TcpConnection(AddressFamily.InterNetwork, IPAddress.Parse("10.0.0.1"), ServerPort, IPAddress.Parse("10.0.0.9"), _nextPort++, TcpState.CloseWait, 8, "GetExtendedTcpTable")
+            {
+                ProcessId = 200,
+                ProcessName = "app",
+                Owners = new[] { new TcpSocketOwner(200, "app", null) },
+            };
+            var listeners = new[] { Listener(source: "GetExtendedTcpTable") };
+
+            var few = One(Many(3, _ => Row()), listeners);
+            Assert.True(few.Healthy);
+            Assert.Null(few.StuckCount);
+            Assert.Null(few.LongestIdleTime);
+            Assert.Contains("no idle time", few.Finding);
+
+            var many = One(Many(12, _ => Row()), listeners);
+            Assert.Equal(TcpCloseWaitSeverity.Warning, many.Severity);
+            Assert.Empty(many.Cause);
+            Assert.Null(many.UnreadBytes);
+            Assert.Contains("NotRead, NotClosed, IdlePool, PeerIdleTimeout, Inherited cannot be told apart here", many.Finding);
+            Assert.Contains("Get-TcpCloseWait -ProcessId 200 | Close-TcpConnection", many.Advice);
+
+            // -MinimumCount moves the line.
+            Assert.False(One(Many(3, _ => Row()), listeners, t: new CloseWaitThresholds { MinimumCount = 3 }).Healthy);
+        }
+
+        [Fact]
+        public void MacOSTablesTellNotReadFromTheQueue()
+        {
+            // pcblist_n: the receive queue (bytes only, no FIN), no timers, the last PID only.
+            TcpConnection Row(long unread) => new TcpConnection(AddressFamily.InterNetwork, IPAddress.Parse("10.0.0.1"), ServerPort, IPAddress.Parse("10.0.0.9"), _nextPort++, TcpState.CloseWait, 8, "Sysctl")
+            {
+                ProcessId = 200,
+                ProcessName = "app",
+                Owners = new[] { new TcpSocketOwner(200, "app", null) },
+                ReceiveQueue = unread,
+            };
+            var d = One(Enumerable.Range(0, 12).Select(i => Row(i < 4 ? 50 : 0)), new[] { Listener(source: "Sysctl") });
+            Assert.Equal(new[] { "NotRead" }, d.Cause);
+            Assert.Equal(200, d.UnreadBytes);
+            Assert.Contains("8 cannot be told apart", d.Finding);
+            Assert.DoesNotContain("no receive queue", d.Finding);
+            Assert.Contains("NotClosed, IdlePool, PeerIdleTimeout, Inherited cannot be told apart here", d.Finding);
+        }
+
+        [Fact]
+        public void CauseIsAListOfNamesThatJoinsAsText()
+        {
+            var d = One(new[] { Socket(), Socket(unread: 3), Socket(owners: new[] { 200, 300 }) });
+            Assert.Equal(new[] { "NotClosed", "NotRead", "Inherited" }, d.Cause);
+            Assert.Equal("NotClosed, NotRead, Inherited", d.Cause.ToString());
+            Assert.Contains("NotRead", d.Cause);
+        }
+
+        [Theory]
+        [InlineData(3.24, "3.2 s")]
+        [InlineData(42, "42 s")]
+        [InlineData(723, "12 min 3 s")]
+        [InlineData(3600, "1 h")]
+        [InlineData(7500, "2 h 5 min")]
+        [InlineData(273600, "3 d 4 h")]
+        public void DurationsReadAsWords(double seconds, string text)
+        {
+            Assert.Equal(text, CloseWaitAnalyzer.FormatDuration(TimeSpan.FromSeconds(seconds)));
+        }
+
+        private sealed class FakeDescriptors : Dictionary<int, (int Open, long? Limit)>, IProcessDescriptors
+        {
+            public bool TryGet(int pid, out int open, out long? limit)
+            {
+                bool found = TryGetValue(pid, out var v);
+                open = v.Open;
+                limit = v.Limit;
+                return found;
+            }
+        }
+    }
+}

@@ -77,6 +77,8 @@ namespace CloseWait.Tests
             Assert.Equal(0, c.UserId);
             Assert.NotNull(c.IdleTime);
             Assert.True(c.IdleTime < TimeSpan.FromSeconds(5));
+            Assert.NotNull(c.DataIdleTime);
+            Assert.True(c.DataIdleTime >= c.IdleTime, "IdleTime is the smaller of the last data and the last ACK");
             Assert.NotEqual(0UL, c.Cookie);
             Assert.Equal("Netlink", c.Source);
         }
@@ -387,6 +389,7 @@ namespace CloseWait.Tests
             Assert.Equal(meta.GetProperty("inode").GetUInt64(), c.Inode);
             Assert.Equal(7, c.ReceiveQueue);
             Assert.Null(c.IdleTime);
+            Assert.Null(c.DataIdleTime);
             Assert.Null(c.Cookie);
             Assert.Contains(all, x => x.State == TcpState.Listen && x.LocalPort == meta.GetProperty("localPort").GetInt32());
         }

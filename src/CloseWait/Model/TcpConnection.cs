@@ -68,10 +68,18 @@ namespace CloseWait
         public long? UserId { get; internal set; }
 
         /// <summary>
-        /// Time since the peer last sent data (Linux tcp_info last_data_recv). For a CLOSE_WAIT
-        /// socket, about how long it has been stuck.
+        /// Time since the peer last sent anything: data, ACK or FIN (Linux: the smaller of tcp_info
+        /// last_data_recv and last_ack_recv). For a CLOSE_WAIT socket, the time since the peer's
+        /// FIN: how long it has been stuck.
         /// </summary>
         public TimeSpan? IdleTime { get; internal set; }
+
+        /// <summary>
+        /// Time since the peer last sent data (Linux tcp_info last_data_recv); a FIN or an ACK
+        /// carries none. DataIdleTime minus IdleTime is how long the connection sat idle before
+        /// the peer closed it: a load balancer's idle timeout shows there.
+        /// </summary>
+        public TimeSpan? DataIdleTime { get; internal set; }
 
         /// <summary>True when the socket's keepalive timer is the one running (Linux idiag_timer).</summary>
         public bool? KeepAliveTimer { get; internal set; }

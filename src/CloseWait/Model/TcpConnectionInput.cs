@@ -59,6 +59,7 @@ namespace CloseWait
                 ProcessName = Text(pso, "ProcessName"),
                 UserId = Optional<long>(pso, "UserId"),
                 IdleTime = Optional<TimeSpan>(pso, "IdleTime"),
+                DataIdleTime = Optional<TimeSpan>(pso, "DataIdleTime"),
                 Inode = Optional<ulong>(pso, "Inode"),
                 Cookie = Optional<ulong>(pso, "Cookie"),
                 InterfaceIndex = Optional<int>(pso, "InterfaceIndex"),

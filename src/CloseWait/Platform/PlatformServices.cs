@@ -25,7 +25,13 @@ namespace CloseWait.Platform
             windows: () => new WindowsKeepAliveStore(),
             macOS: () => new MacOSKeepAliveStore()));
 
+        private static readonly Lazy<IProcessDescriptors> Descriptors = new Lazy<IProcessDescriptors>(() =>
+            IsLinux ? new LinuxProcessDescriptors() : (IProcessDescriptors)new NoProcessDescriptors());
+
         internal static ISocketTable SocketTable => _table.Value;
+
+        /// <summary>Open descriptors and their limit per process (Linux); elsewhere none are read.</summary>
+        internal static IProcessDescriptors ProcessDescriptors => Descriptors.Value;
 
         internal static IKeepAliveStore KeepAliveStore => KeepAliveStoreOverride ?? KeepAlive.Value;
 

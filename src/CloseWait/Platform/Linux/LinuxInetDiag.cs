@@ -50,8 +50,12 @@ namespace CloseWait.Platform.Linux
         /// <summary>More ports than this on one side and that side is filtered here instead (a jump is a u16).</summary>
         internal const int MaxBytecodePorts = 256;
 
-        // tcp_info offsets (linux/tcp.h): the times block follows 11 u32 after 8 u8.
+        // struct tcp_info (include/uapi/linux/tcp.h): 8 u8 (state .. the wscale and app-limited
+        // bit fields), then 9 u32 (rto, ato, snd_mss, rcv_mss, unacked, sacked, lost, retrans,
+        // fackets), then the times: last_data_sent (44), last_ack_sent (48), last_data_recv (52),
+        // last_ack_recv (56), each in milliseconds.
         internal const int TcpInfoLastDataRecvOffset = 52;
+        internal const int TcpInfoLastAckRecvOffset = 56;
 
         // idiag_timer values (ss's "timer:(...)"): 1 retransmit, 2 keepalive, 3 TIME_WAIT, 4 zero window probe.
         internal const byte TimerKeepAlive = 2;
@@ -454,10 +458,16 @@ namespace CloseWait.Platform.Linux
                 TimerExpiresIn = timer == 0 ? (TimeSpan?)null : TimeSpan.FromMilliseconds(expires),
             };
 
-            // A listener receives no data: its tcp_info last_data_recv is not an idle time.
+            // A listener receives nothing: its tcp_info times are not idle times.
             if (info >= 0 && state != 10)
             {
-                c.IdleTime = TimeSpan.FromMilliseconds(ReadU32(buf, info + TcpInfoLastDataRecvOffset));
+                uint lastData = ReadU32(buf, info + TcpInfoLastDataRecvOffset);
+                uint lastAck = ReadU32(buf, info + TcpInfoLastAckRecvOffset);
+
+                // A FIN carries no data, so last_data_recv keeps counting from the last byte; the
+                // FIN (and any ACK since) resets last_ack_recv. The smaller is the peer's last word.
+                c.IdleTime = TimeSpan.FromMilliseconds(Math.Min(lastData, lastAck));
+                c.DataIdleTime = TimeSpan.FromMilliseconds(lastData);
             }
 
             return c;
@@ -503,7 +513,7 @@ namespace CloseWait.Platform.Linux
 
         /// <summary>
         /// Walks the attributes (struct rtattr) that follow the aligned message, checking that each
-        /// fits; returns where a tcp_info long enough to hold the idle time starts, or -1.
+        /// fits; returns where a tcp_info long enough to hold the idle times starts, or -1.
         /// </summary>
         private static int InfoAttribute(byte[] buf, int offset, int length)
         {
@@ -519,7 +529,7 @@ namespace CloseWait.Platform.Linux
                     throw new InvalidDataException($"inet_diag: attribute length {rtaLen} does not fit the message.");
                 }
 
-                if ((rtaType & 0x3FFF) == INET_DIAG_INFO && rtaLen - RtaHdrLen >= TcpInfoLastDataRecvOffset + 4)
+                if ((rtaType & 0x3FFF) == INET_DIAG_INFO && rtaLen - RtaHdrLen >= TcpInfoLastAckRecvOffset + 4)
                 {
                     info = a + RtaHdrLen;
                 }

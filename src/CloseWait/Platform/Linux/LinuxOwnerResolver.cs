@@ -16,7 +16,7 @@ namespace CloseWait.Platform.Linux
     internal sealed unsafe class LinuxOwnerResolver : IOwnerResolver
     {
         internal const string ProcRoot = "/proc";
-        private const int DirBufferSize = 8 * 1024;
+        internal const int DirBufferSize = 8 * 1024;
 
         // struct linux_dirent64: d_ino (8), d_off (8), d_reclen (2), d_type (1), then d_name.
         private const int DirentRecLenOffset = 16;
@@ -237,7 +237,7 @@ namespace CloseWait.Platform.Linux
             try
             {
                 int next = 0;
-                long count = OpenDescriptorCount(dirFd, w);
+                long count = OpenDescriptorCount(dirFd, w.StatxBuf);
                 if (count > 0)
                 {
                     switch (ReadByNumber(dirFd, pid, count, wanted, w, out next))
@@ -268,7 +268,7 @@ namespace CloseWait.Platform.Linux
         /// Since Linux 6.2 the size of /proc/&lt;pid&gt;/fd is the number of open descriptors; 0
         /// (older kernels) or -1 (no statx) sends the caller to the directory listing.
         /// </summary>
-        private static long OpenDescriptorCount(int dirFd, Worker w)
+        internal static long OpenDescriptorCount(int dirFd, byte[] statxBuf)
         {
             if (!_statxWorks)
             {
@@ -277,7 +277,7 @@ namespace CloseWait.Platform.Linux
 
             try
             {
-                fixed (byte* buf = w.StatxBuf)
+                fixed (byte* buf = statxBuf)
                 {
                     byte empty = 0;
                     if (Interop.Libc.statx(dirFd, &empty, Interop.Libc.AT_EMPTY_PATH, Interop.Libc.STATX_SIZE, buf) != 0
@@ -376,6 +376,49 @@ namespace CloseWait.Platform.Linux
                                     w.Found.Add((inode, pid, fd));
                                 }
                             }
+                        }
+
+                        pos += reclen;
+                    }
+                }
+            }
+        }
+
+        /// <summary>
+        /// Counts the descriptor entries of an open /proc/&lt;pid&gt;/fd directory with getdents64
+        /// (no name allocated): the count for kernels before 6.2. -1 with errno set on failure.
+        /// </summary>
+        internal static long CountDirectoryDescriptors(int dirFd, byte[] dirBuf)
+        {
+            long count = 0;
+            fixed (byte* dir = dirBuf)
+            {
+                while (true)
+                {
+                    long n = (long)Interop.Libc.GetDents64(dirFd, dir, (IntPtr)dirBuf.Length);
+                    if (n < 0)
+                    {
+                        return -1;
+                    }
+
+                    if (n == 0)
+                    {
+                        return count;
+                    }
+
+                    for (long pos = 0; pos < n;)
+                    {
+                        byte* entry = dir + pos;
+                        ushort reclen = *(ushort*)(entry + DirentRecLenOffset);
+                        if (reclen == 0)
+                        {
+                            break;
+                        }
+
+                        byte first = entry[DirentNameOffset];
+                        if (first >= '0' && first <= '9')
+                        {
+                            count++;
                         }
 
                         pos += reclen;

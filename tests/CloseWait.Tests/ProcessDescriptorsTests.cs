@@ -1,0 +1,120 @@
+using System;
+using System.Diagnostics;
+using System.IO;
+using CloseWait.Platform;
+using CloseWait.Platform.Linux;
+using Xunit;
+
+namespace CloseWait.Tests
+{
+    /// <summary>The open descriptor count and limit of a real child process with known descriptors.</summary>
+    public sealed class ProcessDescriptorsTests
+    {
+        [Fact]
+        public void CountsAChildsDescriptorsAndReadsItsSoftLimit()
+        {
+            if (!OperatingSystem.IsLinux())
+            {
+                Assert.False(PlatformServices.ProcessDescriptors.TryGet(Environment.ProcessId, out _, out _));
+                return;
+            }
+
+            // Two children that inherit the same descriptors from the test host; one opens 20 more
+            // and lowers its soft limit to 777, the other keeps the limit it inherits.
+            using var plain = StartShell("ulimit -S -n 4096; echo ready; exec sleep 30");
+            using var more = StartShell("for fd in $(seq 20 39); do eval \"exec $fd</dev/null\"; done; ulimit -S -n 777; echo ready; exec sleep 30");
+            try
+            {
+                Assert.True(PlatformServices.ProcessDescriptors.TryGet(plain.Id, out int baseline, out long? plainLimit));
+                Assert.True(PlatformServices.ProcessDescriptors.TryGet(more.Id, out int open, out long? limit));
+                Assert.Equal(baseline + 20, open);
+                Assert.Equal(4096, plainLimit);
+                Assert.Equal(777, limit);
+                Assert.Equal(Directory.GetFileSystemEntries($"/proc/{more.Id}/fd").Length, open);
+            }
+            finally
+            {
+                Stop(plain);
+                Stop(more);
+            }
+        }
+
+        private static Process StartShell(string script)
+        {
+            var psi = new ProcessStartInfo("bash")
+            {
+                UseShellExecute = false,
+                RedirectStandardInput = true,
+                RedirectStandardOutput = true,
+            };
+            psi.ArgumentList.Add("-c");
+            psi.ArgumentList.Add(script);
+            var p = Process.Start(psi)!;
+            Assert.Equal("ready", p.StandardOutput.ReadLine());
+            Assert.True(SpinWaitFor(() => TestNative.Comm(p.Id) == "sleep"), "the child never became sleep");
+            return p;
+        }
+
+        private static void Stop(Process p)
+        {
+            p.Kill();
+            p.WaitForExit(5000);
+        }
+
+        [Fact]
+        public void TheDirectoryCountAgreesWithTheKernelsSize()
+        {
+            if (!OperatingSystem.IsLinux())
+            {
+                return;
+            }
+
+            using var child = Process.Start(new ProcessStartInfo("sleep", "30") { UseShellExecute = false, RedirectStandardInput = true })!;
+            try
+            {
+                string fdDir = $"/proc/{child.Id}/fd";
+                int listed = Directory.GetFileSystemEntries(fdDir).Length;
+                Assert.Equal(listed, LinuxProcessDescriptors.CountOpen(child.Id));
+                Assert.Equal(listed, LinuxProcessDescriptors.CountOpen(child.Id, kernelSize: false));
+            }
+            finally
+            {
+                child.Kill();
+                child.WaitForExit(5000);
+            }
+        }
+
+        [Fact]
+        public void AGoneProcessIsFalse()
+        {
+            Assert.False(new LinuxProcessDescriptors().TryGet(int.MaxValue, out int open, out long? limit));
+            Assert.Equal(0, open);
+            Assert.Null(limit);
+        }
+
+        [Theory]
+        [InlineData("Max open files            1024                 524288               files     ", true, 1024L)]
+        [InlineData("Max open files            unlimited            unlimited            files     ", true, null)]
+        [InlineData("Max processes             63427                63427                processes ", false, null)]
+        [InlineData("Max open files", false, null)]
+        public void ParsesTheOpenFilesLine(string line, bool found, long? soft)
+        {
+            string text = "Limit                     Soft Limit           Hard Limit           Units     \n" + line + "\n";
+            Assert.Equal(found, LinuxProcessDescriptors.ParseOpenFilesLimit(new StringReader(text), out long? parsed));
+            Assert.Equal(soft, parsed);
+        }
+
+        private static bool SpinWaitFor(Func<bool> condition) =>
+            System.Threading.SpinWait.SpinUntil(() =>
+            {
+                try
+                {
+                    return condition();
+                }
+                catch (IOException)
+                {
+                    return false;
+                }
+            }, TimeSpan.FromSeconds(5));
+    }
+}

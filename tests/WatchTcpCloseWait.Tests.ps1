@@ -129,6 +129,14 @@ Describe 'Watch-TcpCloseWait on a timeline' {
             $last.RatePerMinute | Should -BeGreaterOrEqual 40
             $last.RatePerMinute | Should -BeLessOrEqual 80
             $last.Connection | Should -BeNullOrEmpty
+            if ($IsLinux) {
+                # .NET raises its soft descriptor limit to the hard one: large, but known.
+                $last.OpenDescriptors | Should -BeGreaterThan $last.Count
+                $last.DescriptorLimit | Should -BeGreaterThan $last.OpenDescriptors
+                $expected = ($last.DescriptorLimit - $last.OpenDescriptors) / $last.RatePerMinute
+                $last.DescriptorsExhaustedIn.TotalMinutes | Should -BeGreaterThan ($expected * 0.99)
+                $last.DescriptorsExhaustedIn.TotalMinutes | Should -BeLessThan ($expected * 1.01 + 1)
+            }
             @($events | Where-Object Event -EQ 'Entered').Count | Should -BeGreaterOrEqual $last.Count
             @($events | Where-Object Event -EQ 'Left').Count | Should -Be 0
         }

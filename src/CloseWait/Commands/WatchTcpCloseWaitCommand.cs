@@ -35,6 +35,10 @@ namespace CloseWait.Commands
 
         protected override TcpState[]? RequestedStates => CloseWaitOnly;
 
+        /// <summary>Read only for a process reported as Growing, so it costs nothing per sample.</summary>
+        private static (long? Open, long? Limit) DescriptorUsage(int pid) =>
+            PlatformServices.ProcessDescriptors.TryGet(pid, out int open, out long? limit) ? (open, limit) : ((long?)null, (long?)null);
+
         protected override void EndProcessing()
         {
             if (SelectsNothing)
@@ -56,7 +60,7 @@ namespace CloseWait.Commands
                 return;
             }
 
-            var tracker = new CloseWaitTracker(null);
+            var tracker = new CloseWaitTracker(DescriptorUsage);
             var clock = Stopwatch.StartNew();
             DateTime start = DateTime.Now;
             TimeSpan? end = Duration;

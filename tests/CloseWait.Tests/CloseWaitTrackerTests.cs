@@ -319,6 +319,39 @@ namespace CloseWait.Tests
             }
         }
 
+        /// <summary>Also looks in given processes only, as the Linux resolver can; records each walk.</summary>
+        private sealed class FakeOwnersInProcesses : IOwnerResolver, IOwnerResolverInProcesses
+        {
+            private readonly FakeOwners _all = new FakeOwners();
+
+            public Dictionary<ulong, int> Owners => _all.Owners;
+
+            public List<string> Walks { get; } = new List<string>();
+
+            public int Resolve(IReadOnlyList<TcpConnection> connections, CancellationToken cancellationToken)
+            {
+                Walks.Add($"all:{connections.Count}");
+                return _all.Resolve(connections, cancellationToken);
+            }
+
+            public int ResolveAmong(IReadOnlyList<TcpConnection> connections, IEnumerable<int> processIds, CancellationToken cancellationToken)
+            {
+                var among = new HashSet<int>(processIds);
+                Walks.Add($"among {string.Join(",", among.OrderBy(p => p))}:{connections.Count}");
+                foreach (var c in connections)
+                {
+                    if (Owners.TryGetValue(c.Inode!.Value, out int pid) && among.Contains(pid))
+                    {
+                        c.ProcessId = pid;
+                        c.ProcessName = "p" + pid;
+                        c.Owners = new[] { new TcpSocketOwner(pid, "p" + pid, 3) };
+                    }
+                }
+
+                return 0;
+            }
+        }
+
         private static TcpConnection Row(ulong cookie, int localPort = 80) =>
             new TcpConnection(AddressFamily.InterNetwork, IPAddress.Loopback, localPort, IPAddress.Loopback, 40000 + (int)cookie, TcpState.CloseWait, 8, "Netlink")
             {
@@ -344,6 +377,30 @@ namespace CloseWait.Tests
             Assert.Equal(new int?[] { 11, 12, 13 }, sampler.Read(default).Select(c => c.ProcessId));
             Assert.Equal(new[] { 2, 1 }, owners.AskedPerWalk); // only the new socket
             Assert.Equal(2, sampler.OwnerWalks);
+        }
+
+        [Fact]
+        public void LooksForNewSocketsInTheKnownOwnersFirst()
+        {
+            var table = new FakeTable { Rows = { Row(1), Row(2) } };
+            var owners = new FakeOwnersInProcesses { Owners = { [101] = 11, [102] = 12, [103] = 11, [104] = 14 } };
+            var sampler = new CloseWaitSampler(table, owners, new ConnectionFilter(), new SocketQuery());
+            sampler.Read(default);
+            Assert.Equal(new[] { "all:2" }, owners.Walks); // nothing known yet: every process
+
+            table.Rows.Add(Row(3)); // the leaking process 11 adds one
+            Assert.Equal(11, sampler.Read(default).Single(c => c.Cookie == 3).ProcessId);
+            Assert.Equal(new[] { "all:2", "among 11,12:1" }, owners.Walks);
+
+            table.Rows.Add(Row(4)); // a process not seen before
+            var sample = sampler.Read(default);
+            Assert.Equal(14, sample.Single(c => c.Cookie == 4).ProcessId);
+            Assert.Equal(new[] { "all:2", "among 11,12:1", "among 11,12:1", "all:1" }, owners.Walks);
+            Assert.Equal(2, sampler.OwnerWalks);
+            Assert.Equal(2, sampler.KnownOwnerWalks);
+
+            Assert.DoesNotContain(sampler.Read(default), c => c.ProcessId == null);
+            Assert.Equal(4, owners.Walks.Count); // steady: no walk
         }
 
         [Fact]

@@ -134,6 +134,14 @@ class Engine:
             raise RuntimeError(r["error"])
         return r
 
+    def watch(self, variant, samples, interval_ms):
+        self.proc.stdin.write("watch %s %d %d\n" % (variant, samples, interval_ms))
+        self.proc.stdin.flush()
+        r = json.loads(self._read())
+        if "error" in r:
+            raise RuntimeError(r["error"])
+        return r
+
     def close(self):
         try:
             self.proc.stdin.write("quit\n")
@@ -155,6 +163,15 @@ ENGINE_CASES = {
     "summary": dict(name="Get-TcpConnectionSummary", ref=None),
     "summarynoowner": dict(name="Get-TcpConnectionSummary -NoOwner", ref=None),
     "diagnose": dict(name="Test-TcpCloseWait", ref=SS_OWNERS),
+}
+
+
+WATCH_CASES = ["noowner", "owners", "noowner-churn", "owners-churn"]
+WATCH_NAMES = {
+    "noowner": "`Watch-TcpCloseWait -NoOwner`, steady table",
+    "owners": "`Watch-TcpCloseWait`, steady table",
+    "noowner-churn": "`Watch-TcpCloseWait -NoOwner`, a new CLOSE_WAIT socket every second",
+    "owners-churn": "`Watch-TcpCloseWait`, a new CLOSE_WAIT socket every second",
 }
 
 
@@ -200,6 +217,9 @@ def main():
     p.add_argument("--slow-rounds", type=int, default=3, help="rounds of netstat, lsof and psutil (seconds each on large tables)")
     p.add_argument("--skip-slow", action="store_true", help="leave out netstat, lsof and psutil")
     p.add_argument("--profile", action="store_true", help="also time the back end's phases (dump, owner walk)")
+    p.add_argument("--watch-samples", type=int, default=20,
+                   help="samples (1 s apart) of each Watch-TcpCloseWait case: CPU per sample, with and without owners, steady and with a new socket every second")
+    p.add_argument("--skip-watch", action="store_true", help="leave out the Watch-TcpCloseWait cases")
     p.add_argument("--smoke", action="store_true", help="one round; fail only if a tool does not work")
     p.add_argument("--no-build", action="store_true")
     p.add_argument("--json", help="write every measurement here")
@@ -242,6 +262,11 @@ def main():
                     peak = peak_rss(t)
                     for row in raw.get(t["name"], []):
                         row["peakRssBytes"] = peak
+            if not a.skip_watch:
+                samples = 3 if a.smoke else max(3, min(a.watch_samples, 600))
+                for v in WATCH_CASES:
+                    engine.watch(v, 3, 100)  # JIT and first-call costs, not measured
+                info["watch"] = [engine.watch(v, samples, 1000) for v in WATCH_CASES]
             if a.profile:
                 prof = subprocess.run(["dotnet", BENCH_DLL, "profile", str(max(3, rounds)), str(LISTEN_PORT_BASE)], check=True,
                                       stdout=subprocess.PIPE, text=True, timeout=600).stdout
@@ -289,6 +314,15 @@ def main():
         print("\nTarget (on the large scenario) with owners ≤ 0.5× ss -tanp: %.2f×" % info["results"]["Get-TcpCloseWait"]["ratio"])
     if SS_PLAIN in ref_ms and "Get-TcpCloseWait -NoOwner" in raw:
         print("Target (on the large scenario) without owners ≤ 1.5× ss -tan: %.2f×" % info["results"]["Get-TcpCloseWait -NoOwner"]["ratio"])
+    if info.get("watch"):
+        print("\nWatch-TcpCloseWait -Interval 1 -Count %d in the warm engine: the engine process's CPU time (user + system, every thread,"
+              " the kernel's dump included) over the watch, per sample." % info["watch"][0]["samples"])
+        print("\n| watch | CPU ms per sample | cores (CPU / wall) | wall s | Entered (with owner) | Growing |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: |")
+        for w in info["watch"]:
+            variant = w["case"].split(" ", 1)[1]
+            print("| %s | %.1f | %.3f | %.1f | %d (%d) | %d |"
+                  % (WATCH_NAMES[variant], w["cpuMsPerSample"], w["cores"], w["wallMs"] / 1000, w["entered"], w["enteredWithOwner"], w["growing"]))
     for ph in info.get("profile", []):
         print("profile %-34s median %7.1f ms (min %.1f, max %.1f), CPU %7.1f ms, result %d"
               % (ph["phase"], ph["medianMs"], ph["minMs"], ph["maxMs"], ph["cpuMedianMs"], ph["result"]))

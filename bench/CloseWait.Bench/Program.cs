@@ -20,7 +20,10 @@ namespace CloseWait.Bench
     /// through Out-Default as a console shows it, "run port", "run summary", "run summarynoowner",
     /// "quit") with a JSON line: wall time of the invocation inside the warm engine,
     /// objects returned, bytes allocated, managed heap before and after, and the process's peak RSS
-    /// during the call. `profile`: times the Linux back end's phases without the engine.
+    /// during the call. "watch VARIANT SAMPLES INTERVALMS" runs Watch-TcpCloseWait -Count SAMPLES
+    /// and answers with the process's CPU time per sample (VARIANT: owners, noowner, owners-churn,
+    /// noowner-churn; churn: this process adds one CLOSE_WAIT socket per interval meanwhile).
+    /// `profile`: times the Linux back end's phases without the engine.
     /// </summary>
     public static class Program
     {
@@ -109,6 +112,13 @@ namespace CloseWait.Bench
                     break;
                 }
 
+                if (words[0] == "watch" && words.Length == 4)
+                {
+                    WriteJson(MeasureWatch(runspace, words[1], int.Parse(words[2], System.Globalization.CultureInfo.InvariantCulture),
+                        int.Parse(words[3], System.Globalization.CultureInfo.InvariantCulture)));
+                    continue;
+                }
+
                 if (words[0] != "run" || words.Length != 2 || !cases.TryGetValue(words[1], out var build))
                 {
                     WriteJson(new Dictionary<string, object?> { ["error"] = "unknown request: " + line });
@@ -157,6 +167,70 @@ namespace CloseWait.Bench
                 ["heapAfterBytes"] = heapAfter,
                 ["baseRssBytes"] = baseRss,
                 ["peakRssBytes"] = peakRss,
+            };
+        }
+
+        /// <summary>
+        /// One watch of <paramref name="samples"/> samples: process CPU time (user + system, every
+        /// thread, the kernel's dump included) over the watch, per sample. With churn, a thread adds
+        /// one CLOSE_WAIT socket per interval (held here), so every sample sees a new socket.
+        /// </summary>
+        private static Dictionary<string, object?> MeasureWatch(Runspace runspace, string variant, int samples, int intervalMs)
+        {
+            bool owners = variant.StartsWith("owners", StringComparison.Ordinal);
+            bool churn = variant.EndsWith("-churn", StringComparison.Ordinal);
+            using var stop = new ManualResetEventSlim();
+            using var listener = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            listener.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+            listener.Listen(1024);
+            var held = new List<System.Net.Sockets.Socket>();
+            var churner = new Thread(() =>
+            {
+                while (churn && !stop.Wait(intervalMs))
+                {
+                    using var client = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                    client.Connect(listener.LocalEndPoint!);
+                    held.Add(listener.Accept());
+                    client.Close();
+                }
+            }) { IsBackground = true };
+            churner.Start();
+
+            var self = Process.GetCurrentProcess();
+            self.Refresh();
+            var cpuBefore = self.TotalProcessorTime;
+            var watch = Stopwatch.StartNew();
+            Collection<PSObject> events = Invoke(runspace, ps =>
+            {
+                ps.AddCommand("Watch-TcpCloseWait").AddParameter("Count", samples).AddParameter("Interval", TimeSpan.FromMilliseconds(intervalMs));
+                if (!owners)
+                {
+                    ps.AddParameter("NoOwner");
+                }
+            });
+            watch.Stop();
+            self.Refresh();
+            double cpuMs = (self.TotalProcessorTime - cpuBefore).TotalMilliseconds;
+            stop.Set();
+            churner.Join();
+            foreach (var s in held)
+            {
+                s.Dispose();
+            }
+
+            return new Dictionary<string, object?>
+            {
+                ["case"] = "watch " + variant,
+                ["samples"] = samples,
+                ["intervalMs"] = intervalMs,
+                ["wallMs"] = watch.Elapsed.TotalMilliseconds,
+                ["cpuMs"] = cpuMs,
+                ["cpuMsPerSample"] = cpuMs / samples,
+                ["cores"] = cpuMs / watch.Elapsed.TotalMilliseconds,
+                ["churnSockets"] = held.Count,
+                ["entered"] = events.Count(e => e.Properties["Event"]?.Value as string == "Entered"),
+                ["growing"] = events.Count(e => e.Properties["Event"]?.Value as string == "Growing"),
+                ["enteredWithOwner"] = events.Count(e => e.Properties["Event"]?.Value as string == "Entered" && e.Properties["ProcessId"]?.Value != null),
             };
         }
 

@@ -117,5 +117,25 @@ namespace CloseWait.Tests
                 close(FarFd);
             }
         }
+
+        [Fact]
+        public void LooksOnlyInTheProcessesGiven()
+        {
+            using var s = LoopbackSockets.CloseWait(IPAddress.Loopback);
+            var table = new LinuxSocketTable { ForcedBackend = LinuxTableBackend.Netlink };
+            var query = new SocketQuery { States = new[] { TcpState.CloseWait }, LocalPorts = new[] { s.Port } };
+            var resolver = new LinuxOwnerResolver();
+
+            // PID 1 (init) does not hold it: not found, though this process does.
+            var elsewhere = table.Read(query, CancellationToken.None).ToList();
+            resolver.ResolveAmong(elsewhere, new[] { 1 }, CancellationToken.None);
+            Assert.Null(Assert.Single(elsewhere).ProcessId);
+
+            var here = table.Read(query, CancellationToken.None).ToList();
+            resolver.ResolveAmong(here, new[] { 1, Environment.ProcessId, -5 }, CancellationToken.None);
+            var owner = Assert.Single(Assert.Single(here).Owners);
+            Assert.Equal(Environment.ProcessId, owner.ProcessId);
+            Assert.Equal((int)s.ServerSockets[0].Handle, owner.FileDescriptor);
+        }
     }
 }

@@ -109,25 +109,13 @@ namespace CloseWait.Commands
         /// <summary>Lists the connections that match the parameters, once, after all pipeline input is in.</summary>
         protected IEnumerable<TcpConnection> ListConnections()
         {
-            if (MyInvocation.ExpectingInput && !_sawInput)
+            if (SelectsNothing)
             {
-                yield break; // empty pipeline input selects nothing, never everything
-            }
-
-            if (NetworkNamespace != null && !PlatformServices.IsLinux)
-            {
-                ThrowTerminatingError(PlatformServices.NetworkNamespaceNotSupported(NetworkNamespace).ToErrorRecord());
+                yield break;
             }
 
             var filter = BuildFilter();
-            var query = new SocketQuery
-            {
-                States = RequestedStates,
-                LocalPorts = filter.LocalPorts,
-                RemotePorts = filter.RemotePorts,
-                AddressFamily = filter.AddressFamily,
-                NetworkNamespace = NetworkNamespace,
-            };
+            var query = BuildQuery(filter);
 
             if (Listeners != null && RequestedStates != null && Array.IndexOf(RequestedStates, TcpState.Listen) < 0)
             {
@@ -191,6 +179,27 @@ namespace CloseWait.Commands
             {
                 WriteWarning($"{lister.UnknownIdleTime} socket(s) were left out because this platform's socket table gives no idle time for them, so -MinimumIdleTime cannot be applied.");
             }
+        }
+
+        /// <summary>Empty pipeline input selects nothing, never everything.</summary>
+        protected bool SelectsNothing => MyInvocation.ExpectingInput && !_sawInput;
+
+        /// <summary>What to ask the socket table for; refuses -NetworkNamespace off Linux.</summary>
+        internal SocketQuery BuildQuery(ConnectionFilter filter)
+        {
+            if (NetworkNamespace != null && !PlatformServices.IsLinux)
+            {
+                ThrowTerminatingError(PlatformServices.NetworkNamespaceNotSupported(NetworkNamespace).ToErrorRecord());
+            }
+
+            return new SocketQuery
+            {
+                States = RequestedStates,
+                LocalPorts = filter.LocalPorts,
+                RemotePorts = filter.RemotePorts,
+                AddressFamily = filter.AddressFamily,
+                NetworkNamespace = NetworkNamespace,
+            };
         }
 
         /// <summary>The filter the parameters describe; Close-TcpConnection also applies it to piped connections.</summary>

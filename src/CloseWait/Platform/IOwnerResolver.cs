@@ -12,4 +12,15 @@ namespace CloseWait.Platform
         /// </summary>
         int Resolve(IReadOnlyList<TcpConnection> connections, CancellationToken cancellationToken);
     }
+
+    /// <summary>
+    /// An owner lookup that can look in given processes only (Linux: their /proc/&lt;pid&gt;/fd,
+    /// instead of every process's). Watch-TcpCloseWait asks the processes that already hold its
+    /// sockets first: a leaking process is one of them.
+    /// </summary>
+    internal interface IOwnerResolverInProcesses
+    {
+        /// <summary>As <see cref="IOwnerResolver.Resolve"/>, but only the descriptors of <paramref name="processIds"/> are read.</summary>
+        int ResolveAmong(IReadOnlyList<TcpConnection> connections, IEnumerable<int> processIds, CancellationToken cancellationToken);
+    }
 }

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using System.Linq;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
@@ -13,7 +14,7 @@ namespace CloseWait.Platform.Linux
     /// directory listing); the inode is parsed from the bytes and looked up before anything is
     /// allocated, so the walk allocates only for the sockets asked about. PIDs are split across cores.
     /// </summary>
-    internal sealed unsafe class LinuxOwnerResolver : IOwnerResolver
+    internal sealed unsafe class LinuxOwnerResolver : IOwnerResolver, IOwnerResolverInProcesses
     {
         internal const string ProcRoot = "/proc";
         internal const int DirBufferSize = 8 * 1024;
@@ -27,7 +28,18 @@ namespace CloseWait.Platform.Linux
         private const int MaxProbeMisses = 64;
         private static volatile bool _statxWorks = true;
 
-        public int Resolve(IReadOnlyList<TcpConnection> connections, CancellationToken cancellationToken)
+        public int Resolve(IReadOnlyList<TcpConnection> connections, CancellationToken cancellationToken) =>
+            Resolve(connections, null, cancellationToken);
+
+        public int ResolveAmong(IReadOnlyList<TcpConnection> connections, IEnumerable<int> processIds, CancellationToken cancellationToken)
+        {
+            var pids = new SortedSet<int>(processIds);
+            pids.RemoveWhere(pid => pid <= 0);
+            return Resolve(connections, pids.ToArray(), cancellationToken);
+        }
+
+        /// <summary>Walks <paramref name="pids"/> (sorted), or every process when null.</summary>
+        private int Resolve(IReadOnlyList<TcpConnection> connections, int[]? pids, CancellationToken cancellationToken)
         {
             var byInode = new Dictionary<ulong, TcpConnection>(connections.Count);
             foreach (var c in connections)
@@ -43,7 +55,7 @@ namespace CloseWait.Platform.Linux
                 return 0;
             }
 
-            var walk = FindOwners(byInode.ContainsKey, cancellationToken);
+            var walk = FindOwners(byInode.ContainsKey, cancellationToken, pids);
             var owners = new Dictionary<ulong, List<TcpSocketOwner>>();
             foreach (var (inode, pid, fd) in walk.Found)
             {
@@ -91,9 +103,9 @@ namespace CloseWait.Platform.Linux
         /// <paramref name="wanted"/> is true. <paramref name="wanted"/> is called from several
         /// threads at once and must only read.
         /// </summary>
-        internal OwnerWalk FindOwners(Func<ulong, bool> wanted, CancellationToken cancellationToken)
+        internal OwnerWalk FindOwners(Func<ulong, bool> wanted, CancellationToken cancellationToken, int[]? processIds = null)
         {
-            int[] pids = ListPids();
+            int[] pids = processIds ?? ListPids();
             var found = new List<(ulong Inode, int Pid, int Fd)>();
             var names = new Dictionary<int, string?>();
             int denied = 0;

@@ -1,0 +1,132 @@
+using System;
+using System.Diagnostics;
+using System.Management.Automation;
+using CloseWait.Platform;
+
+namespace CloseWait.Commands
+{
+    /// <summary>
+    /// Samples the CLOSE_WAIT sockets every -Interval and writes what changed as it happens:
+    /// Entered, Left (with the measured Duration), Growing (a process whose count keeps rising).
+    /// Runs until -Duration or -Count is reached, or until Ctrl+C.
+    /// </summary>
+    [Cmdlet(VerbsCommon.Watch, "TcpCloseWait")]
+    [OutputType(typeof(TcpCloseWaitEvent))]
+    public sealed class WatchTcpCloseWaitCommand : TcpConnectionCommandBase
+    {
+        private static readonly TcpState[] CloseWaitOnly = { TcpState.CloseWait };
+
+        /// <summary>Time between samples (seconds or hh:mm:ss); 1 second by default.</summary>
+        [Parameter]
+        [SecondsToTimeSpan]
+        [ValidateTimeSpanRange(0.1, 24 * 3600)]
+        public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(1);
+
+        /// <summary>Stop after this long (seconds or hh:mm:ss); the last sample is taken at the end.</summary>
+        [Parameter]
+        [SecondsToTimeSpan]
+        [ValidateTimeSpanRange(0, 10L * 365 * 24 * 3600)]
+        public TimeSpan? Duration { get; set; }
+
+        /// <summary>Stop after this many samples.</summary>
+        [Parameter]
+        [ValidateRange(1, int.MaxValue)]
+        public int? Count { get; set; }
+
+        protected override TcpState[]? RequestedStates => CloseWaitOnly;
+
+        /// <summary>Read only for a process reported as Growing, so it costs nothing per sample.</summary>
+        private static (long? Open, long? Limit) DescriptorUsage(int pid) =>
+            PlatformServices.ProcessDescriptors.TryGet(pid, out int open, out long? limit) ? (open, limit) : ((long?)null, (long?)null);
+
+        protected override void EndProcessing()
+        {
+            if (SelectsNothing)
+            {
+                return;
+            }
+
+            var filter = BuildFilter();
+            var query = BuildQuery(filter);
+            CloseWaitSampler sampler;
+            try
+            {
+                sampler = new CloseWaitSampler(PlatformServices.SocketTable,
+                    NoOwner && !filter.FiltersByOwner ? null : PlatformServices.OwnerResolver, filter, query);
+            }
+            catch (CloseWaitException e)
+            {
+                ThrowTerminatingError(e.ToErrorRecord());
+                return;
+            }
+
+            var tracker = new CloseWaitTracker(DescriptorUsage);
+            var clock = Stopwatch.StartNew();
+            DateTime start = DateTime.Now;
+            TimeSpan? end = Duration;
+            bool warned = false;
+            for (long n = 1; ; n++)
+            {
+                // Sample times come from one monotonic clock, so durations never jump with the wall clock.
+                TimeSpan at = clock.Elapsed;
+                var readWatch = Stopwatch.StartNew();
+                System.Collections.Generic.List<TcpConnection> sample;
+                try
+                {
+                    sample = sampler.Read(StopToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+                catch (Exception ex) when (TranslateFailure(ex) is ErrorRecord record)
+                {
+                    ThrowTerminatingError(record);
+                    return;
+                }
+
+                foreach (var e in tracker.Observe(start + at, sample))
+                {
+                    WriteObject(e);
+                }
+
+                WriteVerbose($"Sample {n}: {sample.Count} socket(s) in CLOSE_WAIT, read in {readWatch.ElapsedMilliseconds} ms; owner walks so far: {sampler.OwnerWalks}.");
+                if (!warned && sampler.UnownedSockets > 0 && sampler.InaccessibleProcesses > 0)
+                {
+                    warned = true;
+                    WriteWarning(ConnectionLister.OwnerWarning(sampler.UnownedSockets, sampler.InaccessibleProcesses));
+                }
+
+                if ((Count is int count && n >= count) || (end is TimeSpan last && at >= last))
+                {
+                    return;
+                }
+
+                // Fixed rate: the next slot after now (a slow sample skips slots rather than bunching up),
+                // and a last sample exactly at the end of -Duration.
+                TimeSpan elapsed = clock.Elapsed;
+                long slot = Math.Max(n, (long)(elapsed.Ticks / Interval.Ticks) + 1);
+                TimeSpan next = TimeSpan.FromTicks(Math.Min(slot * Interval.Ticks, TimeSpan.MaxValue.Ticks / 2));
+                if (end is TimeSpan stop && next > stop)
+                {
+                    next = stop;
+                }
+
+                // Ctrl+C (StopProcessing) sets the handle and ends the wait at once. WaitOne counts
+                // whole milliseconds, so wait again for what rounding left.
+                for (TimeSpan wait; (wait = next - clock.Elapsed) > TimeSpan.Zero;)
+                {
+                    if (StopToken.WaitHandle.WaitOne((int)Math.Ceiling(wait.TotalMilliseconds)))
+                    {
+                        return;
+                    }
+                }
+
+                if (StopToken.IsCancellationRequested)
+                {
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -25,7 +25,22 @@ namespace CloseWait.Platform
             windows: () => new WindowsKeepAliveStore(),
             macOS: () => new MacOSKeepAliveStore()));
 
+        private static readonly Lazy<ITimeWaitStore> TimeWait = new Lazy<ITimeWaitStore>(() => Choose<ITimeWaitStore>(
+            linux: () => new LinuxTimeWaitStore(),
+            windows: () => throw TimeWaitNotImplemented(Windows, "`netsh int ipv4 show dynamicport tcp` and the TcpTimedWaitDelay value under HKLM\\SYSTEM\\CurrentControlSet\\Services\\Tcpip\\Parameters"),
+            macOS: () => throw TimeWaitNotImplemented(MacOS, "`sysctl net.inet.tcp.msl net.inet.ip.portrange.first net.inet.ip.portrange.last`")));
+
+        private static CloseWaitException TimeWaitNotImplemented(string platform, string instead) =>
+            new CloseWaitException("TimeWaitSettingNotSupported", ErrorCategory.NotImplemented,
+                $"CloseWait reads and sets the TIME_WAIT settings on Linux only so far; on {platform} use {instead}.", platform);
+
         internal static ISocketTable SocketTable => _table.Value;
+
+        /// <summary>The TIME_WAIT settings store (Linux; Windows and macOS have rules but no store yet, issue 13).</summary>
+        internal static ITimeWaitStore TimeWaitStore => TimeWaitStoreOverride ?? TimeWait.Value;
+
+        /// <summary>Tests point the TIME_WAIT cmdlets at a store of their own (a scratch sysctl tree).</summary>
+        internal static ITimeWaitStore? TimeWaitStoreOverride { get; set; }
 
         internal static IKeepAliveStore KeepAliveStore => KeepAliveStoreOverride ?? KeepAlive.Value;
 

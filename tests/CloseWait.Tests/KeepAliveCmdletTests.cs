@@ -435,6 +435,9 @@ namespace CloseWait.Tests
         [InlineData("Get-TcpKeepAliveSetting")]
         [InlineData("Set-TcpKeepAliveSetting")]
         [InlineData("Test-TcpKeepAliveSetting")]
+        [InlineData("Get-TcpPortUsage")]
+        [InlineData("Get-TcpTimeWaitSetting")]
+        [InlineData("Set-TcpTimeWaitSetting")]
         public void HelpDocumentsEveryParameterWithExamples(string name)
         {
             var r = _ps.Run(

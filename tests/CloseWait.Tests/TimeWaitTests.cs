@@ -321,6 +321,37 @@ namespace CloseWait.Tests
             Assert.Equal("Cannot set PortRange. Put ReservedPorts back to none, so nothing was changed.", e.Message);
         }
 
+        [Fact]
+        public void WindowsReadsTcpTimedWaitDelayAndLeavesTheDynamicRangeUnknown()
+        {
+            const string key = @"HKLM\SYSTEM\CurrentControlSet\Services\Tcpip\Parameters";
+            var absent = CloseWait.Platform.Windows.WindowsTimeWaitStore.FromRegistry(null, key);
+            Assert.Equal(TimeSpan.FromSeconds(120), absent.TimeWaitDuration);
+            Assert.Null(absent.PortRangeStart);
+            Assert.Null(absent.RangeSize);
+            Assert.Equal(key + @"\TcpTimedWaitDelay (not set: Windows default)", absent.Details[0].Source);
+            Assert.True(absent.Details[0].IsDefault);
+            Assert.Contains("netsh int ipv4 show dynamicport tcp", absent.Details[1].Meaning);
+
+            var set = CloseWait.Platform.Windows.WindowsTimeWaitStore.FromRegistry((Interop.Advapi32.REG_DWORD, 30u), key);
+            Assert.Equal(TimeSpan.FromSeconds(30), set.TimeWaitDuration);
+            Assert.False(set.Details[0].IsDefault);
+            Assert.Contains("outside the documented", CloseWait.Platform.Windows.WindowsTimeWaitStore.FromRegistry((Interop.Advapi32.REG_DWORD, 5u), key).Details[0].Source);
+            Assert.Equal(TimeSpan.FromSeconds(120), CloseWait.Platform.Windows.WindowsTimeWaitStore.FromRegistry((1, 5u), key).TimeWaitDuration);
+        }
+
+        [Fact]
+        public void MacOSTimeWaitIsTwiceTheMsl()
+        {
+            var s = CloseWait.Platform.MacOS.MacOSTimeWaitStore.FromSysctl(15000, 49152, 65535);
+            Assert.Equal(TimeSpan.FromSeconds(30), s.TimeWaitDuration);
+            Assert.Equal(16384, s.RangeSize);
+            Assert.True(s.Details.All(d => d.IsDefault == true));
+            var e = CloseWait.Platform.MacOS.MacOSTimeWaitStore.PersistNotSupported(new TimeWaitChange { PortRange = (10000, 65535), MaximumSegmentLifetime = TimeSpan.FromSeconds(5) });
+            Assert.Equal("TimeWaitPersistNotSupported", e.ErrorId);
+            Assert.Contains("net.inet.tcp.msl=5000 net.inet.ip.portrange.first=10000 net.inet.ip.portrange.last=65535", e.Message);
+        }
+
         private static IReadOnlyList<KeyValuePair<string, string>> Values(params (string Key, string Value)[] values) =>
             values.Select(v => new KeyValuePair<string, string>(v.Key, v.Value)).ToList();
 

@@ -27,16 +27,12 @@ namespace CloseWait.Platform
 
         private static readonly Lazy<ITimeWaitStore> TimeWait = new Lazy<ITimeWaitStore>(() => Choose<ITimeWaitStore>(
             linux: () => new LinuxTimeWaitStore(),
-            windows: () => throw TimeWaitNotImplemented(Windows, "`netsh int ipv4 show dynamicport tcp` and the TcpTimedWaitDelay value under HKLM\\SYSTEM\\CurrentControlSet\\Services\\Tcpip\\Parameters"),
-            macOS: () => throw TimeWaitNotImplemented(MacOS, "`sysctl net.inet.tcp.msl net.inet.ip.portrange.first net.inet.ip.portrange.last`")));
-
-        private static CloseWaitException TimeWaitNotImplemented(string platform, string instead) =>
-            new CloseWaitException("TimeWaitSettingNotSupported", ErrorCategory.NotImplemented,
-                $"CloseWait reads and sets the TIME_WAIT settings on Linux only so far; on {platform} use {instead}.", platform);
+            windows: () => new WindowsTimeWaitStore(),
+            macOS: () => new MacOSTimeWaitStore()));
 
         internal static ISocketTable SocketTable => _table.Value;
 
-        /// <summary>The TIME_WAIT settings store (Linux; Windows and macOS have rules but no store yet, issue 13).</summary>
+        /// <summary>The TIME_WAIT settings store.</summary>
         internal static ITimeWaitStore TimeWaitStore => TimeWaitStoreOverride ?? TimeWait.Value;
 
         /// <summary>Tests point the TIME_WAIT cmdlets at a store of their own (a scratch sysctl tree).</summary>

@@ -67,6 +67,11 @@ namespace CloseWait.Bench
                 cases["summarynoowner"] = ps => ps.AddCommand("Get-TcpConnectionSummary").AddParameter("NoOwner");
             }
 
+            if (Invoke(runspace, ps => ps.AddCommand("Get-Command").AddParameter("Module", "CloseWait")).Any(c => c.Properties["Name"]?.Value as string == "Get-TcpPortUsage"))
+            {
+                cases["portusage"] = ps => ps.AddCommand("Get-TcpPortUsage");
+            }
+
             foreach (var c in cases.Values)
             {
                 for (int i = 0; i < WarmUpRuns; i++)

@@ -63,7 +63,7 @@ namespace CloseWait.Commands
             var change = Change(out CloseWaitException? invalid);
             if (invalid == null && change.IsEmpty)
             {
-                invalid = new CloseWaitException("TimeWaitNothingToSet", ErrorCategory.InvalidArgument,
+                invalid = new CloseWaitException(ErrorIds.TimeWaitNothingToSet, ErrorCategory.InvalidArgument,
                     "Nothing to set: give -PortRange, -ReservedPorts, -TimeWaitReuse, -MaxTimeWaitBuckets or -FinWait2Timeout (or pipe in a setting).");
             }
 
@@ -114,7 +114,7 @@ namespace CloseWait.Commands
                 change.PortRange = TimeWaitRules.ParsePortRange(PortRange, out string? why);
                 if (change.PortRange == null && invalid == null)
                 {
-                    invalid = new CloseWaitException("PortRangeInvalid", ErrorCategory.InvalidArgument, why + " Nothing was changed.", PortRange);
+                    invalid = new CloseWaitException(ErrorIds.PortRangeInvalid, ErrorCategory.InvalidArgument, why + " Nothing was changed.", PortRange);
                 }
             }
 

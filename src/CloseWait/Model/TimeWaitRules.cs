@@ -136,7 +136,7 @@ namespace CloseWait
             {
                 if (!Supports(platform, field))
                 {
-                    return new CloseWaitException("TimeWaitSettingNotSupported", ErrorCategory.InvalidArgument,
+                    return new CloseWaitException(ErrorIds.TimeWaitSettingNotSupported, ErrorCategory.InvalidArgument,
                         $"{platform} has no {field} setting{NotSupportedHint(platform, field)}. Nothing was changed.", field.ToString());
                 }
             }
@@ -146,7 +146,7 @@ namespace CloseWait
                 string range = start + "-" + end;
                 if (start < 1024)
                 {
-                    return new CloseWaitException("PortRangeBelow1024", ErrorCategory.InvalidArgument,
+                    return new CloseWaitException(ErrorIds.PortRangeBelow1024, ErrorCategory.InvalidArgument,
                         $"The port range {range} starts below 1024. Ports below 1024 are privileged: they belong to services (ssh 22, http 80, https 443), and an outbound connection holding one can keep such a service from starting. Start the range at 1024 or above (the Linux default is 32768-60999). Nothing was changed.", range);
                 }
 
@@ -157,19 +157,19 @@ namespace CloseWait
                 if (clash.Count > 0)
                 {
                     string ports = string.Join(", ", clash.Take(10)) + (clash.Count > 10 ? $" and {clash.Count - 10} more" : string.Empty);
-                    return new CloseWaitException("PortRangeCollidesWithListener", ErrorCategory.InvalidArgument,
+                    return new CloseWaitException(ErrorIds.PortRangeCollidesWithListener, ErrorCategory.InvalidArgument,
                         $"The port range {range} holds port(s) {ports}, where a service listens. An outbound connection can take such a port while the service is down, and the service then cannot start again (address already in use). Choose a range that leaves them out, or reserve them first with -ReservedPorts '{string.Join(",", clash)}'. Nothing was changed.", range);
                 }
             }
 
             if (change.ReservedPorts != null && ParsePortList(change.ReservedPorts, out string? why) == null)
             {
-                return new CloseWaitException("ReservedPortsInvalid", ErrorCategory.InvalidArgument, why + " Nothing was changed.", change.ReservedPorts);
+                return new CloseWaitException(ErrorIds.ReservedPortsInvalid, ErrorCategory.InvalidArgument, why + " Nothing was changed.", change.ReservedPorts);
             }
 
             if (change.TimeWaitReuse is int reuse && (reuse < 0 || reuse > 2))
             {
-                return new CloseWaitException("TimeWaitReuseOutOfRange", ErrorCategory.InvalidArgument,
+                return new CloseWaitException(ErrorIds.TimeWaitReuseOutOfRange, ErrorCategory.InvalidArgument,
                     $"TimeWaitReuse {reuse} is not 0, 1 or 2. 0 is off, 1 lets outbound connections take a port from a TIME_WAIT socket (with TCP timestamps), 2 does so on loopback only (the default). Nothing was changed.", reuse);
             }
 
@@ -177,32 +177,32 @@ namespace CloseWait
             {
                 if (buckets < 1)
                 {
-                    return new CloseWaitException("MaxTimeWaitBucketsOutOfRange", ErrorCategory.InvalidArgument,
+                    return new CloseWaitException(ErrorIds.MaxTimeWaitBucketsOutOfRange, ErrorCategory.InvalidArgument,
                         $"MaxTimeWaitBuckets {buckets} is not a positive number. Nothing was changed.", buckets);
                 }
 
                 if (current.MaxTimeWaitBuckets is int now && buckets < now)
                 {
-                    return new CloseWaitException("MaxTimeWaitBucketsLowered", ErrorCategory.InvalidArgument,
+                    return new CloseWaitException(ErrorIds.MaxTimeWaitBucketsLowered, ErrorCategory.InvalidArgument,
                         $"Lowering tcp_max_tw_buckets from {now} to {buckets} frees no port and no connection: past the limit the kernel destroys new TIME_WAIT sockets at once (\"time wait bucket table overflow\", TCPTimeWaitOverflow), which throws away TIME_WAIT's protection against a late segment landing in a new connection. The kernel's documentation says not to lower it; the limit exists against denial of service. To open more outbound connections, widen -PortRange, set -TimeWaitReuse 1, or reuse connections (keep-alive, pooling). Raising it is allowed. Nothing was changed.", buckets);
                 }
             }
 
             if (change.FinWait2Timeout is TimeSpan fin && (fin < TimeSpan.FromSeconds(1) || fin > TimeSpan.FromSeconds(LinuxFinTimeoutMax) || fin.Ticks % TimeSpan.TicksPerSecond != 0))
             {
-                return new CloseWaitException("FinWait2TimeoutOutOfRange", ErrorCategory.InvalidArgument,
+                return new CloseWaitException(ErrorIds.FinWait2TimeoutOutOfRange, ErrorCategory.InvalidArgument,
                     $"FinWait2Timeout {fin} is not a whole number of seconds from 1 to {LinuxFinTimeoutMax}. Nothing was changed.", fin);
             }
 
             if (change.TimeWaitDuration is TimeSpan delay && (delay < TimeSpan.FromSeconds(WindowsTimedWaitDelayMin) || delay > TimeSpan.FromSeconds(WindowsTimedWaitDelayMax) || delay.Ticks % TimeSpan.TicksPerSecond != 0))
             {
-                return new CloseWaitException("TimeWaitDurationOutOfRange", ErrorCategory.InvalidArgument,
+                return new CloseWaitException(ErrorIds.TimeWaitDurationOutOfRange, ErrorCategory.InvalidArgument,
                     $"TimeWaitDuration {delay} is outside what Windows takes for TcpTimedWaitDelay: whole seconds from {WindowsTimedWaitDelayMin} to {WindowsTimedWaitDelayMax}. Nothing was changed.", delay);
             }
 
             if (change.MaximumSegmentLifetime is TimeSpan msl && (msl < TimeSpan.FromMilliseconds(1) || msl > TimeSpan.FromMilliseconds(int.MaxValue) || msl.Ticks % TimeSpan.TicksPerMillisecond != 0))
             {
-                return new CloseWaitException("MaximumSegmentLifetimeOutOfRange", ErrorCategory.InvalidArgument,
+                return new CloseWaitException(ErrorIds.MaximumSegmentLifetimeOutOfRange, ErrorCategory.InvalidArgument,
                     $"MaximumSegmentLifetime {msl} is not a whole number of milliseconds from 1 to {int.MaxValue}. Nothing was changed.", msl);
             }
 
@@ -211,7 +211,7 @@ namespace CloseWait
 
         /// <summary>The error for tcp_tw_recycle, which people still copy from old tuning guides.</summary>
         internal static CloseWaitException RecycleRemoved() =>
-            new CloseWaitException("TimeWaitRecycleRemoved", ErrorCategory.InvalidArgument,
+            new CloseWaitException(ErrorIds.TimeWaitRecycleRemoved, ErrorCategory.InvalidArgument,
                 "tcp_tw_recycle was removed in Linux 4.12: it dropped connections from clients behind NAT (their TCP timestamps do not increase together). " +
                 "For many outbound connections to one destination use -TimeWaitReuse 1 (with TCP timestamps), widen -PortRange, or reuse connections (HTTP keep-alive, connection pooling). Nothing was changed.");
 

@@ -162,7 +162,7 @@ namespace CloseWait.Platform.Linux
                 .ToList();
 
             // Opening every file for writing first makes "not root" and "read-only /proc/sys" fail before anything is written.
-            SettingTransaction.Apply(steps, WriteValue, CheckWritable, Describe, "TimeWaitRollbackFailed");
+            SettingTransaction.Apply(steps, WriteValue, CheckWritable, Describe, ErrorIds.TimeWaitRollbackFailed);
         }
 
         internal static string Describe(TimeWaitField field, string raw) =>
@@ -199,18 +199,18 @@ namespace CloseWait.Platform.Linux
             {
                 case Interop.Libc.EACCES:
                 case Interop.Libc.EPERM:
-                    return new CloseWaitException("TimeWaitPermissionDenied", ErrorCategory.PermissionDenied,
+                    return new CloseWaitException(ErrorIds.TimeWaitPermissionDenied, ErrorCategory.PermissionDenied,
                         what + " Changing the kernel's TCP settings needs root: run elevated (sudo).", field.ToString()) { NativeError = errno };
                 case Interop.Libc.EROFS:
-                    return new CloseWaitException("TimeWaitReadOnly", ErrorCategory.WriteError,
+                    return new CloseWaitException(ErrorIds.TimeWaitReadOnly, ErrorCategory.WriteError,
                         what + $" /proc/sys is mounted read-only, as inside a container: set the container's values from the host with -NetworkNamespace <container PID>, or through its runtime (docker run --sysctl {SysctlKey(field)}=..., Kubernetes securityContext.sysctls).",
                         field.ToString()) { NativeError = errno };
                 case Interop.Libc.EINVAL:
-                    return new CloseWaitException("TimeWaitWriteFailed", ErrorCategory.InvalidArgument,
+                    return new CloseWaitException(ErrorIds.TimeWaitWriteFailed, ErrorCategory.InvalidArgument,
                         what + (field == TimeWaitField.PortRange ? " The kernel refuses a range that starts below net.ipv4.ip_unprivileged_port_start." : " The kernel refused the value."),
                         field.ToString()) { NativeError = errno };
                 default:
-                    return new CloseWaitException("TimeWaitWriteFailed", ErrorCategory.WriteError, what, field.ToString()) { NativeError = errno };
+                    return new CloseWaitException(ErrorIds.TimeWaitWriteFailed, ErrorCategory.WriteError, what, field.ToString()) { NativeError = errno };
             }
         }
 
@@ -220,9 +220,9 @@ namespace CloseWait.Platform.Linux
             if (errno != 0)
             {
                 throw errno == Interop.Libc.ENOENT
-                    ? new CloseWaitException("TimeWaitSettingNotFound", ErrorCategory.ObjectNotFound,
+                    ? new CloseWaitException(ErrorIds.TimeWaitSettingNotFound, ErrorCategory.ObjectNotFound,
                         $"{path} does not exist: this kernel (or this network namespace) does not have this IPv4 TCP setting.", path) { NativeError = errno }
-                    : new CloseWaitException("TimeWaitReadFailed", ErrorCategory.ReadError, $"Cannot read {path}: {LinuxErrno.Describe(errno)}.", path) { NativeError = errno };
+                    : new CloseWaitException(ErrorIds.TimeWaitReadFailed, ErrorCategory.ReadError, $"Cannot read {path}: {LinuxErrno.Describe(errno)}.", path) { NativeError = errno };
             }
 
             return text.Trim();
@@ -234,7 +234,7 @@ namespace CloseWait.Platform.Linux
             string text = ReadText(path);
             if (!int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int value))
             {
-                throw new CloseWaitException("TimeWaitReadFailed", ErrorCategory.InvalidData, $"{path} holds '{text}', not a number.", path);
+                throw new CloseWaitException(ErrorIds.TimeWaitReadFailed, ErrorCategory.InvalidData, $"{path} holds '{text}', not a number.", path);
             }
 
             return value;
@@ -249,7 +249,7 @@ namespace CloseWait.Platform.Linux
             if (parts.Length != 2 || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int start) ||
                 !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int end))
             {
-                throw new CloseWaitException("TimeWaitReadFailed", ErrorCategory.InvalidData, $"{rangePath} holds '{rangeText}', not two ports.", rangePath);
+                throw new CloseWaitException(ErrorIds.TimeWaitReadFailed, ErrorCategory.InvalidData, $"{rangePath} holds '{rangeText}', not two ports.", rangePath);
             }
 
             string reservedPath = FilePath(TimeWaitField.ReservedPorts);

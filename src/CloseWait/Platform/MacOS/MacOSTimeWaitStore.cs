@@ -75,7 +75,7 @@ namespace CloseWait.Platform.MacOS
                 steps.Add(new SettingStep<string, int>(Last, current.PortRangeEnd!.Value, end));
             }
 
-            SettingTransaction.Apply(steps.Where(s => s.Old != s.New).ToList(), Set, null, (name, v) => v.ToString(System.Globalization.CultureInfo.InvariantCulture), "TimeWaitRollbackFailed");
+            SettingTransaction.Apply(steps.Where(s => s.Old != s.New).ToList(), Set, null, (name, v) => v.ToString(System.Globalization.CultureInfo.InvariantCulture), ErrorIds.TimeWaitRollbackFailed);
         }
 
         public void Persist(TimeWaitChange values) => throw PersistNotSupported(values);
@@ -94,7 +94,7 @@ namespace CloseWait.Platform.MacOS
                 lines.Add($"{Last}={end}");
             }
 
-            return new CloseWaitException("TimeWaitPersistNotSupported", ErrorCategory.NotImplemented,
+            return new CloseWaitException(ErrorIds.TimeWaitPersistNotSupported, ErrorCategory.NotImplemented,
                 "-Persist is not supported on macOS. To keep these values after a reboot, add these lines to /etc/sysctl.conf: " + string.Join(" ", lines) + ". Nothing was changed.");
         }
 
@@ -105,7 +105,7 @@ namespace CloseWait.Platform.MacOS
             if (Interop.LibSystem.sysctlbyname(name, &value, &size, null, IntPtr.Zero) != 0)
             {
                 int errno = System.Runtime.InteropServices.Marshal.GetLastWin32Error();
-                throw new CloseWaitException("TimeWaitReadFailed", ErrorCategory.ReadError,
+                throw new CloseWaitException(ErrorIds.TimeWaitReadFailed, ErrorCategory.ReadError,
                     $"Cannot read sysctl {name}: {Interop.LibSystem.StrError(errno)} (errno {errno}).", name) { NativeError = errno };
             }
 
@@ -122,8 +122,8 @@ namespace CloseWait.Platform.MacOS
             int errno = System.Runtime.InteropServices.Marshal.GetLastWin32Error();
             string what = $"Cannot set sysctl {name} to {value}: {Interop.LibSystem.StrError(errno)} (errno {errno}).";
             throw errno == Interop.LibSystem.EPERM || errno == Interop.LibSystem.EACCES
-                ? new CloseWaitException("TimeWaitPermissionDenied", ErrorCategory.PermissionDenied, what + " Changing the kernel's TCP settings needs root: run elevated (sudo).", name) { NativeError = errno }
-                : new CloseWaitException("TimeWaitWriteFailed", ErrorCategory.WriteError, what, name) { NativeError = errno };
+                ? new CloseWaitException(ErrorIds.TimeWaitPermissionDenied, ErrorCategory.PermissionDenied, what + " Changing the kernel's TCP settings needs root: run elevated (sudo).", name) { NativeError = errno }
+                : new CloseWaitException(ErrorIds.TimeWaitWriteFailed, ErrorCategory.WriteError, what, name) { NativeError = errno };
         }
     }
 }

@@ -123,7 +123,7 @@ namespace CloseWait.Platform.Windows
             IntPtr key = Open(Interop.Advapi32.KEY_QUERY_VALUE | Interop.Advapi32.KEY_SET_VALUE, writing: true);
             try
             {
-                SettingTransaction.Apply(steps, (f, v) => SetDword(key, v), null, (f, v) => v + " s", "TimeWaitRollbackFailed");
+                SettingTransaction.Apply(steps, (f, v) => SetDword(key, v), null, (f, v) => v + " s", ErrorIds.TimeWaitRollbackFailed);
             }
             finally
             {
@@ -145,9 +145,9 @@ namespace CloseWait.Platform.Windows
             }
 
             throw rc == Interop.Advapi32.ERROR_ACCESS_DENIED
-                ? new CloseWaitException("TimeWaitPermissionDenied", ErrorCategory.PermissionDenied,
+                ? new CloseWaitException(ErrorIds.TimeWaitPermissionDenied, ErrorCategory.PermissionDenied,
                     $"Cannot open {_keyPath}: {Describe(rc)}. Changing {ValueName} needs an elevated session: run PowerShell as Administrator. Nothing was changed.", _keyPath) { NativeError = rc }
-                : new CloseWaitException(writing ? "TimeWaitWriteFailed" : "TimeWaitReadFailed", writing ? ErrorCategory.WriteError : ErrorCategory.ReadError,
+                : new CloseWaitException(writing ? ErrorIds.TimeWaitWriteFailed : ErrorIds.TimeWaitReadFailed, writing ? ErrorCategory.WriteError : ErrorCategory.ReadError,
                     $"Cannot open {_keyPath}: {Describe(rc)}.", _keyPath) { NativeError = rc };
         }
 
@@ -165,7 +165,7 @@ namespace CloseWait.Platform.Windows
                 case Interop.Advapi32.ERROR_FILE_NOT_FOUND:
                     return null;
                 default:
-                    throw new CloseWaitException("TimeWaitReadFailed", ErrorCategory.ReadError, $"Cannot read {_keyPath}\\{ValueName}: {Describe(rc)}.", _keyPath) { NativeError = rc };
+                    throw new CloseWaitException(ErrorIds.TimeWaitReadFailed, ErrorCategory.ReadError, $"Cannot read {_keyPath}\\{ValueName}: {Describe(rc)}.", _keyPath) { NativeError = rc };
             }
         }
 
@@ -176,8 +176,8 @@ namespace CloseWait.Platform.Windows
             {
                 string what = $"Cannot set TimeWaitDuration ({_keyPath}\\{ValueName}) to {seconds} s: {Describe(rc)}.";
                 throw rc == Interop.Advapi32.ERROR_ACCESS_DENIED
-                    ? new CloseWaitException("TimeWaitPermissionDenied", ErrorCategory.PermissionDenied, what + " Run PowerShell as Administrator.", ValueName) { NativeError = rc }
-                    : new CloseWaitException("TimeWaitWriteFailed", ErrorCategory.WriteError, what, ValueName) { NativeError = rc };
+                    ? new CloseWaitException(ErrorIds.TimeWaitPermissionDenied, ErrorCategory.PermissionDenied, what + " Run PowerShell as Administrator.", ValueName) { NativeError = rc }
+                    : new CloseWaitException(ErrorIds.TimeWaitWriteFailed, ErrorCategory.WriteError, what, ValueName) { NativeError = rc };
             }
         }
 

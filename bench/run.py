@@ -162,6 +162,7 @@ ENGINE_CASES = {
     "port": dict(name="Get-TcpConnection -LocalPort %d -NoOwner" % LISTEN_PORT_BASE, ref=SS_PORT),
     "summary": dict(name="Get-TcpConnectionSummary", ref=None),
     "summarynoowner": dict(name="Get-TcpConnectionSummary -NoOwner", ref=None),
+    "portusage": dict(name="Get-TcpPortUsage", ref=None),
     "diagnose": dict(name="Test-TcpCloseWait", ref=SS_OWNERS),
 }
 

@@ -77,6 +77,11 @@ namespace CloseWait.Bench
                 cases["diagnose"] = ps => ps.AddCommand("Test-TcpCloseWait");
             }
 
+            if (commands.Contains("Get-TcpPortUsage"))
+            {
+                cases["portusage"] = ps => ps.AddCommand("Get-TcpPortUsage");
+            }
+
             foreach (var c in cases.Values)
             {
                 for (int i = 0; i < WarmUpRuns; i++)

@@ -319,9 +319,39 @@ namespace CloseWait.Tests
             Directory.Delete(tree.SysctlD);
             File.WriteAllText(tree.SysctlD, "a file where the directory should be");
             var r = WithStore(tree.Store(), () => _ps.Run("Set-TcpKeepAliveSetting -Time 300 -Interval 30 -Persist"));
-            Assert.Equal(ErrorIds.KeepAlivePersistFailed + SetId, Assert.Single(r.ErrorIds));
-            Assert.EndsWith("The running values were put back, so nothing was changed.", r.Errors[0].Exception.Message);
+            Assert.Equal("KeepAlivePersistFailed" + SetId, Assert.Single(r.ErrorIds));
+            Assert.EndsWith("Put Time back to 7200 s (02:00:00) and Interval back to 75 s (00:01:15), so nothing was changed.", r.Errors[0].Exception.Message);
             Assert.Equal(Defaults, tree.ProcValues());
+        }
+
+        /// <summary>Issue 15: a -Persist that writes no running value must not say it put running values back.</summary>
+        [Fact]
+        public void AFailedPersistOfTheRunningValuesSaysNoRunningValueChanged()
+        {
+            using var tree = new ScratchSysctlTree();
+            Directory.Delete(tree.SysctlD);
+            File.WriteAllText(tree.SysctlD, "a file where the directory should be");
+            var r = WithStore(tree.Store(), () => _ps.Run("Set-TcpKeepAliveSetting -Persist"));
+            Assert.Equal("KeepAlivePersistFailed" + SetId, Assert.Single(r.ErrorIds));
+            Assert.EndsWith("No running value was changed either.", r.Errors[0].Exception.Message);
+            Assert.DoesNotContain("put back", r.Errors[0].Exception.Message);
+            Assert.Equal(Defaults, tree.ProcValues());
+        }
+
+        /// <summary>Issue 15: -Persist validates the values it carries over from the running ones.</summary>
+        [Theory]
+        [InlineData(7200, 0, 9, "-Time 300", "KeepAliveIntervalOutOfRange")]
+        [InlineData(7200, -5, 9, "-Time 300", "KeepAliveIntervalOutOfRange")]
+        [InlineData(7200, 75, 0, "-Time 300", "KeepAliveProbesOutOfRange")]
+        [InlineData(0, 75, 9, "", "KeepAliveTimeOutOfRange")]
+        public void PersistRefusesInvalidCarriedOverValuesAndWritesNothing(long time, long interval, long probes, string arguments, string errorId)
+        {
+            using var tree = new ScratchSysctlTree(time, interval, probes);
+            var r = WithStore(tree.Store(), () => _ps.Run("Set-TcpKeepAliveSetting " + arguments + " -Persist"));
+            Assert.Equal(errorId + SetId, Assert.Single(r.ErrorIds));
+            Assert.Contains("which -Persist would write as it is", r.Errors[0].Exception.Message);
+            Assert.False(File.Exists(tree.DropIn));
+            Assert.Equal((time, interval, probes), tree.ProcValues());
         }
 
         /// <summary>
@@ -405,6 +435,9 @@ namespace CloseWait.Tests
         [InlineData("Get-TcpKeepAliveSetting")]
         [InlineData("Set-TcpKeepAliveSetting")]
         [InlineData("Test-TcpKeepAliveSetting")]
+        [InlineData("Get-TcpPortUsage")]
+        [InlineData("Get-TcpTimeWaitSetting")]
+        [InlineData("Set-TcpTimeWaitSetting")]
         public void HelpDocumentsEveryParameterWithExamples(string name)
         {
             var r = _ps.Run(

@@ -6,23 +6,13 @@ using CloseWait.Commands.Completers;
 namespace CloseWait.Commands
 {
     /// <summary>What Get-, Set- and Test-TcpKeepAliveSetting share: -NetworkNamespace and the platform's keepalive store.</summary>
-    public abstract class KeepAliveCommandBase : PSCmdlet
+    public abstract class KeepAliveCommandBase : SettingCommandBase
     {
-        /// <summary>Linux: another network namespace (a container's) by PID, `ip netns` name or path.</summary>
-        [Parameter]
-        [ValidateNotNullOrEmpty]
-        [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
-        public string? NetworkNamespace { get; set; }
-
         internal IKeepAliveStore Store { get; private set; } = null!;
 
         protected override void BeginProcessing()
         {
-            if (NetworkNamespace != null && !PlatformServices.IsLinux)
-            {
-                ThrowTerminatingError(PlatformServices.NetworkNamespaceNotSupported(NetworkNamespace).ToErrorRecord());
-            }
-
+            base.BeginProcessing();
             try
             {
                 Store = PlatformServices.KeepAliveStore;
@@ -38,7 +28,13 @@ namespace CloseWait.Commands
         {
             try
             {
-                return Store.Read(NetworkNamespace);
+                var refused = RefuseNamespaceHere();
+                if (refused != null)
+                {
+                    throw refused;
+                }
+
+                return Store.Read(TargetNamespace);
             }
             catch (CloseWaitException e)
             {

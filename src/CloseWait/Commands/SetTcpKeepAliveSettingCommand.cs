@@ -40,18 +40,6 @@ namespace CloseWait.Commands
         [Parameter]
         public SwitchParameter PassThru { get; set; }
 
-        protected override void BeginProcessing()
-        {
-            base.BeginProcessing();
-            if (Persist && NetworkNamespace != null)
-            {
-                ThrowTerminatingError(new CloseWaitException(ErrorIds.PersistNotSupportedForNetworkNamespace, ErrorCategory.InvalidArgument,
-                    "-Persist writes a drop-in under the host's /etc/sysctl.d, which applies to the host's network namespace at boot, not to another one. " +
-                    "Persist a container's keepalive through its runtime (docker run --sysctl net.ipv4.tcp_keepalive_time=300, Kubernetes securityContext.sysctls); leave out -Persist to change it now.",
-                    NetworkNamespace).ToErrorRecord());
-            }
-        }
-
         protected override void ProcessRecord()
         {
             var change = new KeepAliveChange(Time, Interval, Probes);
@@ -62,7 +50,7 @@ namespace CloseWait.Commands
                 return;
             }
 
-            var invalid = Store.Rules.Validate(change);
+            var invalid = RefuseNamespaceHere() ?? (Persist && TargetNamespace != null ? PersistRefused(TargetNamespace) : null) ?? Store.Rules.Validate(change);
             if (invalid != null)
             {
                 WriteError(invalid.ToErrorRecord());
@@ -71,7 +59,7 @@ namespace CloseWait.Commands
 
             try
             {
-                Apply(change);
+                Apply(change, TargetNamespace);
             }
             catch (CloseWaitException e)
             {
@@ -79,13 +67,35 @@ namespace CloseWait.Commands
             }
         }
 
-        private void Apply(KeepAliveChange change)
+        private static CloseWaitException PersistRefused(string networkNamespace) =>
+            new CloseWaitException(ErrorIds.PersistNotSupportedForNetworkNamespace, ErrorCategory.InvalidArgument,
+                $"-Persist writes a drop-in under the host's /etc/sysctl.d, which applies to the host's network namespace at boot, not to network namespace {networkNamespace} (given, or carried by the piped setting). " +
+                "Persist a container's keepalive through its runtime (docker run --sysctl net.ipv4.tcp_keepalive_time=300, Kubernetes securityContext.sysctls); leave out -Persist to change it now.",
+                networkNamespace);
+
+        private void Apply(KeepAliveChange change, string? ns)
         {
-            var current = Store.Read(NetworkNamespace);
+            var current = Store.Read(ns);
             var target = change.Over(current);
-            if (Persist && Store.PersistTarget == null)
+            if (Persist)
             {
-                Store.Persist(target); // throws this platform's explanation before anything is written
+                // The drop-in gets every value: one carried over from the running ones must be valid too.
+                var carried = Store.Rules.Validate(new KeepAliveChange(
+                    change.Time == null ? current.Time : null,
+                    change.Interval == null ? current.Interval : null,
+                    change.Probes == null && !Store.Rules.ProbesFixed ? current.Probes : null));
+                if (carried != null)
+                {
+                    throw new CloseWaitException(carried.ErrorId, ErrorCategory.InvalidData,
+                        carried.Message.Replace(" Nothing was changed.", string.Empty) +
+                        " That is the running value, which -Persist would write as it is: give the value to persist (-Time, -Interval or -Probes). Nothing was changed.",
+                        carried.Target);
+                }
+
+                if (Store.PersistTarget == null)
+                {
+                    Store.Persist(target); // throws this platform's explanation before anything is written
+                }
             }
 
             var steps = KeepAliveTransaction.Plan(Store.Rules, current, change);
@@ -100,15 +110,15 @@ namespace CloseWait.Commands
                 return;
             }
 
-            if (!ShouldProcess(TargetDescription(), ActionDescription(steps, target)))
+            if (!ShouldProcess(TargetDescription(ns), ActionDescription(steps, target)))
             {
                 return;
             }
 
-            Store.Write(change, NetworkNamespace);
+            Store.Write(change, ns);
             if (Persist)
             {
-                PersistOrPutBack(current, target);
+                PersistOrPutBack(current, target, steps, ns);
             }
 
             if (Store.AppliesAtRestart)
@@ -116,12 +126,12 @@ namespace CloseWait.Commands
                 WriteWarning($"{Store.Rules.Platform} applies the keepalive at boot: restart the computer for the new values to take effect; running sockets keep their values until then.");
             }
 
-            if (!PassThru && NetworkNamespace != null)
+            if (!PassThru && ns != null)
             {
                 return; // another namespace has no after-reboot values to warn about: read back only for -PassThru
             }
 
-            var after = Store.Read(NetworkNamespace);
+            var after = Store.Read(ns);
             WarnAboutReboot(after, Persist
                 ? $"A file applied after {Store.PersistTarget} sets them: change or remove that line."
                 : "Add -Persist to keep the new values.");
@@ -131,8 +141,8 @@ namespace CloseWait.Commands
             }
         }
 
-        /// <summary>Persists the full values; when that fails, puts the running values back so the change stays all or nothing.</summary>
-        private void PersistOrPutBack(TcpKeepAliveSetting before, KeepAliveChange target)
+        /// <summary>Persists the full values; when that fails, puts back the running values just written, so the change stays all or nothing.</summary>
+        private void PersistOrPutBack(TcpKeepAliveSetting before, KeepAliveChange target, List<KeepAliveTransaction.Step> written, string? ns)
         {
             try
             {
@@ -141,14 +151,22 @@ namespace CloseWait.Commands
             catch (CloseWaitException failure)
             {
                 string outcome;
-                try
+                if (written.Count == 0)
                 {
-                    Store.Write(new KeepAliveChange(before.Time, before.Interval, before.Probes), NetworkNamespace);
-                    outcome = "The running values were put back, so nothing was changed.";
+                    outcome = "No running value was changed either.";
                 }
-                catch (CloseWaitException e)
+                else
                 {
-                    outcome = "Putting the running values back failed too: " + e.Message;
+                    string values = string.Join(" and ", written.Select(s => $"{s.Field} back to {Store.Rules.Describe(s.Field, s.Old)}"));
+                    try
+                    {
+                        Store.Write(new KeepAliveChange(before.Time, before.Interval, before.Probes), ns);
+                        outcome = $"Put {values}, so nothing was changed.";
+                    }
+                    catch (CloseWaitException e)
+                    {
+                        outcome = $"Putting {values} failed too, so the new running values stay: " + e.Message;
+                    }
                 }
 
                 throw new CloseWaitException(failure.ErrorId, failure.Category, failure.Message + " " + outcome, failure.Target, failure)
@@ -158,8 +176,8 @@ namespace CloseWait.Commands
             }
         }
 
-        private string TargetDescription() =>
-            NetworkNamespace == null ? $"TCP keepalive of {Environment.MachineName}" : $"TCP keepalive of network namespace {NetworkNamespace}";
+        private static string TargetDescription(string? ns) =>
+            ns == null ? $"TCP keepalive of {Environment.MachineName}" : $"TCP keepalive of network namespace {ns}";
 
         private string ActionDescription(List<KeepAliveTransaction.Step> steps, KeepAliveChange target)
         {

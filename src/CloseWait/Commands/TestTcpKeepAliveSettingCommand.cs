@@ -11,7 +11,7 @@ namespace CloseWait.Commands
     [OutputType(typeof(TcpKeepAliveTestResult))]
     public sealed class TestTcpKeepAliveSettingCommand : KeepAliveCommandBase
     {
-        private TcpKeepAliveSetting? _setting;
+        private readonly System.Collections.Generic.Dictionary<string, TcpKeepAliveSetting> _settings = new System.Collections.Generic.Dictionary<string, TcpKeepAliveSetting>();
 
         /// <summary>The idle timeout of the device in front (seconds or hh:mm:ss).</summary>
         [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
@@ -21,11 +21,17 @@ namespace CloseWait.Commands
 
         protected override void ProcessRecord()
         {
-            // One read serves every piped idle timeout (a namespace read costs a thread and setns); a failed read is retried.
-            var setting = _setting ??= TryRead();
-            if (setting == null)
+            // One read per namespace serves every piped idle timeout (a namespace read costs a thread and setns); a failed read is retried.
+            string key = TargetNamespace ?? string.Empty;
+            if (!_settings.TryGetValue(key, out var setting))
             {
-                return;
+                var read = TryRead();
+                if (read == null)
+                {
+                    return;
+                }
+
+                _settings[key] = setting = read;
             }
 
             TcpKeepAliveTestResult result;

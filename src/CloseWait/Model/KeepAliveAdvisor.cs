@@ -32,6 +32,25 @@ namespace CloseWait
                 RecommendedProbes = current.Probes,
             };
 
+            // A running value no socket option could set (tcp_keepalive_time 0, a negative interval, 0
+            // probes) is no keepalive to pass: fail, and recommend from the defaults in its place.
+            var invalid = rules.Validate(new KeepAliveChange(current.Time, current.Interval, rules.ProbesFixed ? null : current.Probes));
+            if (invalid != null)
+            {
+                bool timeOk = current.Time >= rules.MinTime && current.Time <= rules.MaxTime && current.Time.Ticks % rules.Unit.Ticks == 0;
+                bool intervalOk = current.Interval >= rules.MinInterval && current.Interval <= rules.MaxInterval && current.Interval.Ticks % rules.Unit.Ticks == 0;
+                bool probesOk = rules.ProbesFixed || (current.Probes >= rules.MinProbes && current.Probes <= rules.MaxProbes);
+                result.Verdict = TcpKeepAliveVerdict.Fail;
+                result.Reason = "The running keepalive is not one the kernel's sockets can be given: " +
+                    invalid.Message.Replace(" Nothing was changed.", string.Empty) + " Set it to a valid value.";
+                var (t, i) = Recommend(timeOk ? current.Time : rules.DefaultTime, intervalOk ? current.Interval : rules.DefaultInterval, idleTimeout, rules);
+                result.RecommendedTime = t;
+                result.RecommendedInterval = i;
+                result.RecommendedProbes = probesOk ? current.Probes : rules.DefaultProbes;
+                result.RecommendedCommand = Command(current, t, i, result.RecommendedProbes, rules);
+                return result;
+            }
+
             TimeSpan retry = current.Time + current.Interval;
             if (current.Time >= idleTimeout)
             {
@@ -53,7 +72,7 @@ namespace CloseWait
             var (time, interval) = Recommend(current.Time, current.Interval, idleTimeout, rules);
             result.RecommendedTime = time;
             result.RecommendedInterval = interval;
-            result.RecommendedCommand = Command(current, time, interval, rules);
+            result.RecommendedCommand = Command(current, time, interval, current.Probes, rules);
             return result;
         }
 
@@ -93,7 +112,7 @@ namespace CloseWait
             return (time, interval);
         }
 
-        private static string Command(TcpKeepAliveSetting current, TimeSpan time, TimeSpan interval, KeepAliveRules rules)
+        private static string Command(TcpKeepAliveSetting current, TimeSpan time, TimeSpan interval, int probes, KeepAliveRules rules)
         {
             var sb = new StringBuilder("Set-TcpKeepAliveSetting");
             if (time != current.Time)
@@ -104,6 +123,11 @@ namespace CloseWait
             if (interval != current.Interval)
             {
                 sb.Append(" -Interval ").Append(Argument(interval));
+            }
+
+            if (probes != current.Probes)
+            {
+                sb.Append(" -Probes ").Append(probes.ToString(CultureInfo.InvariantCulture));
             }
 
             if (current.NetworkNamespace != null)

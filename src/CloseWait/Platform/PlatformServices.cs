@@ -31,6 +31,16 @@ namespace CloseWait.Platform
 
         /// <summary>Open descriptors and their limit per process (Linux); elsewhere none are read.</summary>
         internal static IProcessDescriptors ProcessDescriptors => _descriptors.Value;
+        private static readonly Lazy<ITimeWaitStore> TimeWait = new Lazy<ITimeWaitStore>(() => Choose<ITimeWaitStore>(
+            linux: () => new LinuxTimeWaitStore(),
+            windows: () => new WindowsTimeWaitStore(),
+            macOS: () => new MacOSTimeWaitStore()));
+
+        /// <summary>The TIME_WAIT settings store.</summary>
+        internal static ITimeWaitStore TimeWaitStore => TimeWaitStoreOverride ?? TimeWait.Value;
+
+        /// <summary>Tests point the TIME_WAIT cmdlets at a store of their own (a scratch sysctl tree).</summary>
+        internal static ITimeWaitStore? TimeWaitStoreOverride { get; set; }
 
         internal static IKeepAliveStore KeepAliveStore => KeepAliveStoreOverride ?? KeepAlive.Value;
 

@@ -4,7 +4,6 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Management.Automation;
-using System.Text;
 
 namespace CloseWait.Platform.Linux
 {
@@ -23,8 +22,6 @@ namespace CloseWait.Platform.Linux
         /// and /etc/sysctl.conf still come after it, and Set-TcpKeepAliveSetting warns when they override it.
         /// </summary>
         internal const string DropInName = "99-closewait-tcp-keepalive.conf";
-
-        private const int FileMode = 0x1A4; // 0644
 
         private static readonly string[] FileNames = { "tcp_keepalive_time", "tcp_keepalive_intvl", "tcp_keepalive_probes" };
 
@@ -85,64 +82,19 @@ namespace CloseWait.Platform.Linux
             }
         }
 
-        /// <summary>Writes the drop-in atomically: a temporary file in the same directory, flushed to disk, renamed over the old one.</summary>
+        /// <summary>
+        /// Writes our three keys into the drop-in, atomically, keeping any other line a user put
+        /// there (other keys, comments); the caller has validated every value.
+        /// </summary>
         public void Persist(KeepAliveChange values)
         {
-            string target = PersistTarget!;
-            string dir = Path.GetDirectoryName(target)!;
             TimeSpan time = values.Time!.Value, interval = values.Interval!.Value;
             int probes = values.Probes!.Value;
-            var lines = KeepAliveChange.Fields.Select(f => new KeyValuePair<string, long>(SysctlKey(f), Rules.Raw(f, time, interval, probes)));
-            byte[] text = Encoding.UTF8.GetBytes(LinuxSysctlConfig.RenderDropIn(lines, KeepAliveRules.DetectionTime(time, interval, probes), DateTime.UtcNow));
-
-            try
-            {
-                Directory.CreateDirectory(dir);
-            }
-            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
-            {
-                throw new CloseWaitException(e is UnauthorizedAccessException ? ErrorIds.KeepAlivePermissionDenied : ErrorIds.KeepAlivePersistFailed,
-                    e is UnauthorizedAccessException ? ErrorCategory.PermissionDenied : ErrorCategory.WriteError,
-                    e is UnauthorizedAccessException
-                        ? $"Cannot create {dir}: permission denied. Writing the persistent keepalive needs root. " + LinuxErrno.PermissionAdvice("write access to /etc/sysctl.d")
-                        : $"Cannot create {dir}: an I/O error ({e.GetType().Name}). Check that the path is a directory on a writable file system.", target, e);
-            }
-
-            string temp = Path.Combine(dir, "." + DropInName + "." + Guid.NewGuid().ToString("N") + ".tmp");
-            int fd = Interop.Libc.open(temp, Interop.Libc.O_WRONLY | Interop.Libc.O_CREAT | Interop.Libc.O_EXCL | Interop.Libc.O_CLOEXEC, FileMode);
-            if (fd < 0)
-            {
-                throw PersistFailure(target, LinuxErrno.Last());
-            }
-
-            int errno = 0;
-            try
-            {
-                if (!WriteAll(fd, text) || Interop.Libc.fchmod(fd, FileMode) != 0 || Interop.Libc.fsync(fd) != 0)
-                {
-                    errno = LinuxErrno.Last();
-                }
-            }
-            finally
-            {
-                if (Interop.Libc.close(fd) != 0 && errno == 0)
-                {
-                    errno = LinuxErrno.Last();
-                }
-            }
-
-            if (errno == 0 && Interop.Libc.rename(temp, target) != 0)
-            {
-                errno = LinuxErrno.Last();
-            }
-
-            if (errno != 0)
-            {
-                Interop.Libc.unlink(temp);
-                throw PersistFailure(target, errno);
-            }
-
-            SyncDirectory(dir);
+            var lines = KeepAliveChange.Fields
+                .Select(f => new KeyValuePair<string, string>(SysctlKey(f), Rules.Raw(f, time, interval, probes).ToString(CultureInfo.InvariantCulture)))
+                .ToList();
+            LinuxSysctlConfig.WriteDropIn(PersistTarget!, lines, LinuxSysctlConfig.KeepAliveHeader(KeepAliveRules.DetectionTime(time, interval, probes), DateTime.UtcNow),
+                "KeepAlive", "keepalive");
         }
 
         private TcpKeepAliveSetting ReadHere()
@@ -157,54 +109,39 @@ namespace CloseWait.Platform.Linux
             KeepAliveTransaction.Apply(Rules, KeepAliveTransaction.Plan(Rules, ReadHere(), change), WriteValue, CheckWritable);
         }
 
+        /// <summary>
+        /// Whether this kernel takes the configured value at boot, and as what: time and intvl go
+        /// through proc_dointvec_jiffies (either sign, at most INT_MAX/HZ), probes through
+        /// proc_dou8vec_minmax (0 to 255).
+        /// </summary>
+        internal static bool KernelTakes(KeepAliveField field, string? configValue, out long value) =>
+            field == KeepAliveField.Probes
+                ? LinuxSysctlConfig.TryKernelInt(configValue, LinuxSysctlConfig.KernelIntKind.Bounded, 0, byte.MaxValue, null, out value)
+                : LinuxSysctlConfig.TryKernelInt(configValue, LinuxSysctlConfig.KernelIntKind.Jiffies, 0, 0, LinuxSysctlConfig.KernelHz, out value);
+
         private void CheckWritable(KeepAliveField field, long value)
         {
-            int fd = Interop.Libc.open(FilePath(field), Interop.Libc.O_WRONLY | Interop.Libc.O_CLOEXEC);
-            if (fd < 0)
+            int errno = LinuxProcSys.CheckWritable(FilePath(field));
+            if (errno != 0)
             {
-                throw WriteFailure(field, value, LinuxErrno.Last());
+                throw WriteFailure(field, value, errno);
             }
-
-            Interop.Libc.close(fd);
         }
 
         private string FilePath(KeepAliveField field) => _procDirectory + "/" + FileNames[(int)field];
 
-        private unsafe long ReadValue(KeepAliveField field)
+        private long ReadValue(KeepAliveField field)
         {
             string path = FilePath(field);
-            int fd = Interop.Libc.open(path, Interop.Libc.O_RDONLY | Interop.Libc.O_CLOEXEC);
-            if (fd < 0)
+            int errno = LinuxProcSys.TryRead(path, out string text);
+            if (errno != 0)
             {
-                int errno = LinuxErrno.Last();
                 throw errno == Interop.Libc.ENOENT
                     ? new CloseWaitException(ErrorIds.KeepAliveSettingNotFound, ErrorCategory.ObjectNotFound,
                         $"{path} does not exist: this kernel (or this network namespace) has no IPv4 TCP keepalive settings.", path) { NativeError = errno }
                     : ReadFailure(path, errno);
             }
 
-            byte* buffer = stackalloc byte[64];
-            long n;
-            int readErrno = 0;
-            try
-            {
-                n = (long)Interop.Libc.read(fd, buffer, (IntPtr)64);
-                if (n < 0)
-                {
-                    readErrno = LinuxErrno.Last(); // before close(), which resets the saved errno
-                }
-            }
-            finally
-            {
-                Interop.Libc.close(fd);
-            }
-
-            if (n < 0)
-            {
-                throw ReadFailure(path, readErrno);
-            }
-
-            string text = Encoding.ASCII.GetString(buffer, (int)n);
             if (!LinuxSysctlConfig.TryParseValue(text, out long value))
             {
                 throw new CloseWaitException(ErrorIds.KeepAliveReadFailed, ErrorCategory.InvalidData, $"{path} holds '{text.Trim()}', not a number.", path);
@@ -218,34 +155,10 @@ namespace CloseWait.Platform.Linux
 
         private void WriteValue(KeepAliveField field, long value)
         {
-            int injected = InjectWriteFailure?.Invoke(field) ?? 0;
-            if (injected != 0)
+            int errno = InjectWriteFailure?.Invoke(field) ?? 0;
+            if (errno == 0)
             {
-                throw WriteFailure(field, value, injected);
-            }
-
-            // O_TRUNC as a shell's `echo 300 >` does: /proc/sys ignores it, a plain file (a test's scratch tree) needs it.
-            int fd = Interop.Libc.open(FilePath(field), Interop.Libc.O_WRONLY | Interop.Libc.O_TRUNC | Interop.Libc.O_CLOEXEC);
-            if (fd < 0)
-            {
-                throw WriteFailure(field, value, LinuxErrno.Last());
-            }
-
-            int errno = 0;
-            try
-            {
-                // The kernel parses the whole value from one write.
-                if (!WriteAll(fd, Encoding.ASCII.GetBytes(value.ToString(CultureInfo.InvariantCulture) + "\n")))
-                {
-                    errno = LinuxErrno.Last();
-                }
-            }
-            finally
-            {
-                if (Interop.Libc.close(fd) != 0 && errno == 0)
-                {
-                    errno = LinuxErrno.Last();
-                }
+                errno = LinuxProcSys.TryWrite(FilePath(field), value.ToString(CultureInfo.InvariantCulture));
             }
 
             if (errno != 0)
@@ -272,23 +185,6 @@ namespace CloseWait.Platform.Linux
             }
         }
 
-        private static CloseWaitException PersistFailure(string target, int errno)
-        {
-            string what = $"Cannot write {target}: {LinuxErrno.Describe(errno)}.";
-            switch (errno)
-            {
-                case Interop.Libc.EACCES:
-                case Interop.Libc.EPERM:
-                    return new CloseWaitException(ErrorIds.KeepAlivePermissionDenied, ErrorCategory.PermissionDenied,
-                        what + " Writing the persistent keepalive needs root. " + LinuxErrno.PermissionAdvice("write access to /etc/sysctl.d"), target) { NativeError = errno };
-                case Interop.Libc.EROFS:
-                    return new CloseWaitException(ErrorIds.KeepAliveReadOnly, ErrorCategory.WriteError,
-                        what + " The file system is read-only: persist the values where this system's configuration is built (an image, a configuration manager).", target) { NativeError = errno };
-                default:
-                    return new CloseWaitException(ErrorIds.KeepAlivePersistFailed, ErrorCategory.WriteError, what, target) { NativeError = errno };
-            }
-        }
-
         /// <summary>Fills in the values a reboot would bring where they differ from the running ones.</summary>
         private void AddAfterReboot(TcpKeepAliveSetting setting)
         {
@@ -301,7 +197,7 @@ namespace CloseWait.Platform.Linux
                 string source = "kernel default";
                 if (assignment != null)
                 {
-                    if (LinuxSysctlConfig.TryParseValue(assignment.Value, out long value) && value >= 0 && value <= int.MaxValue)
+                    if (KernelTakes(field, assignment.Value, out long value))
                     {
                         boot = value;
                         source = assignment.Where;
@@ -332,42 +228,6 @@ namespace CloseWait.Platform.Linux
                         setting.ProbesAfterRebootSource = source;
                         break;
                 }
-            }
-        }
-
-        private static unsafe bool WriteAll(int fd, byte[] bytes)
-        {
-            fixed (byte* p = bytes)
-            {
-                int offset = 0;
-                while (offset < bytes.Length)
-                {
-                    long n = (long)Interop.Libc.write(fd, p + offset, (IntPtr)(bytes.Length - offset));
-                    if (n < 0)
-                    {
-                        if (LinuxErrno.Last() == Interop.Libc.EINTR)
-                        {
-                            continue;
-                        }
-
-                        return false;
-                    }
-
-                    offset += (int)n;
-                }
-            }
-
-            return true;
-        }
-
-        /// <summary>Makes the rename itself durable; a failure here leaves a correct file, so it is not reported.</summary>
-        private static void SyncDirectory(string dir)
-        {
-            int fd = Interop.Libc.open(dir, Interop.Libc.O_RDONLY | Interop.Libc.O_DIRECTORY | Interop.Libc.O_CLOEXEC);
-            if (fd >= 0)
-            {
-                Interop.Libc.fsync(fd);
-                Interop.Libc.close(fd);
             }
         }
     }

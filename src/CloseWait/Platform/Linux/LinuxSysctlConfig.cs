@@ -330,21 +330,353 @@ namespace CloseWait.Platform.Linux
             return i < p.Length;
         }
 
-        /// <summary>The drop-in Set-TcpKeepAliveSetting -Persist writes.</summary>
-        internal static string RenderDropIn(IEnumerable<KeyValuePair<string, long>> values, TimeSpan detectionTime, DateTime writtenUtc)
+        /// <summary>
+        /// The drop-in a -Persist writes: <paramref name="existing"/> (the file as it is, null when there
+        /// is none) with every line that sets one of our keys rewritten in place to our value, our
+        /// keys it lacks appended, and everything else (other keys, comments, blank lines) kept as it
+        /// was. A new file starts with <paramref name="header"/> (comment lines, each without '#').
+        /// </summary>
+        internal static string MergeDropIn(string? existing, IReadOnlyList<KeyValuePair<string, string>> values, IEnumerable<string> header)
         {
             var sb = new StringBuilder();
-            sb.Append("# TCP keepalive, written by CloseWait (Set-TcpKeepAliveSetting -Persist) on ")
-              .Append(writtenUtc.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)).Append('\n');
-            sb.Append("# Applied at boot by systemd-sysctl and by `sysctl --system`; files sorting after this one,\n");
-            sb.Append("# and /etc/sysctl.conf, override it. A dead peer on an idle connection is noticed after ")
-              .Append(detectionTime.ToString("c", CultureInfo.InvariantCulture)).Append(".\n");
+            var written = new HashSet<string>(StringComparer.Ordinal);
+            if (existing == null)
+            {
+                foreach (string line in header)
+                {
+                    sb.Append("# ").Append(line).Append('\n');
+                }
+            }
+            else
+            {
+                string[] lines = existing.Split('\n');
+                int count = existing.EndsWith("\n", StringComparison.Ordinal) ? lines.Length - 1 : lines.Length;
+                for (int i = 0; i < count; i++)
+                {
+                    string line = lines[i];
+                    var mine = OursOn(line, values);
+                    if (mine == null)
+                    {
+                        sb.Append(line).Append('\n');
+                        continue;
+                    }
+
+                    // Every line of ours gets our value: a later duplicate would otherwise win at boot.
+                    sb.Append(mine.Value.Key).Append(" = ").Append(mine.Value.Value).Append('\n');
+                    written.Add(mine.Value.Key);
+                }
+            }
+
             foreach (var kv in values)
             {
-                sb.Append(kv.Key).Append(" = ").Append(kv.Value.ToString(CultureInfo.InvariantCulture)).Append('\n');
+                if (!written.Contains(kv.Key))
+                {
+                    sb.Append(kv.Key).Append(" = ").Append(kv.Value).Append('\n');
+                }
             }
 
             return sb.ToString();
         }
+
+        /// <summary>The key of ours a line sets (plainly, not through a glob), with our value; null for any other line.</summary>
+        private static KeyValuePair<string, string>? OursOn(string line, IReadOnlyList<KeyValuePair<string, string>> values)
+        {
+            var parsed = Parse(string.Empty, new StringReader(line)).FirstOrDefault();
+            if (parsed == null || parsed.Exclude || parsed.IsGlob)
+            {
+                return null;
+            }
+
+            foreach (var kv in values)
+            {
+                if (ToPath(kv.Key) == parsed.Path)
+                {
+                    return kv;
+                }
+            }
+
+            return null;
+        }
+
+        /// <summary>
+        /// Writes <paramref name="values"/> into the drop-in <paramref name="target"/> (see <see cref="MergeDropIn"/>)
+        /// atomically: a temporary file in the same directory, flushed to disk, renamed over the old one.
+        /// An existing file that cannot be read is refused rather than replaced. Errors carry ids
+        /// <paramref name="idPrefix"/> + PermissionDenied, ReadOnly or PersistFailed; <paramref name="what"/>
+        /// names the settings ("keepalive") in their messages.
+        /// </summary>
+        internal static void WriteDropIn(string target, IReadOnlyList<KeyValuePair<string, string>> values, IEnumerable<string> header, string idPrefix, string what)
+        {
+            string dir = System.IO.Path.GetDirectoryName(target)!;
+            try
+            {
+                Directory.CreateDirectory(dir);
+            }
+            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
+            {
+                throw new CloseWaitException(e is UnauthorizedAccessException ? idPrefix + "PermissionDenied" : idPrefix + "PersistFailed",
+                    e is UnauthorizedAccessException ? System.Management.Automation.ErrorCategory.PermissionDenied : System.Management.Automation.ErrorCategory.WriteError,
+                    $"Cannot create {dir}: {e.Message} Writing the persistent {what} needs root: run elevated (sudo). Nothing was written.", target, e);
+            }
+
+            string? existing = null;
+            if (File.Exists(target))
+            {
+                try
+                {
+                    existing = File.ReadAllText(target, new UTF8Encoding(false, true));
+                }
+                catch (Exception e) when (e is IOException || e is UnauthorizedAccessException || e is DecoderFallbackException)
+                {
+                    throw new CloseWaitException(idPrefix + "PersistFailed", System.Management.Automation.ErrorCategory.ReadError,
+                        $"Cannot read {target}, which already exists, so its other lines cannot be kept: {e.Message} Fix or move the file, then persist again. Nothing was written.", target, e);
+                }
+            }
+
+            byte[] text = new UTF8Encoding(false).GetBytes(MergeDropIn(existing, values, header));
+            string temp = System.IO.Path.Combine(dir, "." + System.IO.Path.GetFileName(target) + "." + Guid.NewGuid().ToString("N") + ".tmp");
+            int fd = Interop.Libc.open(temp, Interop.Libc.O_WRONLY | Interop.Libc.O_CREAT | Interop.Libc.O_EXCL | Interop.Libc.O_CLOEXEC, DropInMode);
+            if (fd < 0)
+            {
+                throw PersistFailure(target, LinuxErrno.Last(), idPrefix, what);
+            }
+
+            int errno = 0;
+            try
+            {
+                if (!LinuxProcSys.WriteAll(fd, text) || Interop.Libc.fchmod(fd, DropInMode) != 0 || Interop.Libc.fsync(fd) != 0)
+                {
+                    errno = LinuxErrno.Last();
+                }
+            }
+            finally
+            {
+                if (Interop.Libc.close(fd) != 0 && errno == 0)
+                {
+                    errno = LinuxErrno.Last();
+                }
+            }
+
+            if (errno == 0 && Interop.Libc.rename(temp, target) != 0)
+            {
+                errno = LinuxErrno.Last();
+            }
+
+            if (errno != 0)
+            {
+                Interop.Libc.unlink(temp);
+                throw PersistFailure(target, errno, idPrefix, what);
+            }
+
+            // Makes the rename itself durable; a failure here leaves a correct file, so it is not reported.
+            int dirFd = Interop.Libc.open(dir, Interop.Libc.O_RDONLY | Interop.Libc.O_DIRECTORY | Interop.Libc.O_CLOEXEC);
+            if (dirFd >= 0)
+            {
+                Interop.Libc.fsync(dirFd);
+                Interop.Libc.close(dirFd);
+            }
+        }
+
+        private const int DropInMode = 0x1A4; // 0644
+
+        private static CloseWaitException PersistFailure(string target, int errno, string idPrefix, string what)
+        {
+            string message = $"Cannot write {target}: {LinuxErrno.Describe(errno)}.";
+            switch (errno)
+            {
+                case Interop.Libc.EACCES:
+                case Interop.Libc.EPERM:
+                    return new CloseWaitException(idPrefix + "PermissionDenied", System.Management.Automation.ErrorCategory.PermissionDenied,
+                        message + $" Writing the persistent {what} needs root: run elevated (sudo).", target) { NativeError = errno };
+                case Interop.Libc.EROFS:
+                    return new CloseWaitException(idPrefix + "ReadOnly", System.Management.Automation.ErrorCategory.WriteError,
+                        message + " The file system is read-only: persist the values where this system's configuration is built (an image, a configuration manager).", target) { NativeError = errno };
+                default:
+                    return new CloseWaitException(idPrefix + "PersistFailed", System.Management.Automation.ErrorCategory.WriteError, message, target) { NativeError = errno };
+            }
+        }
+
+        /// <summary>How a sysctl's handler reads an integer: which conversion, and its bounds.</summary>
+        internal enum KernelIntKind
+        {
+            /// <summary>proc_dointvec: any int.</summary>
+            Int,
+
+            /// <summary>proc_dointvec_jiffies: seconds, either sign, at most INT_MAX/HZ in size.</summary>
+            Jiffies,
+
+            /// <summary>proc_dou8vec_minmax (and proc_dointvec_minmax with bounds): no sign, within the bounds.</summary>
+            Bounded,
+        }
+
+        /// <summary>
+        /// What the kernel stores when procps' sysctl writes <paramref name="configValue"/> (the text
+        /// after '=' of a configuration line) to a one-integer sysctl; false when the kernel refuses it.
+        /// procps writes the value with leading blanks stripped and a newline; the kernel
+        /// (kernel/sysctl.c, proc_get_long) skips white space, takes an optional '-', needs a digit,
+        /// reads the number as strtoul base 0 does (0x… hex, 0… octal), fails on overflow or 21
+        /// characters, needs a blank, tab or newline after it, and ignores whatever follows (so an
+        /// inline "# comment" after a blank is harmless, "300#x" is refused). Then the handler's
+        /// conversion: proc_dointvec an int; proc_dointvec_jiffies at most INT_MAX/HZ either sign
+        /// (<paramref name="hz"/> null: the bound for the smallest HZ, 100, the largest any kernel
+        /// takes); bounded handlers no sign and within [min, max].
+        /// </summary>
+        internal static bool TryKernelInt(string? configValue, KernelIntKind kind, long min, long max, int? hz, out long value)
+        {
+            value = 0;
+            string s = (configValue ?? string.Empty) + "\n";
+            int i = 0;
+            while (i < s.Length && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r')))
+            {
+                i++;
+            }
+
+            int start = i;
+            int remaining = s.Length - i;
+            if (remaining == 0)
+            {
+                return false;
+            }
+
+            bool negative = false;
+            if (s[i] == '-' && remaining > 1)
+            {
+                negative = true;
+                i++;
+            }
+
+            if (i >= s.Length || s[i] < '0' || s[i] > '9')
+            {
+                return false;
+            }
+
+            int numberBase = 10;
+            if (s[i] == '0')
+            {
+                if (i + 2 < s.Length && (s[i + 1] == 'x' || s[i + 1] == 'X') && Uri.IsHexDigit(s[i + 2]))
+                {
+                    numberBase = 16;
+                    i += 2;
+                }
+                else
+                {
+                    numberBase = 8;
+                }
+            }
+
+            ulong magnitude = 0;
+            for (; i < s.Length; i++)
+            {
+                char c = char.ToLowerInvariant(s[i]);
+                int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : 99;
+                if (digit >= numberBase)
+                {
+                    break;
+                }
+
+                if (magnitude > (ulong.MaxValue - (ulong)digit) / (ulong)numberBase)
+                {
+                    return false; // strtoul_lenient: -ERANGE
+                }
+
+                magnitude = (magnitude * (ulong)numberBase) + (ulong)digit;
+            }
+
+            // TMPBUFLEN 22: a number as long as the 21-character window could run on past it.
+            if (i - start >= 21 || (s[i] != ' ' && s[i] != '\t' && s[i] != '\n'))
+            {
+                return false;
+            }
+
+            switch (kind)
+            {
+                case KernelIntKind.Int:
+                    if (negative ? magnitude > (ulong)int.MaxValue + 1 : magnitude > int.MaxValue)
+                    {
+                        return false;
+                    }
+
+                    break;
+                case KernelIntKind.Jiffies:
+                    if (magnitude > (ulong)(int.MaxValue / (hz ?? 100)))
+                    {
+                        return false;
+                    }
+
+                    break;
+                default:
+                    if (negative)
+                    {
+                        return false;
+                    }
+
+                    if (magnitude > (ulong)long.MaxValue || (long)magnitude < min || (long)magnitude > max)
+                    {
+                        return false;
+                    }
+
+                    break;
+            }
+
+            value = negative ? -(long)magnitude : (long)magnitude;
+            return true;
+        }
+
+        /// <summary>The kernel's timer frequency (CONFIG_HZ) from /proc/config.gz or /boot/config-&lt;release&gt;; null when neither says.</summary>
+        internal static int? KernelHz => Hz.Value;
+
+        private static readonly Lazy<int?> Hz = new Lazy<int?>(ReadHz);
+
+        private static int? ReadHz()
+        {
+            try
+            {
+                if (File.Exists("/proc/config.gz"))
+                {
+                    using var gz = new System.IO.Compression.GZipStream(File.OpenRead("/proc/config.gz"), System.IO.Compression.CompressionMode.Decompress);
+                    return FindHz(new StreamReader(gz));
+                }
+
+                string release = File.ReadAllText("/proc/sys/kernel/osrelease").Trim();
+                string boot = "/boot/config-" + release;
+                if (File.Exists(boot))
+                {
+                    using var reader = new StreamReader(boot);
+                    return FindHz(reader);
+                }
+            }
+            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException || e is InvalidDataException)
+            {
+            }
+
+            return null;
+        }
+
+        internal static int? FindHz(TextReader reader)
+        {
+            for (string? line = reader.ReadLine(); line != null; line = reader.ReadLine())
+            {
+                if (line.StartsWith("CONFIG_HZ=", StringComparison.Ordinal) &&
+                    int.TryParse(line.Substring(10), NumberStyles.None, CultureInfo.InvariantCulture, out int hz) && hz > 0)
+                {
+                    return hz;
+                }
+            }
+
+            return null;
+        }
+
+        /// <summary>The keepalive drop-in's header lines.</summary>
+        internal static string[] KeepAliveHeader(TimeSpan detectionTime, DateTime writtenUtc) => new[]
+        {
+            "TCP keepalive, written by CloseWait (Set-TcpKeepAliveSetting -Persist) on " + writtenUtc.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
+            "Applied at boot by systemd-sysctl and by `sysctl --system`; files sorting after this one,",
+            "and /etc/sysctl.conf, override it. A dead peer on an idle connection is noticed after " + detectionTime.ToString("c", CultureInfo.InvariantCulture) + ".",
+        };
+
+        /// <summary>The drop-in Set-TcpKeepAliveSetting -Persist writes when none exists yet.</summary>
+        internal static string RenderDropIn(IEnumerable<KeyValuePair<string, long>> values, TimeSpan detectionTime, DateTime writtenUtc) =>
+            MergeDropIn(null, values.Select(kv => new KeyValuePair<string, string>(kv.Key, kv.Value.ToString(CultureInfo.InvariantCulture))).ToList(),
+                KeepAliveHeader(detectionTime, writtenUtc));
     }
 }

@@ -1,0 +1,44 @@
+using System.Management.Automation;
+using CloseWait.Platform;
+
+namespace CloseWait.Commands
+{
+    /// <summary>What Get- and Set-TcpTimeWaitSetting and Get-TcpPortUsage share: -NetworkNamespace and the platform's TIME_WAIT store.</summary>
+    public abstract class TimeWaitCommandBase : SettingCommandBase
+    {
+        internal ITimeWaitStore Store { get; private set; } = null!;
+
+        protected override void BeginProcessing()
+        {
+            base.BeginProcessing();
+            try
+            {
+                Store = PlatformServices.TimeWaitStore;
+            }
+            catch (CloseWaitException e)
+            {
+                ThrowTerminatingError(e.ToErrorRecord());
+            }
+        }
+
+        /// <summary>Reads the setting, or writes the failure as a non-terminating error and returns null.</summary>
+        internal TcpTimeWaitSetting? TryRead()
+        {
+            try
+            {
+                var refused = RefuseNamespaceHere();
+                if (refused != null)
+                {
+                    throw refused;
+                }
+
+                return Store.Read(TargetNamespace);
+            }
+            catch (CloseWaitException e)
+            {
+                WriteError(e.ToErrorRecord());
+                return null;
+            }
+        }
+    }
+}

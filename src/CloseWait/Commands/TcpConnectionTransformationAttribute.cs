@@ -39,7 +39,9 @@ namespace CloseWait.Commands
                     return live;
                 }
 
-                if (TcpConnectionInput.IsConnectionRecord(pso))
+                // A typed record, or a bare one: Import-Csv of PowerShell 7's Export-Csv (no #TYPE
+                // line) and ConvertFrom-Json give PSCustomObjects, refused below by the column they lack.
+                if (TcpConnectionInput.IsConnectionRecord(pso) || pso.BaseObject is PSCustomObject)
                 {
                     try
                     {

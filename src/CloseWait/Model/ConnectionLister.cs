@@ -32,6 +32,10 @@ namespace CloseWait
 
         public IEnumerable<TcpConnection> List(ConnectionFilter filter, SocketQuery query, bool resolveOwners, CancellationToken cancellationToken)
         {
+            // Every connection says where it was listed; read once, when the first one comes.
+            ConnectionOrigin? origin = null;
+            TcpConnection Stamp(TcpConnection c) => (origin ??= PlatformServices.Origin(query.NetworkNamespace)).Stamp(c);
+
             bool needOwners = (resolveOwners || filter.FiltersByOwner) && _owners != null;
             if (!needOwners)
             {
@@ -39,7 +43,7 @@ namespace CloseWait
                 {
                     if (Count(filter, c))
                     {
-                        yield return c;
+                        yield return Stamp(c);
                     }
                 }
 
@@ -69,7 +73,7 @@ namespace CloseWait
                     UnownedSockets++;
                 }
 
-                yield return c;
+                yield return Stamp(c);
             }
         }
 

@@ -22,5 +22,8 @@ namespace CloseWait
         // Network namespaces and containers.
 
         // Remoting: objects listed on another machine or boot.
+
+        /// <summary>Close-TcpConnection got a connection listed on another machine, boot or network namespace.</summary>
+        internal const string ConnectionListedElsewhere = "ConnectionListedElsewhere";
     }
 }

@@ -58,12 +58,16 @@ namespace CloseWait
                 ProcessId = Optional<int>(pso, "ProcessId"),
                 ProcessName = Text(pso, "ProcessName"),
                 UserId = Optional<long>(pso, "UserId"),
-                IdleTime = Optional<TimeSpan>(pso, "IdleTime"),
+                IdleTime = Duration(pso, "IdleTime"),
                 Inode = Optional<ulong>(pso, "Inode"),
                 Cookie = Optional<ulong>(pso, "Cookie"),
                 InterfaceIndex = Optional<int>(pso, "InterfaceIndex"),
                 CreationTime = Date(pso, "CreationTime"),
                 NetworkNamespace = Text(pso, "NetworkNamespace"),
+                NetworkNamespaceInode = Optional<ulong>(pso, "NetworkNamespaceInode"),
+                ComputerName = Text(pso, "ComputerName"),
+                BootId = Text(pso, "BootId"),
+                ReachedAs = Text(pso, "PSComputerName"),
             };
             c.Owners = Owners(pso.Properties["Owners"]?.Value);
             return c;
@@ -104,7 +108,12 @@ namespace CloseWait
         private static IPAddress Address(PSObject pso, string name)
         {
             string? text = Text(pso, name);
-            if (text == null || !IPAddress.TryParse(text, out IPAddress? address))
+            if (text == null)
+            {
+                throw new FormatException($"The {name} property is missing.");
+            }
+
+            if (!IPAddress.TryParse(text, out IPAddress? address))
             {
                 throw new FormatException($"{name} '{text}' is not an IP address.");
             }
@@ -143,6 +152,18 @@ namespace CloseWait
             }
 
             return Optional<DateTime>(pso, name);
+        }
+
+        /// <summary>ConvertTo-Json writes a TimeSpan as an object of its parts; Ticks says it exactly.</summary>
+        private static TimeSpan? Duration(PSObject pso, string name)
+        {
+            object? value = pso.Properties[name]?.Value;
+            if (value is PSObject p && p.BaseObject is PSCustomObject && p.Properties["Ticks"]?.Value is object ticks)
+            {
+                return new TimeSpan(Convert<long>(ticks, name + ".Ticks"));
+            }
+
+            return Optional<TimeSpan>(pso, name);
         }
 
         private static T Required<T>(PSObject pso, string name)

@@ -213,8 +213,9 @@ Describe 'A fleet over PowerShell remoting over SSH' -Skip:($null -ne $FleetSkip
         }
         (Get-TcpKeepAliveSetting -WarningAction SilentlyContinue).Time | Should -Be $localBefore
 
-        # The running value now differs from what a reboot would bring: that host, and only it, warns.
-        $warned.Count | Should -BeGreaterThan 0
-        @($warned | Where-Object { "$_".StartsWith("[$($target.HostName)] ") }).Count | Should -Be $warned.Count
+        # The running value now differs from what a reboot would bring: that host warns, by its name,
+        # and every warning says which host raised it.
+        @($warned | Where-Object { "$_".StartsWith("[$($target.HostName)] After a reboot") }).Count | Should -BeGreaterThan 0
+        foreach ($w in $warned) { "$w" | Should -Match ('^\[(' + (($fleet.Hosts.HostName | ForEach-Object { [regex]::Escape($_) }) -join '|') + ')\] ') }
     }
 }

@@ -32,5 +32,28 @@ namespace CloseWait.Tests
             Assert.Contains("ProcessName", table);
             Assert.Contains("CloseWait", table);
         }
+
+        [Fact]
+        public void AConnectionCrossesWithStateAndFamilyByNameAndNoLocalProcessIdentity()
+        {
+            using var sockets = LoopbackSockets.CloseWait(IPAddress.Loopback, count: 1);
+            var r = _ps.Run(RoundTrip + "$x = rt (Get-TcpCloseWait -ProcessId $PID); " +
+                "[pscustomobject]@{ ByState = @($x | Where-Object State -eq CloseWait).Count; ByFamily = @($x | Where-Object AddressFamily -eq InterNetwork).Count; " +
+                "Count = @($x).Count; State = $x[0].State; Id = $x[0].Id; Name = $x[0].ProcessName; Own = $x[0].PSObject.Properties.Match('Id').Count; " +
+                "Notes = @($x[0].PSObject.Properties | Where-Object MemberType -in 'Property', 'NoteProperty' | ForEach-Object Name) -join ',' }").ThrowIfFailed();
+            var o = r.Output.Single();
+            int count = Convert.ToInt32(o.Properties["Count"].Value);
+            Assert.True(count >= 1);
+            Assert.Equal(count, Convert.ToInt32(o.Properties["ByState"].Value));
+            Assert.Equal("CloseWait", o.Properties["State"].Value?.ToString());
+            Assert.Null(o.Properties["Id"].Value);
+            Assert.Equal(System.Diagnostics.Process.GetCurrentProcess().ProcessName, o.Properties["Name"].Value?.ToString());
+
+            // On the wire: no Id and no ProcessName (Stop-Process would bind them on the caller).
+            string[] notes = ((string)o.Properties["Notes"].Value).Split(',');
+            Assert.DoesNotContain("Id", notes);
+            Assert.DoesNotContain("ProcessName", notes);
+            Assert.Contains("BootId", notes);
+        }
     }
 }

@@ -26,6 +26,7 @@ namespace CloseWait.Commands
         private int _gone;
         private int _replaced;
         private int _failed;
+        private readonly System.Collections.Generic.Dictionary<string, ulong?> _namespaceInodes = new System.Collections.Generic.Dictionary<string, ulong?>();
 
         /// <summary>Connections from Get-TcpConnection or Get-TcpCloseWait, also after remoting or Import-Csv.</summary>
         [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputObjectSet)]
@@ -138,6 +139,16 @@ namespace CloseWait.Commands
                 return;
             }
 
+            if (Elsewhere(c) is string where)
+            {
+                _failed++;
+                var refused = new CloseWaitException(ErrorIds.ConnectionListedElsewhere, ErrorCategory.InvalidOperation,
+                    $"{target} was listed on {where}. Its cookie, addresses and owner name that socket only where it was listed; here they could name another. Close it there: {CloseThere(c)}", c);
+                WriteError(refused.ToErrorRecord());
+                WritePassThru(new TcpCloseResult(c, TcpCloseStatus.Skipped, null, refused.Message));
+                return;
+            }
+
             if (!Confirmed(target, Method == TcpCloseMethod.Abort ? "Close TCP connection (Abort: reset the peer)" : "Close TCP connection (Shutdown through the owner's descriptor)"))
             {
                 return;
@@ -168,7 +179,7 @@ namespace CloseWait.Commands
                     break;
                 case TcpCloseStatus.Replaced:
                     _replaced++;
-                    WriteWarning($"Did not close {target}: {outcome.Detail}");
+                    WriteWarning(HostWarning.Text(this, $"Did not close {target}: {outcome.Detail}"));
                     break;
                 default:
                     _gone++;
@@ -181,6 +192,31 @@ namespace CloseWait.Commands
                 RemainingState = outcome.RemainingState,
                 Via = outcome.Via,
             });
+        }
+
+        /// <summary>Null when the connection was listed here: this boot, and the namespace the close acts in.</summary>
+        private string? Elsewhere(TcpConnection c)
+        {
+            ulong? target = null;
+            if (c.NetworkNamespaceInode != null)
+            {
+                string key = c.NetworkNamespace ?? string.Empty;
+                if (!_namespaceInodes.TryGetValue(key, out target))
+                {
+                    target = PlatformServices.NetworkNamespaceInode(c.NetworkNamespace);
+                    _namespaceInodes[key] = target;
+                }
+            }
+
+            return ConnectionOrigin.Elsewhere(c, PlatformServices.BootId, target);
+        }
+
+        /// <summary>The command that closes the connection on the host that listed it.</summary>
+        internal static string CloseThere(TcpConnection c)
+        {
+            string host = c.ReachedAs ?? c.ComputerName ?? "<host>";
+            string ns = c.NetworkNamespace != null ? $" -NetworkNamespace {c.NetworkNamespace}" : string.Empty;
+            return $"Invoke-Command -HostName {host} {{ Get-TcpConnection -State {c.State} -LocalAddress {c.LocalAddress} -LocalPort {c.LocalPort} -RemoteAddress {c.RemoteAddress} -RemotePort {c.RemotePort}{ns} | Close-TcpConnection }}";
         }
 
         private ISocketCloser Closer()

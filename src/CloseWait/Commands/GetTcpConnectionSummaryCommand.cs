@@ -97,7 +97,7 @@ namespace CloseWait.Commands
 
             if (inaccessible > 0 && unownedSockets > 0)
             {
-                WriteWarning(ConnectionLister.OwnerWarning(unownedSockets, inaccessible));
+                WriteWarning(HostWarning.Text(this, ConnectionLister.OwnerWarning(unownedSockets, inaccessible)));
             }
 
             WriteObject(builder.Build(!NoOwner, NetworkNamespace));

@@ -62,7 +62,7 @@ namespace CloseWait.Commands
             Add("Probes", setting.Probes, setting.ProbesAfterReboot, setting.ProbesAfterRebootSource);
             if (later.Count > 0)
             {
-                WriteWarning($"After a reboot the keepalive would be {string.Join(", ", later)}, not the running {string.Join(", ", now)}. {advice}");
+                WriteWarning(HostWarning.Text(this, $"After a reboot the keepalive would be {string.Join(", ", later)}, not the running {string.Join(", ", now)}. {advice}"));
             }
         }
     }

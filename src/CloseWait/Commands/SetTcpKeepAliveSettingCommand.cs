@@ -123,7 +123,7 @@ namespace CloseWait.Commands
 
             if (Store.AppliesAtRestart)
             {
-                WriteWarning($"{Store.Rules.Platform} applies the keepalive at boot: restart the computer for the new values to take effect; running sockets keep their values until then.");
+                WriteWarning(HostWarning.Text(this, $"{Store.Rules.Platform} applies the keepalive at boot: restart the computer for the new values to take effect; running sockets keep their values until then."));
             }
 
             if (!PassThru && ns != null)

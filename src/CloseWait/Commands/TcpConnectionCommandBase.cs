@@ -172,12 +172,12 @@ namespace CloseWait.Commands
             WriteVerbose($"Listed {count} matching socket(s) in {watch.ElapsedMilliseconds} ms.");
             if (lister.UnownedSockets > 0 && lister.InaccessibleProcesses > 0)
             {
-                WriteWarning(ConnectionLister.OwnerWarning(lister.UnownedSockets, lister.InaccessibleProcesses, lister.FilteredByOwner));
+                WriteWarning(HostWarning.Text(this, ConnectionLister.OwnerWarning(lister.UnownedSockets, lister.InaccessibleProcesses, lister.FilteredByOwner)));
             }
 
             if (lister.UnknownIdleTime > 0)
             {
-                WriteWarning($"{lister.UnknownIdleTime} socket(s) were left out because this platform's socket table gives no idle time for them, so -MinimumIdleTime cannot be applied.");
+                WriteWarning(HostWarning.Text(this, $"{lister.UnknownIdleTime} socket(s) were left out because this platform's socket table gives no idle time for them, so -MinimumIdleTime cannot be applied."));
             }
         }
 

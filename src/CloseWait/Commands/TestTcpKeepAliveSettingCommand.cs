@@ -68,7 +68,7 @@ namespace CloseWait.Commands
                 var later = KeepAliveAdvisor.Check(afterReboot, IdleTimeout, Store.Rules);
                 if (later.Verdict > now.Verdict)
                 {
-                    WriteWarning($"After a reboot the verdict would be {later.Verdict}: {later.Reason} The running values are not persisted: set them with -Persist.");
+                    WriteWarning(HostWarning.Text(this, $"After a reboot the verdict would be {later.Verdict}: {later.Reason} The running values are not persisted: set them with -Persist."));
                 }
             }
             catch (CloseWaitException)

@@ -15,6 +15,7 @@ internal static partial class Interop
         internal const int KEY_SET_VALUE = 0x0002;
         internal const int KEY_WOW64_64KEY = 0x0100;
 
+        internal const int REG_SZ = 1;
         internal const int REG_DWORD = 4;
 
         internal const int ERROR_SUCCESS = 0;

@@ -40,5 +40,9 @@ internal static partial class Interop
         [DllImport(Libraries.Kernel32, SetLastError = true, ExactSpelling = true)]
         [return: MarshalAs(UnmanagedType.Bool)]
         internal static extern bool CloseHandle(IntPtr hObject);
+
+        /// <summary>Milliseconds since boot, sleep and hibernation included.</summary>
+        [DllImport(Libraries.Kernel32, ExactSpelling = true)]
+        internal static extern ulong GetTickCount64();
     }
 }

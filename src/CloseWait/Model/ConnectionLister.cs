@@ -42,6 +42,10 @@ namespace CloseWait
 
         public IEnumerable<TcpConnection> List(ConnectionFilter filter, SocketQuery query, bool resolveOwners, CancellationToken cancellationToken)
         {
+            // Every connection says where it was listed; read once, when the first one comes.
+            ConnectionOrigin? origin = null;
+            TcpConnection Stamp(TcpConnection c) => (origin ??= PlatformServices.Origin(query.NetworkNamespace)).Stamp(c);
+
             bool needOwners = (resolveOwners || filter.FiltersByOwner) && _owners != null;
             if (!needOwners)
             {
@@ -49,7 +53,7 @@ namespace CloseWait
                 {
                     if (Count(filter, c))
                     {
-                        yield return c;
+                        yield return Stamp(c);
                     }
                     else
                     {
@@ -103,7 +107,7 @@ namespace CloseWait
                     continue;
                 }
 
-                yield return c;
+                yield return Stamp(c);
             }
         }
 

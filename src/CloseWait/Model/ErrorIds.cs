@@ -90,5 +90,8 @@ namespace CloseWait
         internal const string NetworkNamespaceNotSupported = nameof(NetworkNamespaceNotSupported);
 
         // Remoting: objects listed on another machine or boot.
+
+        /// <summary>Close-TcpConnection got a connection listed on another machine, boot or network namespace.</summary>
+        internal const string ConnectionListedElsewhere = "ConnectionListedElsewhere";
     }
 }

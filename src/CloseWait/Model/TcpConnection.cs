@@ -109,8 +109,23 @@ namespace CloseWait
         /// <summary>The network namespace read (a PID or a path) when not the caller's own; null for the caller's.</summary>
         public string? NetworkNamespace { get; internal set; }
 
+        /// <summary>The inode of the network namespace it was listed in (Linux, net:[inode]); with BootId, where its cookie means this socket.</summary>
+        public ulong? NetworkNamespaceInode { get; internal set; }
+
+        /// <summary>The host name of the machine that listed it.</summary>
+        public string? ComputerName { get; internal set; }
+
+        /// <summary>
+        /// The machine and boot whose kernel numbered Cookie (Linux boot_id; Windows machine GUID and
+        /// boot time); Close-TcpConnection refuses a connection listed on another machine or boot.
+        /// </summary>
+        public string? BootId { get; internal set; }
+
         /// <summary>Which table this came from: Netlink, ProcNet, GetExtendedTcpTable, Sysctl.</summary>
         public string Source { get; internal set; } = string.Empty;
+
+        /// <summary>The name the caller reached its host by (PSComputerName after remoting), for advice.</summary>
+        internal string? ReachedAs { get; set; }
 
         internal IPAddress LocalIPAddress { get; set; } = IPAddress.None;
 

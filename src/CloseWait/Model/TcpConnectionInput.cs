@@ -68,6 +68,10 @@ namespace CloseWait
                 InterfaceIndex = (int?)Optional<long>(pso, "InterfaceIndex", 0, int.MaxValue),
                 CreationTime = Date(pso, "CreationTime"),
                 NetworkNamespace = Text(pso, "NetworkNamespace"),
+                NetworkNamespaceInode = Optional<ulong>(pso, "NetworkNamespaceInode", 0, ulong.MaxValue),
+                ComputerName = Text(pso, "ComputerName"),
+                BootId = Text(pso, "BootId"),
+                ReachedAs = Text(pso, "PSComputerName"),
             };
 
             if (c.Cookie == ulong.MaxValue)
@@ -208,6 +212,12 @@ namespace CloseWait
 
             if (typeof(T) == typeof(TimeSpan))
             {
+                // ConvertTo-Json writes a TimeSpan as an object of its parts; Ticks says it exactly.
+                if (raw is PSCustomObject && value is PSObject parts && parts.Properties["Ticks"]?.Value is object ticks)
+                {
+                    return (T)(object)new TimeSpan((long)Whole(ticks, name + ".Ticks", 0, long.MaxValue));
+                }
+
                 return (T)(object)Duration(raw, name);
             }
 

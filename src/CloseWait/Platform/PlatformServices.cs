@@ -56,6 +56,20 @@ namespace CloseWait.Platform
 
         internal static IOwnerResolver OwnerResolver => _owners.Value;
 
+        private static readonly Lazy<string?> Boot = new Lazy<string?>(() =>
+            IsLinux ? LinuxHostIdentity.ReadBootId() : IsWindows ? WindowsHostIdentity.ReadBootId() : null);
+
+        /// <summary>The machine and boot whose kernel numbers this machine's socket cookies; null where unknown (macOS).</summary>
+        internal static string? BootId => Boot.Value;
+
+        /// <summary>The inode of a network namespace (null: this process's own); null off Linux or when it cannot be read.</summary>
+        internal static ulong? NetworkNamespaceInode(string? networkNamespace) =>
+            IsLinux ? LinuxHostIdentity.NamespaceInode(networkNamespace) : null;
+
+        /// <summary>Where a listing of the given network namespace (null: this process's own) takes place.</summary>
+        internal static ConnectionOrigin Origin(string? networkNamespace) =>
+            new ConnectionOrigin(Environment.MachineName, BootId, NetworkNamespaceInode(networkNamespace));
+
         internal static bool IsLinux => RuntimeInformation.IsOSPlatform(OSPlatform.Linux);
 
         internal static bool IsWindows => RuntimeInformation.IsOSPlatform(OSPlatform.Windows);

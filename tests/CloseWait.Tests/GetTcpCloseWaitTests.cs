@@ -349,7 +349,7 @@ function Stop-ProcessShape {
             var r = _ps.Run("$x = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize(@(Get-TcpCloseWait -LocalPort $port)[0])); $x", vars).ThrowIfFailed();
             var d = r.Output.Single();
             Assert.Contains("Deserialized.CloseWait.TcpConnection", d.TypeNames);
-            Assert.Equal(Environment.ProcessId, Convert.ToInt32(d.Properties["Id"].Value));
+            Assert.Equal(Environment.ProcessId, Convert.ToInt32(d.Properties["ProcessId"].Value));
             Assert.Equal(sockets.Port, Convert.ToInt32(d.Properties["LocalPort"].Value));
             Assert.Equal("CloseWait", d.Properties["State"].Value.ToString());
             var owners = ((System.Collections.IEnumerable)((PSObject)d.Properties["Owners"].Value).BaseObject).Cast<object>();
@@ -361,9 +361,11 @@ function Stop-ProcessShape {
             Assert.Contains($"127.0.0.1:{sockets.Port}", table);
             Assert.Contains($"{Environment.ProcessId}/{TestNative.Comm(Environment.ProcessId)}", table);
 
-            // Deserialized objects still pipe into Stop-Process-style binding by Id.
-            var ids = _ps.Run("$x | ForEach-Object { $_.Id }").ThrowIfFailed().Output.Single();
-            Assert.Equal(Environment.ProcessId, Convert.ToInt32(ids.BaseObject));
+            // A PID names a process only where it was listed: a deserialized connection's Id is $null,
+            // so Stop-Process refuses it rather than stopping a local process (README, "A fleet").
+            var ids = _ps.Run("[pscustomobject]@{ Id = $x.Id; Name = $x.ProcessName }").ThrowIfFailed().Output.Single();
+            Assert.Null(ids.Properties["Id"].Value);
+            Assert.Equal(TestNative.Comm(Environment.ProcessId), ids.Properties["Name"].Value?.ToString());
         }
 
         [Fact]

@@ -41,7 +41,7 @@ namespace CloseWait.Commands
 
                 // A typed record, or a bare one: Import-Csv of PowerShell 7's Export-Csv (no #TYPE
                 // line) and ConvertFrom-Json give PSCustomObjects, refused below by the column they lack.
-                if (TcpConnectionInput.IsConnectionRecord(pso) || pso.BaseObject is PSCustomObject)
+                if (TcpConnectionInput.IsConnectionRecord(pso) || IsBareConnectionRecord(pso))
                 {
                     try
                     {
@@ -57,5 +57,29 @@ namespace CloseWait.Commands
 
             return item;
         }
+
+        /// <summary>
+        /// A bare object with a column only connections have. One with none of them, such as a
+        /// process-like @{ Id = 42 }, is left to the binder (-ProcessId by property name).
+        /// </summary>
+        private static bool IsBareConnectionRecord(PSObject pso)
+        {
+            if (!(pso.BaseObject is PSCustomObject))
+            {
+                return false;
+            }
+
+            foreach (string column in ConnectionColumns)
+            {
+                if (pso.Properties[column] != null)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        private static readonly string[] ConnectionColumns = { "LocalAddress", "LocalPort", "RemoteAddress", "RemotePort", "Cookie", "Inode" };
     }
 }

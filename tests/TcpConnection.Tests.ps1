@@ -132,7 +132,9 @@ Describe 'Get-TcpCloseWait' {
     It 'survives remoting serialization and still formats' {
         $d = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize((Get-TcpCloseWait -LocalPort $v4.Port)))
         $d.PSObject.TypeNames | Should -Contain 'Deserialized.CloseWait.TcpConnection'
-        $d.Id | Should -Be $PID
+        $d.ProcessId | Should -Be $PID
+        # A PID names a process only where it was listed: after the trip Id is $null (README, "A fleet").
+        $d.Id | Should -BeNullOrEmpty
         ($d | Out-String -Width 200) | Should -Match 'PID/Program'
     }
 

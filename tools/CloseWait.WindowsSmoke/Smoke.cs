@@ -100,6 +100,19 @@ namespace CloseWait.WindowsSmoke
                 return $"{Describe(found)}; -MinimumIdleTime warns: {warnings} ({watch.ElapsedMilliseconds} ms with engine start)";
             });
 
+            Check("boot-identity", () =>
+            {
+                // The machine GUID from the registry and the boot time from GetTickCount64: read twice, one boot.
+                string? first = WindowsHostIdentity.ReadBootId();
+                string? again = WindowsHostIdentity.ReadBootId();
+                Require(first != null && first.StartsWith(ConnectionOrigin.WindowsPrefix, StringComparison.Ordinal), $"boot identity '{first}'");
+                Require(again != null && ConnectionOrigin.SameBoot(first!, again), $"two readings differ: {first} and {again}");
+                var listed = List(new ConnectionFilter { LocalPorts = new HashSet<int> { _options.V4!.Value.Local } }, new[] { TcpState.CloseWait }, owners: false, out _);
+                Require(listed.Count == 1 && listed[0].BootId != null && ConnectionOrigin.SameBoot(listed[0].BootId!, first!), $"the listed connection says boot '{listed.FirstOrDefault()?.BootId}'");
+                Require(listed[0].ComputerName == Environment.MachineName && listed[0].NetworkNamespaceInode == null, $"ComputerName '{listed[0].ComputerName}', NetworkNamespaceInode {Show(listed[0].NetworkNamespaceInode)}");
+                return first!;
+            });
+
             if (OperatingSystem.IsWindows())
             {
                 CheckKeepAliveRegistry();

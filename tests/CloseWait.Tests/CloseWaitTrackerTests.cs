@@ -302,9 +302,13 @@ namespace CloseWait.Tests
 
             public List<int> AskedPerWalk { get; } = new List<int>();
 
+            /// <summary>Called once per walk: lets a test's clock advance by the walk's duration.</summary>
+            public Action? Takes { get; set; }
+
             public int Resolve(IReadOnlyList<TcpConnection> connections, CancellationToken cancellationToken)
             {
                 AskedPerWalk.Add(connections.Count);
+                Takes?.Invoke();
                 foreach (var c in connections)
                 {
                     if (Owners.TryGetValue(c.Inode!.Value, out int pid))
@@ -352,6 +356,9 @@ namespace CloseWait.Tests
             }
         }
 
+        /// <summary>A clock that never moves: every walk took no time, so none waits for the budget.</summary>
+        private static TimeSpan NoTime() => TimeSpan.Zero;
+
         private static TcpConnection Row(ulong cookie, int localPort = 80) =>
             new TcpConnection(AddressFamily.InterNetwork, IPAddress.Loopback, localPort, IPAddress.Loopback, 40000 + (int)cookie, TcpState.CloseWait, 8, "Netlink")
             {
@@ -364,7 +371,7 @@ namespace CloseWait.Tests
         {
             var table = new FakeTable { Rows = { Row(1), Row(2) } };
             var owners = new FakeOwners { Owners = { [101] = 11, [102] = 12, [103] = 13 } };
-            var sampler = new CloseWaitSampler(table, owners, new ConnectionFilter(), new SocketQuery());
+            var sampler = new CloseWaitSampler(table, owners, new ConnectionFilter(), new SocketQuery(), NoTime);
 
             Assert.Equal(new int?[] { 11, 12 }, sampler.Read(default).Select(c => c.ProcessId));
             var steady = sampler.Read(default);
@@ -384,7 +391,7 @@ namespace CloseWait.Tests
         {
             var table = new FakeTable { Rows = { Row(1), Row(2) } };
             var owners = new FakeOwnersInProcesses { Owners = { [101] = 11, [102] = 12, [103] = 11, [104] = 14 } };
-            var sampler = new CloseWaitSampler(table, owners, new ConnectionFilter(), new SocketQuery());
+            var sampler = new CloseWaitSampler(table, owners, new ConnectionFilter(), new SocketQuery(), NoTime);
             sampler.Read(default);
             Assert.Equal(new[] { "all:2" }, owners.Walks); // nothing known yet: every process
 
@@ -404,11 +411,33 @@ namespace CloseWait.Tests
         }
 
         [Fact]
+        public void AWalkOfEveryProcessTakesAtMostATenthOfTheTime()
+        {
+            var now = TimeSpan.Zero;
+            var table = new FakeTable { Rows = { Row(1) } };
+            var owners = new FakeOwners { Owners = { [101] = 11, [102] = 12 }, Takes = () => now += TimeSpan.FromSeconds(1) };
+            var sampler = new CloseWaitSampler(table, owners, new ConnectionFilter(), new SocketQuery(), () => now);
+
+            Assert.Equal(11, Assert.Single(sampler.Read(default)).ProcessId); // 0 s: walk, 1 s long
+            now = TimeSpan.FromSeconds(2);
+            table.Rows.Add(Row(2));
+            Assert.Equal(new int?[] { 11, null }, sampler.Read(default).Select(c => c.ProcessId)); // the next walk may start at 10 s
+            now = TimeSpan.FromSeconds(9.9);
+            Assert.Equal(new int?[] { 11, null }, sampler.Read(default).Select(c => c.ProcessId));
+            Assert.Equal(1, sampler.OwnerWalks);
+
+            now = TimeSpan.FromSeconds(10);
+            Assert.Equal(new int?[] { 11, 12 }, sampler.Read(default).Select(c => c.ProcessId));
+            Assert.Equal(new[] { 1, 1 }, owners.AskedPerWalk);
+            Assert.Equal(0, sampler.UnownedSockets);
+        }
+
+        [Fact]
         public void AnUnownedSocketIsAskedAboutAgainOnlyWithNewOnes()
         {
             var table = new FakeTable { Rows = { Row(1) } };
             var owners = new FakeOwners();
-            var sampler = new CloseWaitSampler(table, owners, new ConnectionFilter(), new SocketQuery());
+            var sampler = new CloseWaitSampler(table, owners, new ConnectionFilter(), new SocketQuery(), NoTime);
             sampler.Read(default);
             Assert.Equal(1, sampler.UnownedSockets);
             Assert.Equal(1, sampler.InaccessibleProcesses);
@@ -428,7 +457,7 @@ namespace CloseWait.Tests
             var table = new FakeTable { Rows = { Row(1, localPort: 80), Row(2, localPort: 81), Row(3, localPort: 80) } };
             var owners = new FakeOwners { Owners = { [101] = 11, [103] = 13 } };
             var filter = new ConnectionFilter { LocalPorts = new HashSet<int> { 80 }, ProcessIds = new HashSet<int> { 13 } };
-            var sampler = new CloseWaitSampler(table, owners, filter, new SocketQuery());
+            var sampler = new CloseWaitSampler(table, owners, filter, new SocketQuery(), NoTime);
             Assert.Equal(3UL, Assert.Single(sampler.Read(default)).Cookie);
             Assert.Equal(3UL, Assert.Single(sampler.Read(default)).Cookie);
             Assert.Equal(new[] { 2 }, owners.AskedPerWalk); // port 81 never asked about, the others once
@@ -438,7 +467,7 @@ namespace CloseWait.Tests
         public void WithoutAResolverNoWalkAndOwnersStayAsTheTableGaveThem()
         {
             var table = new FakeTable { Rows = { Row(1) } };
-            var sampler = new CloseWaitSampler(table, null, new ConnectionFilter(), new SocketQuery());
+            var sampler = new CloseWaitSampler(table, null, new ConnectionFilter(), new SocketQuery(), NoTime);
             Assert.Null(Assert.Single(sampler.Read(default)).ProcessId);
             Assert.Equal(0, sampler.OwnerWalks);
             Assert.Equal(0, sampler.UnownedSockets);

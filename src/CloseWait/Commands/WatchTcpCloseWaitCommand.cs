@@ -90,7 +90,7 @@ namespace CloseWait.Commands
                     WriteObject(e);
                 }
 
-                WriteVerbose($"Sample {n}: {sample.Count} socket(s) in CLOSE_WAIT, read in {readWatch.ElapsedMilliseconds} ms; owner walks so far: {sampler.OwnerWalks}.");
+                WriteVerbose($"Sample {n}: {sample.Count} socket(s) in CLOSE_WAIT, read in {readWatch.ElapsedMilliseconds} ms; owner walks so far: {sampler.OwnerWalks} of every process, {sampler.KnownOwnerWalks} of the known owners only.");
                 if (!warned && sampler.UnownedSockets > 0 && sampler.InaccessibleProcesses > 0)
                 {
                     warned = true;

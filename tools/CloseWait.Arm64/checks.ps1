@@ -16,38 +16,50 @@ function Check([string] $Name, [scriptblock] $Test) {
     if ($ok -eq $true) { $script:passed++; "PASS $Name" } else { $script:failed++; "FAIL $Name$detail" }
 }
 
+# Fetches a result; a failure is kept and reported by the checks that need the result, so that one
+# failing command (the unchanged module: "/proc: Invalid argument (errno 22)") fails its checks, not the run.
+$script:lastError = @{}
+function Fetch([string] $Key, [scriptblock] $Command) {
+    try { & $Command } catch { $script:lastError[$Key] = "$($_.FullyQualifiedErrorId): $($_.Exception.Message)"; $null }
+}
+function Why([string] $Key) { if ($script:lastError[$Key]) { throw $script:lastError[$Key] } }
+
 $ErrorActionPreference = 'Stop'
 Check 'the process is arm64' { [System.Runtime.InteropServices.RuntimeInformation]::ProcessArchitecture -eq 'Arm64' }
 
 foreach ($case in @(@{ Name = 'IPv4'; Port = $V4Port }, @{ Name = 'IPv6'; Port = $V6Port })) {
     $port = $case.Port
-    $c = @(Get-TcpCloseWait -LocalPort $port)
-    Check "$($case.Name): Get-TcpCloseWait finds the socket through /proc" { $c.Count -eq 1 -and $c[0].State -eq 'CloseWait' -and $c[0].Source -eq 'ProcNet' }
+    $c = @(Fetch "cw$port" { Get-TcpCloseWait -LocalPort $port })
+    Check "$($case.Name): Get-TcpCloseWait finds the socket through /proc" { Why "cw$port"; $c.Count -eq 1 -and $c[0].State -eq 'CloseWait' -and $c[0].Source -eq 'ProcNet' }
     Check "$($case.Name): the owner is the holder, with its descriptor" { $c[0].ProcessId -eq $HolderPid -and $c[0].Owners.Count -ge 1 -and $c[0].Owners[0].FileDescriptor -ge 0 }
     Check "$($case.Name): 4 unread bytes (5 sent, none read)" { $c[0].ReceiveQueue -eq 5 }
     Check "$($case.Name): the socket has an inode and a user" { $c[0].Inode -gt 0 -and $null -ne $c[0].UserId }
-    $l = @(Get-TcpConnection -State Listen -LocalPort $port)
-    Check "$($case.Name): the listener is found with its owner" { $l.Count -eq 1 -and $l[0].ProcessId -eq $HolderPid }
-    $peer = @(Get-TcpConnection -RemotePort $port -State FinWait2, TimeWait)
+    $l = @(Fetch "l$port" { Get-TcpConnection -State Listen -LocalPort $port })
+    Check "$($case.Name): the listener is found with its owner" { Why "l$port"; $l.Count -eq 1 -and $l[0].ProcessId -eq $HolderPid }
+    $peer = @(Fetch "p$port" { Get-TcpConnection -RemotePort $port -State FinWait2, TimeWait })
     Check "$($case.Name): the closed client side is a minisocket: no owner, no user, no queues" {
+        Why "p$port"
         $peer.Count -eq 1 -and $null -eq $peer[0].UserId -and $null -eq $peer[0].ReceiveQueue -and $null -eq $peer[0].SendQueue -and $null -eq $peer[0].ProcessId
     }
 }
 
-$mine = @(Get-TcpConnection -ProcessId $HolderPid)
-Check 'Get-TcpConnection -ProcessId lists the holder''s four sockets' { $mine.Count -eq 4 }
-$byName = @(Get-TcpCloseWait -ProcessName (Get-TcpCloseWait -LocalPort $V4Port).ProcessName | Where-Object ProcessId -eq $HolderPid)
-Check 'Get-TcpCloseWait -ProcessName finds both' { $byName.Count -eq 2 }
+$mine = @(Fetch mine { Get-TcpConnection -ProcessId $HolderPid })
+Check 'Get-TcpConnection -ProcessId lists the holder''s four sockets' { Why mine; $mine.Count -eq 4 }
+$byName = @(Fetch byName { Get-TcpCloseWait -ProcessName (Get-TcpCloseWait -LocalPort $V4Port).ProcessName | Where-Object ProcessId -eq $HolderPid })
+Check 'Get-TcpCloseWait -ProcessName finds both' { Why byName; $byName.Count -eq 2 }
 
-$s = Get-TcpConnectionSummary
+$s = Fetch summary { Get-TcpConnectionSummary }
 Check 'Get-TcpConnectionSummary counts both CLOSE_WAIT sockets and the holder' {
+    Why summary
     $s.CloseWait -ge 2 -and @($s.ByProcess | Where-Object { $_.ProcessId -eq $HolderPid -and $_.CloseWait -eq 2 }).Count -eq 1
 }
 
-$k = Get-TcpKeepAliveSetting
-Check 'Get-TcpKeepAliveSetting reads the kernel values' { $k.Time -gt [timespan]::Zero -and $k.Probes -gt 0 }
+$k = Fetch keepalive { Get-TcpKeepAliveSetting }
+Check 'Get-TcpKeepAliveSetting reads the kernel values' { Why keepalive; $k.Time -gt [timespan]::Zero -and $k.Probes -gt 0 }
 
-$w = @(Close-TcpConnection -InputObject (Get-TcpCloseWait -LocalPort $V4Port) -WhatIf -PassThru)
-Check 'Close-TcpConnection -WhatIf closes nothing' { @(Get-TcpCloseWait -LocalPort $V4Port).Count -eq 1 }
+Check 'Close-TcpConnection -WhatIf closes nothing' {
+    $null = Close-TcpConnection -InputObject (Get-TcpCloseWait -LocalPort $V4Port) -WhatIf -PassThru
+    @(Get-TcpCloseWait -LocalPort $V4Port).Count -eq 1
+}
 
 "$script:passed passed, $script:failed failed"

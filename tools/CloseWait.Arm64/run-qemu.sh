@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 repo="$PWD"
 
 ARM64_TREE="${ARM64_TREE:-/var/cache/closewait-arm64/bookworm}"
-QEMU_TIMEOUT="${QEMU_TIMEOUT:-420}"
+QEMU_TIMEOUT="${QEMU_TIMEOUT:-600}"
 MODULE="${MODULE:-$repo/out/CloseWait/CloseWait.psd1}"
 HOLD_SECONDS=$((QEMU_TIMEOUT + 120))
 

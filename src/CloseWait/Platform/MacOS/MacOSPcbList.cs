@@ -92,6 +92,14 @@ namespace CloseWait.Platform.MacOS
                 }
 
                 int kind = (int)U32(buf, pos + 4);
+                if (kind == 0 || (kind & ~AllTcpKinds) != 0 || (kind & (kind - 1)) != 0)
+                {
+                    // A kind this decoder does not read (0, or one a newer kernel adds): netstat
+                    // (network_cmds inet.c, protopr) notes it and carries on, and so does this.
+                    pos += RoundUp64((int)recordLength);
+                    continue;
+                }
+
                 if ((seen & kind) != 0)
                 {
                     throw new InvalidDataException($"net.inet.tcp.pcblist_n: record kind 0x{kind:x} appears twice for one socket at offset {pos}.");
@@ -104,9 +112,7 @@ namespace CloseWait.Platform.MacOS
                     case XSO_RCVBUF: rcv = pos; rcvLen = (int)recordLength; break;
                     case XSO_SNDBUF: snd = pos; sndLen = (int)recordLength; break;
                     case XSO_TCPCB: tcp = pos; tcpLen = (int)recordLength; break;
-                    case XSO_STATS: break;
-                    default:
-                        throw new InvalidDataException($"net.inet.tcp.pcblist_n: unexpected record kind 0x{kind:x} at offset {pos}.");
+                    default: break; // XSO_STATS: nothing read from it
                 }
 
                 seen |= kind;

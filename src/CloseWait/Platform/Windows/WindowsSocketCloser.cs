@@ -11,8 +11,11 @@ namespace CloseWait.Platform.Windows
     /// <summary>
     /// Closes IPv4 connections with SetTcpEntry(MIB_TCP_STATE_DELETE_TCB): the stack drops the
     /// connection and resets the peer. Windows has no such call for IPv6. Windows gives no socket
-    /// cookie, so before closing, the live table is read once per call and each connection must
-    /// still be there with the same owner (and creation time, when both are known).
+    /// cookie, so before closing, each connection must be in the live table with the same owner
+    /// (and creation time, when both are known) and a state it can have reached since it was
+    /// listed. The live table is read again when the last read is older than
+    /// <see cref="MaxSnapshotAge"/>: a pipeline that waits on -Confirm prompts compares each
+    /// connection with the table as it is then, not as it was minutes before.
     /// </summary>
     internal sealed class WindowsSocketCloser : ISocketCloser
     {
@@ -21,20 +24,32 @@ namespace CloseWait.Platform.Windows
         private const uint ErrorNonElevated = 317; // SetTcpEntry's documented "running non-elevated"
         private const uint ErrorNotFound = 1168;
 
+        /// <summary>A bulk close reuses one read of the table for this long; any pause longer than that (a prompt) reads it again.</summary>
+        internal static readonly TimeSpan MaxSnapshotAge = TimeSpan.FromMilliseconds(250);
+
         private readonly ISocketTable _table;
         private readonly Func<Interop.IpHlpApi.MIB_TCPROW, uint> _setTcpEntry;
+        private readonly Func<TimeSpan> _clock;
         private Dictionary<string, TcpConnection>? _live;
+        private TimeSpan _liveReadAt;
 
         internal WindowsSocketCloser(ISocketTable table)
             : this(table, row => Interop.IpHlpApi.SetTcpEntry(ref row))
         {
         }
 
-        /// <summary>Tests pass a recorder for SetTcpEntry to check the row and the error mapping off Windows.</summary>
-        internal WindowsSocketCloser(ISocketTable table, Func<Interop.IpHlpApi.MIB_TCPROW, uint> setTcpEntry)
+        /// <summary>Tests pass a recorder for SetTcpEntry to check the row and the error mapping off Windows, and a clock.</summary>
+        internal WindowsSocketCloser(ISocketTable table, Func<Interop.IpHlpApi.MIB_TCPROW, uint> setTcpEntry, Func<TimeSpan>? clock = null)
         {
             _table = table;
             _setTcpEntry = setTcpEntry;
+            if (clock == null)
+            {
+                var watch = System.Diagnostics.Stopwatch.StartNew();
+                clock = () => watch.Elapsed;
+            }
+
+            _clock = clock;
         }
 
         public CloseOutcome Close(TcpConnection connection, TcpCloseMethod method, CancellationToken cancellationToken)
@@ -59,7 +74,7 @@ namespace CloseWait.Platform.Windows
                 return Gone();
             }
 
-            if (!IsSameConnection(connection, now))
+            if (!IsSameConnection(connection, now) || !TcpStateProgress.CanHaveBecome(connection.State, now.State))
             {
                 return new CloseOutcome(TcpCloseStatus.Replaced,
                     $"A different connection (PID {now.ProcessId?.ToString(CultureInfo.InvariantCulture) ?? "?"}, {now.State}) now uses these addresses: it was left open.");
@@ -150,8 +165,9 @@ namespace CloseWait.Platform.Windows
 
         private Dictionary<string, TcpConnection> Live(CancellationToken cancellationToken)
         {
-            if (_live == null)
+            if (_live == null || _clock() - _liveReadAt > MaxSnapshotAge)
             {
+                _liveReadAt = _clock();
                 var live = new Dictionary<string, TcpConnection>(StringComparer.Ordinal);
                 var query = new SocketQuery { AddressFamily = AddressFamily.InterNetwork, IncludeDetails = false };
                 foreach (var c in _table.Read(query, cancellationToken))

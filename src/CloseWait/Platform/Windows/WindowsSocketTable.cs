@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.ComponentModel;
 using System.Management.Automation;
@@ -31,8 +32,12 @@ namespace CloseWait.Platform.Windows
 
         internal WindowsSocketTable(TableCall call) => _call = call;
 
-        /// <summary>Classes used by the last read per family (the smoke harness and tests report it).</summary>
-        internal Dictionary<AddressFamily, TableClass> UsedClass { get; } = new Dictionary<AddressFamily, TableClass>();
+        /// <summary>
+        /// Classes used by the last read per family (the smoke harness and tests report it). The
+        /// table is one process-wide instance read by every runspace at once (ThreadJobs,
+        /// ForEach-Object -Parallel), so this is written concurrently.
+        /// </summary>
+        internal ConcurrentDictionary<AddressFamily, TableClass> UsedClass { get; } = new ConcurrentDictionary<AddressFamily, TableClass>();
 
         public IEnumerable<TcpConnection> Read(SocketQuery query, CancellationToken cancellationToken)
         {

@@ -26,7 +26,7 @@ namespace CloseWait.Tests
 
         private static Dictionary<string, object?> Vars(params (string Name, object? Value)[] vars) => vars.ToDictionary(v => v.Name, v => v.Value);
 
-        [Theory]
+        [LinuxTheory(Namespaces = true)]
         [InlineData("300")]
         [InlineData("00:05:00")]
         public void DoneWhenSetInAPrivateNamespaceShowsTheNewValuesAndLeavesTheHostAlone(string time)
@@ -59,7 +59,7 @@ namespace CloseWait.Tests
             Assert.Matches(@"Time\s+: 00:05:00\r?\n", text);
         }
 
-        [Fact]
+        [LinuxFact(Namespaces = true)]
         public void ANewNamespaceStartsFromTheKernelDefaults()
         {
             using var ns = new KeepAliveNamespace();
@@ -92,7 +92,7 @@ namespace CloseWait.Tests
             Assert.NotEqual(s.Time, s.TimeAfterReboot);
         }
 
-        [Fact]
+        [LinuxFact(Namespaces = true)]
         public void WhatIfWritesNothingAndSaysWhatItWouldDo()
         {
             var host = KeepAliveHost.Values();
@@ -116,7 +116,7 @@ namespace CloseWait.Tests
             Assert.Equal(Defaults, tree.ProcValues());
         }
 
-        [Fact]
+        [LinuxFact(Namespaces = true)]
         public void ConfirmFalseSetsWithoutAPromptEvenWhenThePreferenceAsks()
         {
             using var ns = new KeepAliveNamespace();
@@ -124,7 +124,7 @@ namespace CloseWait.Tests
             Assert.Equal((7200L, 75L, 4L), ns.Values());
         }
 
-        [Theory]
+        [LinuxTheory(Namespaces = true)]
         [InlineData("-Probes 128", ErrorIds.KeepAliveProbesOutOfRange, "1 to 127")]
         [InlineData("-Time 32768", ErrorIds.KeepAliveTimeOutOfRange, "1 to 32767 seconds")]
         [InlineData("-Interval 0", ErrorIds.KeepAliveIntervalOutOfRange, "1 to 32767 seconds")]
@@ -152,7 +152,7 @@ namespace CloseWait.Tests
             Assert.Equal("NetworkNamespaceNotFound,CloseWait.Commands.GetTcpKeepAliveSettingCommand", Assert.Single(r.ErrorIds));
         }
 
-        [Fact]
+        [LinuxFact(Namespaces = true)]
         public void ABaselineRoundTripsThroughPSSerializerToAnotherNamespace()
         {
             var host = KeepAliveHost.Values();
@@ -179,7 +179,7 @@ namespace CloseWait.Tests
             Assert.Matches(@"DetectionTime\s+: 00:07:30", text);
         }
 
-        [Theory]
+        [LinuxTheory(Namespaces = true)]
         [InlineData("[pscustomobject]@{ Time = [pscustomobject]@{ Ticks = [long]3000000000; Days = 0; TotalSeconds = 300.0 }; Interval = [pscustomobject]@{ Ticks = [long]300000000; TotalSeconds = 30.0 }; Probes = [long]5 }")]
         [InlineData("[pscustomobject]@{ Time = [pscustomobject]@{ TotalSeconds = 300.0 }; Interval = @{ TotalSeconds = 30 }; Probes = 5 }")]
         [InlineData("[pscustomobject]@{ Time = '00:05:00'; Interval = '30'; Probes = '5' }")]
@@ -192,7 +192,7 @@ namespace CloseWait.Tests
             Assert.Equal((300L, 30L, 5L), ns.Values());
         }
 
-        [Fact]
+        [LinuxFact(Namespaces = true)]
         public void EachPipedBaselineIsValidatedOnItsOwn()
         {
             using var a = new KeepAliveNamespace();
@@ -203,7 +203,7 @@ namespace CloseWait.Tests
             Assert.Equal((600L, 75L, 9L), a.Values()); // the first record wrote nothing; the second only its Time
         }
 
-        [Fact]
+        [LinuxFact(Namespaces = true)]
         public void TheLoadBalancerCheckFailsOnDefaultsAndItsRecommendationPipesIntoSet()
         {
             using var ns = new KeepAliveNamespace();
@@ -236,7 +236,7 @@ namespace CloseWait.Tests
                 Assert.Single(_ps.Run("Test-TcpKeepAliveSetting 0").ErrorIds));
         }
 
-        [Fact]
+        [LinuxFact(Namespaces = true)]
         public void AKernelThatRefusesTheLastValueGetsTheEarlierOnesPutBack()
         {
             var host = KeepAliveHost.Values();
@@ -254,7 +254,7 @@ namespace CloseWait.Tests
             Assert.Equal(host, KeepAliveHost.Values());
         }
 
-        [Fact]
+        [LinuxFact(Namespaces = true)]
         public void AFailedWriteThroughTheCmdletRollsBackAndNamesTheValue()
         {
             var host = KeepAliveHost.Values();
@@ -302,7 +302,7 @@ namespace CloseWait.Tests
             Assert.Contains($"A file applied after {tree.DropIn} sets them", warning);
         }
 
-        [Fact]
+        [LinuxFact(Procps = true)]
         public void WithoutPersistAWarningSaysTheValuesLastUntilReboot()
         {
             using var tree = new ScratchSysctlTree();
@@ -314,7 +314,7 @@ namespace CloseWait.Tests
             Assert.Equal("After a reboot the keepalive would be Time 02:00:00 (kernel default), not the running Time 00:05:00. To keep the running values, run Set-TcpKeepAliveSetting with them and -Persist; to apply the configured ones now, run sysctl --system.", Assert.Single(r.Warnings));
         }
 
-        [Fact]
+        [LinuxFact(Procps = true)]
         public void AFailedPersistPutsTheRunningValuesBack()
         {
             using var tree = new ScratchSysctlTree();
@@ -332,7 +332,7 @@ namespace CloseWait.Tests
         /// `sysctl --system --dry-run` picks the drop-in up; `sysctl -p` of the file then sets a
         /// fresh namespace to the same values.
         /// </summary>
-        [Fact]
+        [LinuxFact(Namespaces = true, Procps = true)]
         public void PersistWritesADropInThatSysctlSystemApplies()
         {
             var host = KeepAliveHost.Values();
@@ -376,7 +376,7 @@ namespace CloseWait.Tests
             }
         }
 
-        [Fact]
+        [LinuxFact(Namespaces = true)]
         public void WithoutRootTheErrorSaysRunElevatedAndNothingIsWritten()
         {
             using var ns = new KeepAliveNamespace();
@@ -390,7 +390,7 @@ namespace CloseWait.Tests
             Assert.Equal(Defaults, ns.Values());
         }
 
-        [Fact]
+        [LinuxFact(Namespaces = true)]
         public void AReadOnlyProcSysSaysSoAndNothingIsWritten()
         {
             using var ns = new KeepAliveNamespace();

@@ -42,9 +42,36 @@ namespace CloseWait.Tests
                 client.Close();
             }
 
-            // Let the FINs land: bounded wait.
-            Thread.Sleep(50);
+            // Wait until each accepted socket has taken its peer's FIN (bounded).
+            foreach (var server in s.ServerSockets)
+            {
+                WaitForState(server, LinuxCloseWait);
+            }
+
             return s;
+        }
+
+        /// <summary>TCP_CLOSE_WAIT in include/net/tcp_states.h.</summary>
+        internal const byte LinuxCloseWait = 8;
+
+        /// <summary>
+        /// Polls the socket's own kernel state (getsockopt TCP_INFO: tcpi_state is its first byte)
+        /// until it is <paramref name="state"/>. Works in any network namespace; off Linux it waits
+        /// for the socket to turn readable, which the FIN does too.
+        /// </summary>
+        internal static void WaitForState(Socket socket, byte state, int timeoutMs = 30000)
+        {
+            Wait.Until(() =>
+            {
+                if (!OperatingSystem.IsLinux())
+                {
+                    return socket.Poll(0, SelectMode.SelectRead);
+                }
+
+                Span<byte> info = stackalloc byte[8];
+                socket.GetRawSocketOption(6 /* IPPROTO_TCP */, 11 /* TCP_INFO */, info);
+                return info[0] == state;
+            }, $"socket {socket.LocalEndPoint} -> {socket.RemoteEndPoint} to reach TCP state {state}", timeoutMs);
         }
 
         /// <summary>Accepted sockets now in CLOSE_WAIT, in creation order.</summary>
@@ -60,6 +87,24 @@ namespace CloseWait.Tests
             foreach (var s in _held)
             {
                 s.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Condition waits: poll with a deadline, never a fixed sleep.</summary>
+    internal static class Wait
+    {
+        internal static void Until(Func<bool> condition, string what, int timeoutMs = 30000)
+        {
+            var deadline = DateTime.UtcNow.AddMilliseconds(timeoutMs);
+            while (!condition())
+            {
+                if (DateTime.UtcNow > deadline)
+                {
+                    throw new TimeoutException($"Waited {timeoutMs} ms for {what}.");
+                }
+
+                Thread.Sleep(2);
             }
         }
     }

@@ -42,13 +42,62 @@ namespace CloseWait.Tests
                 client.Close();
             }
 
-            // Wait until each accepted socket has taken its peer's FIN (bounded).
+            // Wait until each accepted socket has taken its peer's FIN, and each client's FIN has been
+            // acknowledged (FIN_WAIT1 lasts until the server's delayed ACK, up to about 40 ms).
             foreach (var server in s.ServerSockets)
             {
                 WaitForState(server, LinuxCloseWait);
             }
 
+            WaitForClientsPastFinWait1(s.ClientPorts, s.Port);
             return s;
+        }
+
+        /// <summary>
+        /// Polls this thread's network namespace's /proc/net/tcp{,6} (the thread's: a factory may run
+        /// on a thread inside another namespace) until every client end is in FIN_WAIT2 (5) or
+        /// TIME_WAIT (6). Off Linux there is no such file and nothing to wait for.
+        /// </summary>
+        internal static void WaitForClientsPastFinWait1(IReadOnlyCollection<int> clientPorts, int serverPort)
+        {
+            if (!OperatingSystem.IsLinux() || clientPorts.Count == 0)
+            {
+                return;
+            }
+
+            Wait.Until(() =>
+            {
+                var done = new HashSet<int>();
+                foreach (string file in new[] { "/proc/thread-self/net/tcp", "/proc/thread-self/net/tcp6" })
+                {
+                    foreach (string line in System.IO.File.ReadLines(file))
+                    {
+                        // "  0: 0100007F:A1B2 0100007F:1F90 05 ..." (sl, local, remote, st, ...)
+                        string[] f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                        if (f.Length < 4 || f[0] == "sl")
+                        {
+                            continue;
+                        }
+
+                        int local = Convert.ToInt32(f[1].Substring(f[1].LastIndexOf(':') + 1), 16);
+                        int remote = Convert.ToInt32(f[2].Substring(f[2].LastIndexOf(':') + 1), 16);
+                        if (remote == serverPort && (f[3] == "05" || f[3] == "06"))
+                        {
+                            done.Add(local);
+                        }
+                    }
+                }
+
+                foreach (int port in clientPorts)
+                {
+                    if (!done.Contains(port))
+                    {
+                        return false;
+                    }
+                }
+
+                return true;
+            }, $"the clients of port {serverPort} to leave FIN_WAIT1");
         }
 
         /// <summary>TCP_CLOSE_WAIT in include/net/tcp_states.h.</summary>

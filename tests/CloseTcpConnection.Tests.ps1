@@ -12,6 +12,15 @@ BeforeDiscovery {
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot '../out/CloseWait/CloseWait.psd1') -Force
 
+    # Polls a condition with a deadline: the tests never sleep a fixed time.
+    function Wait-Until([scriptblock] $Condition, [string] $What, [int] $Seconds = 30) {
+        $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
+        while (-not (& $Condition)) {
+            if ([DateTime]::UtcNow -gt $deadline) { throw "Waited $Seconds s for $What." }
+            Start-Sleep -Milliseconds 5
+        }
+    }
+
     # Loopback connections whose accepted ends (held by this process) sit in CLOSE_WAIT with 3 unread bytes.
     function New-CloseWait {
         param([int] $Count = 1, [ipaddress] $Loopback = [ipaddress]::Loopback)
@@ -25,7 +34,8 @@ BeforeAll {
             $listener.Accept()
             $client.Close()
         }
-        Start-Sleep -Milliseconds 100
+        $port = $listener.LocalEndPoint.Port
+        Wait-Until { @(Get-TcpCloseWait -LocalPort $port -NoOwner).Count -eq $Count } "$Count socket(s) in CLOSE_WAIT on port $port"
         [pscustomobject]@{ Listener = $listener; Servers = @($servers); Port = $listener.LocalEndPoint.Port }
     }
 
@@ -102,7 +112,8 @@ Describe 'Close-TcpConnection' {
         It 'reports a socket closed since listing as AlreadyGone, without an error' {
             $listed = Get-TcpCloseWait -LocalPort $set.Port
             $set.Servers | ForEach-Object { $_.Close() }
-            Start-Sleep -Milliseconds 50
+            # Gone from the table, not only out of CLOSE_WAIT (LAST_ACK until the peer's ACK lands).
+            Wait-Until { @(Get-TcpConnection -LocalPort $set.Port -NoOwner | Where-Object State -ne 'Listen').Count -eq 0 } 'the closed sockets to leave the table'
             $r = $listed | Close-TcpConnection -Force -PassThru -ErrorVariable e
             $r.Status | Should -Be @('AlreadyGone', 'AlreadyGone')
             $e | Should -BeNullOrEmpty

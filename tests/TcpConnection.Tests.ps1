@@ -17,6 +17,16 @@ BeforeAll {
     if (-not (Test-Path $manifest)) { throw "Build the module first (dotnet build): $manifest not found." }
     Import-Module $manifest -Force
 
+    # Polls a condition with a deadline: the tests never sleep a fixed time.
+    function Wait-Until([scriptblock] $Condition, [string] $What, [int] $Seconds = 30) {
+        $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
+        while (-not (& $Condition)) {
+            if ([DateTime]::UtcNow -gt $deadline) { throw "Waited $Seconds s for $What." }
+            Start-Sleep -Milliseconds 5
+        }
+    }
+
+
     # A server that accepts and never closes; a client that sends a few bytes and closes:
     # the accepted socket, held by this pwsh, sits in CLOSE_WAIT with those bytes unread.
     function New-CloseWaitSocket {
@@ -35,7 +45,8 @@ BeforeAll {
             $clientPorts.Add($client.LocalEndPoint.Port)
             $client.Close()
         }
-        Start-Sleep -Milliseconds 100
+        $port = $listener.LocalEndPoint.Port
+        Wait-Until { @(Get-TcpCloseWait -LocalPort $port -NoOwner).Count -eq $Count } "$Count socket(s) in CLOSE_WAIT on port $port"
         [pscustomobject]@{
             Listener    = $listener
             Servers     = $servers
@@ -90,9 +101,8 @@ Describe 'Get-TcpCloseWait' {
         $first.ReceiveQueue | Should -Be 5
         $first.Inode | Should -Not -BeNullOrEmpty
         $first.Cookie | Should -Not -BeNullOrEmpty
-        Start-Sleep -Milliseconds 1100
-        $second = Get-TcpCloseWait -LocalPort $v4.Port
-        ($second.IdleTime - $first.IdleTime).TotalMilliseconds | Should -BeGreaterOrEqual 900
+        Wait-Until { ((Get-TcpCloseWait -LocalPort $v4.Port).IdleTime - $first.IdleTime).TotalMilliseconds -ge 1000 } 'the idle time to grow by a second'
+
     }
 
     It 'keeps only sockets idle long enough with -MinimumIdleTime' -Skip:(-not $IsLinux) {
@@ -177,7 +187,7 @@ Start-Sleep -Seconds 120
             $deadline = [DateTime]::UtcNow.AddSeconds(30)
             while (-not (Get-Content $portFile -ErrorAction SilentlyContinue) -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
             $port = [int](Get-Content $portFile)
-            Start-Sleep -Milliseconds 200
+            Wait-Until { @(Get-TcpCloseWait -LocalPort $port -NoOwner).Count -eq 2 } "the child's two CLOSE_WAIT sockets"
             $stuck = @(Get-TcpCloseWait -LocalPort $port)
             $stuck.Count | Should -Be 2
             $stuck.Id | Sort-Object -Unique | Should -Be $child.Id
@@ -222,9 +232,11 @@ Describe 'Get-TcpConnection' {
     }
 
     It 'lists another network namespace' -Skip:(-not $script:IsRoot) {
+        $hostNs = (Get-Item /proc/self/ns/net).LinkTarget
         $ns = Start-Process unshare -ArgumentList '-n', 'sleep', '60' -PassThru
         try {
-            Start-Sleep -Milliseconds 300
+            Wait-Until { $ns.HasExited -or (Get-Item "/proc/$($ns.Id)/ns/net" -ErrorAction SilentlyContinue).LinkTarget -notin $null, $hostNs } 'unshare -n to enter its namespace'
+            $ns.HasExited | Should -BeFalse
             { Get-TcpConnection -NetworkNamespace $ns.Id } | Should -Not -Throw
             { Get-TcpConnection -NetworkNamespace "/proc/$($ns.Id)/ns/net" } | Should -Not -Throw
         }

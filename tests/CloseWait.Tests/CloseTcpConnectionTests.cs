@@ -27,7 +27,7 @@ namespace CloseWait.Tests
         private List<TcpConnection> AllOn(int port) =>
             _ps.Run("Get-TcpConnection -LocalPort $port -NoOwner", Vars(("port", port))).ThrowIfFailed().Objects<TcpConnection>();
 
-        [Theory]
+        [LinuxTheory(Root = true)]
         [InlineData("127.0.0.1")]
         [InlineData("::1")]
         public void AbortClosesCloseWaitSocketAndItsOwnerSeesAnError(string loopback)
@@ -65,7 +65,7 @@ namespace CloseWait.Tests
             }
         }
 
-        [Fact]
+        [LinuxFact(Root = true)]
         public void ClosesIPv4MappedSocketOfADualStackListener()
         {
             var mapped = IPAddress.Parse("::ffff:127.0.0.1");
@@ -83,7 +83,7 @@ namespace CloseWait.Tests
 
             using (server)
             {
-                System.Threading.Thread.Sleep(50);
+                LoopbackSockets.WaitForState(server, LoopbackSockets.LinuxCloseWait);
                 var listed = Assert.Single(CloseWaitOn(port));
                 Assert.Equal(AddressFamily.InterNetworkV6, listed.AddressFamily);
                 Assert.Equal("::ffff:127.0.0.1", listed.LocalAddress);
@@ -159,7 +159,7 @@ namespace CloseWait.Tests
             }
         }
 
-        [Fact]
+        [LinuxFact(Root = true)]
         public void ShutdownSendsAFinAndTheOwnerReadsItsDataThenEndOfFile()
         {
             using var sockets = LoopbackSockets.CloseWait(IPAddress.Loopback, bytes: 4);
@@ -180,7 +180,7 @@ namespace CloseWait.Tests
             Assert.True(x.RemainingState == null || x.RemainingState == TcpState.LastAck, $"remaining state {x.RemainingState}");
         }
 
-        [Fact]
+        [LinuxFact(Root = true)]
         public void ShutdownFindsTheOwnerItselfWhenListedWithoutOwners()
         {
             using var sockets = LoopbackSockets.CloseWait(IPAddress.IPv6Loopback, count: 2);
@@ -193,7 +193,7 @@ namespace CloseWait.Tests
             Assert.Empty(CloseWaitOn(sockets.Port));
         }
 
-        [Fact]
+        [LinuxFact(Root = true)]
         public void ASocketReopenedOnTheSameAddressesAfterListingIsNotClosed()
         {
             using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -243,13 +243,17 @@ namespace CloseWait.Tests
             Assert.Equal(1, secondServer.Receive(buf));
         }
 
-        [Fact]
+        [LinuxFact(Root = true)]
         public void ASocketClosedSinceListingIsReportedGoneNotAsAnError()
         {
             using var sockets = LoopbackSockets.CloseWait(IPAddress.Loopback, count: 2);
             var listed = CloseWaitOn(sockets.Port);
             sockets.ServerSockets[0].Close();
-            System.Threading.Thread.Sleep(20);
+
+            // Gone from the kernel's table, not only out of CLOSE_WAIT (LAST_ACK until the peer's ACK lands).
+            var gone = Vars(("port", sockets.Port), ("cport", sockets.ClientPorts[0]));
+            Wait.Until(() => (int)_ps.Run("@(Get-TcpConnection -LocalPort $port -RemotePort $cport -NoOwner).Count", gone).ThrowIfFailed().Output[0].BaseObject == 0,
+                "the closed socket to leave the table");
 
             var r = _ps.Run("$listed | Close-TcpConnection -Force -PassThru", Vars(("listed", listed))).ThrowIfFailed();
             var results = r.Objects<TcpCloseResult>();
@@ -259,7 +263,7 @@ namespace CloseWait.Tests
             Assert.Empty(CloseWaitOn(sockets.Port));
         }
 
-        [Fact]
+        [LinuxFact(Root = true)]
         public void WhatIfNamesEachSocketAndClosesNothing()
         {
             using var sockets = LoopbackSockets.CloseWait(IPAddress.Loopback, count: 2);
@@ -279,7 +283,7 @@ namespace CloseWait.Tests
             Assert.All(sockets.ServerSockets, s => s.Send(new byte[] { 1 }));
         }
 
-        [Fact]
+        [LinuxFact(Root = true)]
         public void WithoutConfirmOrForceTheNonInteractiveHostRefusesAndNothingCloses()
         {
             using var sockets = LoopbackSockets.CloseWait(IPAddress.Loopback);
@@ -295,7 +299,7 @@ namespace CloseWait.Tests
             Assert.Single(CloseWaitOn(sockets.Port));
         }
 
-        [Fact]
+        [LinuxFact(Root = true)]
         public void FiltersNeedAnExplicitStateAndCloseOnlyWhatMatches()
         {
             using var a = LoopbackSockets.CloseWait(IPAddress.Loopback, count: 2);
@@ -321,7 +325,7 @@ namespace CloseWait.Tests
             Assert.Single(CloseWaitOn(b.Port));
         }
 
-        [Fact]
+        [LinuxFact(Root = true)]
         public void ANullProcessIdOnTheCommandLineIsRefusedButUnownedPipedConnectionsBind()
         {
             using var sockets = LoopbackSockets.CloseWait(IPAddress.Loopback);
@@ -347,7 +351,7 @@ namespace CloseWait.Tests
             Assert.Empty(CloseWaitOn(sockets.Port));
         }
 
-        [Fact]
+        [LinuxFact(Root = true)]
         public void FiltersOnTheCommandLineNarrowPipedConnections()
         {
             using var sockets = LoopbackSockets.CloseWait(IPAddress.Loopback, count: 2);
@@ -362,7 +366,7 @@ namespace CloseWait.Tests
             Assert.Single(CloseWaitOn(sockets.Port));
         }
 
-        [Fact]
+        [LinuxFact(Root = true)]
         public void AListenerClosesOnlyWhenStateNamesIt()
         {
             using var sockets = LoopbackSockets.CloseWait(IPAddress.Loopback);
@@ -385,7 +389,7 @@ namespace CloseWait.Tests
             Assert.Equal(SocketError.ConnectionRefused, e.SocketErrorCode);
         }
 
-        [Fact]
+        [LinuxFact(Root = true)]
         public void ObjectsThatAreNotConnectionsAreRefused()
         {
             using var sockets = LoopbackSockets.CloseWait(IPAddress.Loopback);
@@ -404,7 +408,7 @@ $o | Close-TcpConnection -Force", vars);
             Assert.Single(CloseWaitOn(sockets.Port));
         }
 
-        [Fact]
+        [LinuxFact(Root = true)]
         public void ARecordWithoutAUsableIdentityIsRefusedAndAnInodeAloneIsChecked()
         {
             using var sockets = LoopbackSockets.CloseWait(IPAddress.Loopback);
@@ -434,7 +438,7 @@ $o | Close-TcpConnection -Force", vars);
             Assert.Empty(CloseWaitOn(sockets.Port));
         }
 
-        [Fact]
+        [LinuxFact(Namespaces = true)]
         public void ClosesInAnotherNetworkNamespaceWithoutTouchingTheHost()
         {
             using var ns = new PrivateNetworkNamespace();
@@ -452,7 +456,7 @@ $x | Close-TcpConnection -Force -PassThru", vars).ThrowIfFailed();
             Assert.Empty(_ps.Run("Get-TcpCloseWait -LocalPort $port -NetworkNamespace $ns", vars).ThrowIfFailed().Output);
         }
 
-        [Fact]
+        [LinuxFact(Root = true)]
         public void PassThruFormatsAsATableWithStatusAndMethod()
         {
             using var sockets = LoopbackSockets.CloseWait(IPAddress.Loopback);
@@ -472,7 +476,7 @@ $x | Close-TcpConnection -Force -PassThru", vars).ThrowIfFailed();
             Assert.Equal(2, (int)r.Output[2].BaseObject);
         }
 
-        [Theory]
+        [LinuxTheory(Root = true)]
         [InlineData("Abort", ErrorIds.SocketCloseAccessDenied)]
         [InlineData("Shutdown", ErrorIds.SocketCloseAccessDenied)]
         public void UnprivilegedRunGetsThePermissionErrorAndClosesNothing(string method, string errorId)

@@ -71,10 +71,13 @@ namespace CloseWait.Tests
         public void IdleTimeGrowsWhileTheSocketIsStuck()
         {
             using var sockets = LoopbackSockets.CloseWait(IPAddress.Loopback);
+            var clock = Stopwatch.StartNew(); // started first, so it spans more than the two samples do
             var first = Assert.Single(CloseWaitOn(sockets.Port)).IdleTime!.Value;
-            Thread.Sleep(1100);
-            var second = Assert.Single(CloseWaitOn(sockets.Port)).IdleTime!.Value;
-            Assert.InRange((second - first).TotalMilliseconds, 900, 5000);
+            TimeSpan second = first;
+            Wait.Until(() => (second = Assert.Single(CloseWaitOn(sockets.Port)).IdleTime!.Value) - first >= TimeSpan.FromSeconds(1), "the idle time to grow by a second");
+
+            // It grows with the clock, never faster (the kernel counts in jiffies: allow one tick of 10 ms).
+            Assert.True(second - first <= clock.Elapsed + TimeSpan.FromMilliseconds(10), $"{second - first} > {clock.Elapsed}");
         }
 
         [Fact]
@@ -83,8 +86,7 @@ namespace CloseWait.Tests
             using var sockets = LoopbackSockets.CloseWait(IPAddress.Loopback, count: 2);
             Assert.Empty(CloseWaitOn(sockets.Port, "-MinimumIdleTime 00:10:00"));
             Assert.Empty(CloseWaitOn(sockets.Port, "-MinimumIdleTime 600"));
-            Thread.Sleep(700);
-            Assert.Equal(2, CloseWaitOn(sockets.Port, "-MinimumIdleTime 0.5").Count);
+            Wait.Until(() => CloseWaitOn(sockets.Port, "-MinimumIdleTime 0.5").Count == 2, "both sockets to be idle for half a second");
             Assert.Equal(2, CloseWaitOn(sockets.Port, "-MinimumIdleTime 00:00:00.5").Count);
         }
 
@@ -265,7 +267,7 @@ function Stop-ProcessShape {
             Assert.DoesNotContain("Listen", names);
         }
 
-        [Fact]
+        [LinuxFact(Namespaces = true)]
         public void ReadsAnotherNetworkNamespaceWithoutShowingItOnTheHost()
         {
             using var ns = new PrivateNetworkNamespace();
@@ -333,10 +335,9 @@ function Stop-ProcessShape {
                 Thread.Sleep(20);
             }
 
-            var watch = Stopwatch.StartNew();
+            // Bounded only to catch a hang; how fast the stop is belongs to bench/, not to a timed test.
             ps.Stop();
-            Assert.True(async.AsyncWaitHandle.WaitOne(5000));
-            Assert.True(watch.ElapsedMilliseconds < 3000);
+            Assert.True(async.AsyncWaitHandle.WaitOne(60000));
             Assert.Equal(PSInvocationState.Stopped, ps.InvocationStateInfo.State);
             Assert.InRange(output.Count, 1, 29); // streamed: some objects arrived before the stop, not all
         }
@@ -380,16 +381,15 @@ function Stop-ProcessShape {
             Assert.Matches($@"CloseWait\s+\d+(ms|s)\s+{Environment.ProcessId}/\S+$", row);
         }
 
-        [Fact]
+        [LinuxFact(Root = true)]
         public void AsRootTheWarningDoesNotAdviseRoot()
         {
-            Assert.Equal(0u, Interop.Libc.geteuid()); // these tests run as root
             string text = ConnectionLister.OwnerWarning(1, 1);
             Assert.Contains("even as root", text);
             Assert.DoesNotContain("sudo", text);
         }
 
-        [Fact]
+        [LinuxFact(Root = true)]
         public void WithoutRootOwnersAreNullAndOneWarningSaysSo()
         {
             using var sockets = LoopbackSockets.CloseWait(IPAddress.Loopback);

@@ -19,7 +19,7 @@ namespace CloseWait.Tests
 
         public GetTcpConnectionSummaryTests(PowerShellFixture ps) => _ps = ps;
 
-        [Fact]
+        [LinuxFact(Namespaces = true)]
         public void CountsPerStateAndPerOwner()
         {
             using var ns = new PrivateNetworkNamespace();
@@ -61,7 +61,7 @@ namespace CloseWait.Tests
         [DllImport("libc", SetLastError = true)]
         private static extern int close(int fd);
 
-        [Fact]
+        [LinuxFact(Namespaces = true)]
         public void CountingPathAndListingPathGiveTheSameSummary()
         {
             using var ns = new PrivateNetworkNamespace();

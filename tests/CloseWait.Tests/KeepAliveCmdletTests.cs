@@ -26,7 +26,7 @@ namespace CloseWait.Tests
 
         private static Dictionary<string, object?> Vars(params (string Name, object? Value)[] vars) => vars.ToDictionary(v => v.Name, v => v.Value);
 
-        [Theory]
+        [LinuxTheory(Namespaces = true)]
         [InlineData("300")]
         [InlineData("00:05:00")]
         public void DoneWhenSetInAPrivateNamespaceShowsTheNewValuesAndLeavesTheHostAlone(string time)
@@ -58,7 +58,7 @@ namespace CloseWait.Tests
             Assert.Matches(@"(?m)^\s*00:05:00\s+00:00:30\s+5\s+00:07:30\s+none\s+unknown \(netns ", text);
         }
 
-        [Fact]
+        [LinuxFact(Namespaces = true)]
         public void ANewNamespaceStartsFromTheKernelDefaults()
         {
             using var ns = new KeepAliveNamespace();
@@ -90,7 +90,7 @@ namespace CloseWait.Tests
             Assert.NotEqual(s.Time, s.TimeAfterReboot);
         }
 
-        [Fact]
+        [LinuxFact(Namespaces = true)]
         public void WhatIfWritesNothingAndSaysWhatItWouldDo()
         {
             var host = KeepAliveHost.Values();
@@ -114,7 +114,7 @@ namespace CloseWait.Tests
             Assert.Equal(Defaults, tree.ProcValues());
         }
 
-        [Fact]
+        [LinuxFact(Namespaces = true)]
         public void ConfirmFalseSetsWithoutAPromptEvenWhenThePreferenceAsks()
         {
             using var ns = new KeepAliveNamespace();
@@ -122,7 +122,7 @@ namespace CloseWait.Tests
             Assert.Equal((7200L, 75L, 4L), ns.Values());
         }
 
-        [Theory]
+        [LinuxTheory(Namespaces = true)]
         [InlineData("-Probes 128", ErrorIds.KeepAliveProbesOutOfRange, "1 to 127")]
         [InlineData("-Time 32768", ErrorIds.KeepAliveTimeOutOfRange, "1 to 32767 seconds")]
         [InlineData("-Interval 0", ErrorIds.KeepAliveIntervalOutOfRange, "1 to 32767 seconds")]
@@ -150,7 +150,7 @@ namespace CloseWait.Tests
             Assert.Equal("NetworkNamespaceNotFound,CloseWait.Commands.GetTcpKeepAliveSettingCommand", Assert.Single(r.ErrorIds));
         }
 
-        [Fact]
+        [LinuxFact(Namespaces = true)]
         public void ABaselineRoundTripsThroughPSSerializerToAnotherNamespace()
         {
             var host = KeepAliveHost.Values();
@@ -177,7 +177,7 @@ namespace CloseWait.Tests
             Assert.Matches(@"(?m)^\s*00:05:00\s+00:00:30\s+5\s+00:07:30\s", text);
         }
 
-        [Theory]
+        [LinuxTheory(Namespaces = true)]
         [InlineData("[pscustomobject]@{ Time = [pscustomobject]@{ Ticks = [long]3000000000; Days = 0; TotalSeconds = 300.0 }; Interval = [pscustomobject]@{ Ticks = [long]300000000; TotalSeconds = 30.0 }; Probes = [long]5 }")]
         [InlineData("[pscustomobject]@{ Time = [pscustomobject]@{ TotalSeconds = 300.0 }; Interval = @{ TotalSeconds = 30 }; Probes = 5 }")]
         [InlineData("[pscustomobject]@{ Time = '00:05:00'; Interval = '30'; Probes = '5' }")]
@@ -190,7 +190,7 @@ namespace CloseWait.Tests
             Assert.Equal((300L, 30L, 5L), ns.Values());
         }
 
-        [Fact]
+        [LinuxFact(Namespaces = true)]
         public void EachPipedBaselineIsValidatedOnItsOwn()
         {
             using var a = new KeepAliveNamespace();
@@ -201,7 +201,7 @@ namespace CloseWait.Tests
             Assert.Equal((600L, 75L, 9L), a.Values()); // the first record wrote nothing; the second only its Time
         }
 
-        [Fact]
+        [LinuxFact(Namespaces = true)]
         public void TheLoadBalancerCheckFailsOnDefaultsAndItsRecommendationPipesIntoSet()
         {
             using var ns = new KeepAliveNamespace();
@@ -234,7 +234,7 @@ namespace CloseWait.Tests
                 Assert.Single(_ps.Run("Test-TcpKeepAliveSetting 0").ErrorIds));
         }
 
-        [Fact]
+        [LinuxFact(Namespaces = true)]
         public void AKernelThatRefusesTheLastValueGetsTheEarlierOnesPutBack()
         {
             var host = KeepAliveHost.Values();
@@ -252,7 +252,7 @@ namespace CloseWait.Tests
             Assert.Equal(host, KeepAliveHost.Values());
         }
 
-        [Fact]
+        [LinuxFact(Namespaces = true)]
         public void AFailedWriteThroughTheCmdletRollsBackAndNamesTheValue()
         {
             var host = KeepAliveHost.Values();
@@ -300,7 +300,7 @@ namespace CloseWait.Tests
             Assert.Contains($"A file applied after {tree.DropIn} sets them", warning);
         }
 
-        [Fact]
+        [LinuxFact(Procps = true)]
         public void WithoutPersistAWarningSaysTheValuesLastUntilReboot()
         {
             using var tree = new ScratchSysctlTree();
@@ -312,7 +312,7 @@ namespace CloseWait.Tests
             Assert.Equal("After a reboot the keepalive would be Time 02:00:00 (kernel default), not the running Time 00:05:00. To keep the running values, run Set-TcpKeepAliveSetting with them and -Persist; to apply the configured ones now, run sysctl --system.", Assert.Single(r.Warnings));
         }
 
-        [Fact]
+        [LinuxFact(Procps = true)]
         public void AFailedPersistPutsTheRunningValuesBack()
         {
             using var tree = new ScratchSysctlTree();
@@ -360,7 +360,7 @@ namespace CloseWait.Tests
         /// `sysctl --system --dry-run` picks the drop-in up; `sysctl -p` of the file then sets a
         /// fresh namespace to the same values.
         /// </summary>
-        [Fact]
+        [LinuxFact(Namespaces = true, Procps = true)]
         public void PersistWritesADropInThatSysctlSystemApplies()
         {
             var host = KeepAliveHost.Values();
@@ -404,7 +404,7 @@ namespace CloseWait.Tests
             }
         }
 
-        [Fact]
+        [LinuxFact(Namespaces = true)]
         public void WithoutRootTheErrorSaysRunElevatedAndNothingIsWritten()
         {
             using var ns = new KeepAliveNamespace();
@@ -418,7 +418,7 @@ namespace CloseWait.Tests
             Assert.Equal(Defaults, ns.Values());
         }
 
-        [Fact]
+        [LinuxFact(Namespaces = true)]
         public void AReadOnlyProcSysSaysSoAndNothingIsWritten()
         {
             using var ns = new KeepAliveNamespace();

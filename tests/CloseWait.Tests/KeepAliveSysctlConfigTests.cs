@@ -136,7 +136,7 @@ namespace CloseWait.Tests
             Assert.Equal(value, parsed);
         }
 
-        [Fact]
+        [LinuxFact(Procps = true)]
         public void TheDropInHoldsTheThreeKeysAndSaysWhen()
         {
             string text = LinuxSysctlConfig.RenderDropIn(new[]
@@ -240,7 +240,7 @@ namespace CloseWait.Tests
             Assert.True(File.Exists(tree.DropIn));
         }
 
-        [Fact]
+        [LinuxFact(Procps = true)]
         public void PersistIntoAnUnwritablePlaceFailsCleanly()
         {
             using var tree = new ScratchSysctlTree();
@@ -257,7 +257,7 @@ namespace CloseWait.Tests
         /// directory it reads: same-name files across directories, slash keys, globs, an
         /// exclusion, and /etc/sysctl.conf last must resolve the same way.
         /// </summary>
-        [Fact]
+        [LinuxFact(Namespaces = true, Procps = true)]
         public void ThisParserAgreesWithSysctlSystem()
         {
             using var tree = new ScratchSysctlTree();

@@ -46,7 +46,7 @@ namespace CloseWait.Commands
                 return null;
             }
 
-            return new CloseWaitException("NetworkNamespaceMismatch", ErrorCategory.InvalidArgument,
+            return new CloseWaitException(ErrorIds.NetworkNamespaceMismatch, ErrorCategory.InvalidArgument,
                 $"The piped setting was read in network namespace {piped}, but -NetworkNamespace says {given}. To apply its values to {given}, pipe them through Select-Object -Property * -ExcludeProperty NetworkNamespace; to change {piped}, leave out -NetworkNamespace. Nothing was changed.",
                 given);
         }

@@ -40,6 +40,7 @@ namespace CloseWait
         internal const string TimeWaitPersistNotSupported = nameof(TimeWaitPersistNotSupported);
 
         // Network namespaces and containers.
+        internal const string NetworkNamespaceMismatch = nameof(NetworkNamespaceMismatch);
 
         // Remoting: objects listed on another machine or boot.
     }

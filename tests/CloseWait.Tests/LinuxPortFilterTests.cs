@@ -54,6 +54,28 @@ namespace CloseWait.Tests
             Assert.False(KernelRun(remoteOnly!, 1000, 8));
         }
 
+        /// <summary>Get-TcpPortUsage asks for local ports inside the ephemeral range, alone or with destination ports.</summary>
+        [Theory]
+        [InlineData(40000, 40099, new int[0], new int[0])]
+        [InlineData(32768, 60999, new int[0], new int[] { 443, 80 })]
+        [InlineData(1024, 1024, new int[] { 1024, 2000 }, new int[] { 5 })]
+        public void ALocalPortRangePassesTheAuditAndKeepsExactlyThatRange(int start, int end, int[] local, int[] remote)
+        {
+            byte[]? program = LinuxInetDiag.BuildPortFilter(local, remote, (start, end));
+            Assert.NotNull(program);
+            Assert.True(KernelAudit(program!), "the kernel's audit would refuse this program");
+            var probes = new[] { 0, 1, start - 1, start, start + 1, end - 1, end, end + 1, 65535 }.Concat(local).Concat(remote).SelectMany(p => new[] { p - 1, p, p + 1 })
+                .Where(p => p >= 0 && p <= 65535).Distinct().ToArray();
+            foreach (int s in probes)
+            {
+                foreach (int d in probes)
+                {
+                    bool want = s >= start && s <= end && (local.Length == 0 || local.Contains(s)) && (remote.Length == 0 || remote.Contains(d));
+                    Assert.True(want == KernelRun(program!, s, d), $"sport {s} dport {d}: expected {(want ? "kept" : "skipped")}");
+                }
+            }
+        }
+
         [Fact]
         public void LargestProgramStillPassesTheAudit()
         {

@@ -7,7 +7,8 @@ namespace CloseWait.Commands
     /// <summary>
     /// Ephemeral ports taken per destination, TIME_WAIT included, against the usable range: which
     /// destination is near "cannot assign requested address", when the next port frees, and what
-    /// to do. One socket table read without owners (no /proc walk), so it is cheap enough to poll.
+    /// to do. Kernel-filtered socket table reads without owners (no /proc walk): only sockets
+    /// inside the ephemeral range, listeners, and TIME_WAIT on listening ports cross into the process.
     /// </summary>
     [Cmdlet(VerbsCommon.Get, "TcpPortUsage")]
     [OutputType(typeof(TcpPortUsage))]
@@ -31,16 +32,35 @@ namespace CloseWait.Commands
             var builder = new PortUsageBuilder(setting);
             try
             {
-                if (RemotePort == null)
+                // Three kernel-filtered dumps, no owner walk: the listeners; outbound sockets, local
+                // port inside the range (and -RemotePort); TIME_WAIT on listening ports.
+                var listening = new System.Collections.Generic.HashSet<int>();
+                foreach (var c in Read(new SocketQuery { States = new[] { TcpState.Listen } }))
                 {
-                    // One dump, listeners included: they tell accepted sockets from outbound ones.
-                    Feed(builder, new SocketQuery { IncludeDetails = false, NetworkNamespace = TargetNamespace });
+                    listening.Add(c.LocalPort);
+                    builder.Add(c);
                 }
-                else
+
+                if (setting.PortRangeStart is int start && setting.PortRangeEnd is int end)
                 {
-                    // The kernel filters by destination port; listeners (remote port 0) come from a second, Listen-only dump.
-                    Feed(builder, new SocketQuery { States = new[] { TcpState.Listen }, IncludeDetails = false, NetworkNamespace = TargetNamespace });
-                    Feed(builder, new SocketQuery { States = NotListening, RemotePorts = RemotePort, IncludeDetails = false, NetworkNamespace = TargetNamespace });
+                    foreach (var c in Read(new SocketQuery { States = NotListening, LocalPortRange = (start, end), RemotePorts = RemotePort }))
+                    {
+                        if (!listening.Contains(c.LocalPort))
+                        {
+                            builder.Add(c);
+                        }
+                    }
+                }
+
+                if (listening.Count > 0)
+                {
+                    foreach (var c in Read(new SocketQuery { States = new[] { TcpState.TimeWait }, LocalPorts = listening, RemotePorts = RemotePort }))
+                    {
+                        if (listening.Contains(c.LocalPort))
+                        {
+                            builder.Add(c);
+                        }
+                    }
                 }
             }
             catch (CloseWaitException e)
@@ -62,14 +82,16 @@ namespace CloseWait.Commands
         private static readonly TcpState[] NotListening = System.Linq.Enumerable.ToArray(System.Linq.Enumerable.Where(
             (TcpState[])System.Enum.GetValues(typeof(TcpState)), s => s != TcpState.Listen));
 
-        private void Feed(PortUsageBuilder builder, SocketQuery query)
+        /// <summary>One dump without tcp_info; the kernel's port filters are hints some tables skip, so -RemotePort is applied again.</summary>
+        private System.Collections.Generic.IEnumerable<TcpConnection> Read(SocketQuery query)
         {
+            query.IncludeDetails = false;
+            query.NetworkNamespace = TargetNamespace;
             foreach (var c in PlatformServices.SocketTable.Read(query, _stop.Token))
             {
-                // The kernel's port filter is a hint some tables skip: filter again.
                 if (c.State == TcpState.Listen || RemotePort == null || System.Array.IndexOf(RemotePort, c.RemotePort) >= 0)
                 {
-                    builder.Add(c);
+                    yield return c;
                 }
             }
         }

@@ -88,6 +88,7 @@ namespace CloseWait
         internal const string NetworkNamespaceNotFound = nameof(NetworkNamespaceNotFound);
         internal const string NetworkNamespaceAccessDenied = nameof(NetworkNamespaceAccessDenied);
         internal const string NetworkNamespaceNotSupported = nameof(NetworkNamespaceNotSupported);
+        internal const string NetworkNamespaceMismatch = nameof(NetworkNamespaceMismatch);
 
         // Remoting: objects listed on another machine or boot.
 

@@ -17,6 +17,9 @@ namespace CloseWait.Platform
 
         public ICollection<int>? RemotePorts { get; set; }
 
+        /// <summary>Local ports from Start to End only (Get-TcpPortUsage: the ephemeral range); null for any. A hint, as the ports above.</summary>
+        public (int Start, int End)? LocalPortRange { get; set; }
+
         /// <summary>InterNetwork, InterNetworkV6, or null for both.</summary>
         public AddressFamily? AddressFamily { get; set; }
 

@@ -187,18 +187,26 @@ namespace CloseWait.Platform.Linux
         /// per port GE, LE (a port comparison carries the port in a second op), then JMP to the
         /// end of the side's block; the last port has no JMP and rejects on a miss.
         /// </remarks>
-        internal static byte[]? BuildPortFilter(ICollection<int>? localPorts, ICollection<int>? remotePorts)
+        internal static byte[]? BuildPortFilter(ICollection<int>? localPorts, ICollection<int>? remotePorts, (int Start, int End)? localRange = null)
         {
             int[] local = PortsForBytecode(localPorts);
             int[] remote = PortsForBytecode(remotePorts);
-            int length = BlockLength(local.Length) + BlockLength(remote.Length);
+            int rangeLength = localRange == null ? 0 : 4 * BcOpSize;
+            int length = rangeLength + BlockLength(local.Length) + BlockLength(remote.Length);
             if (length == 0)
             {
                 return null;
             }
 
             var program = new byte[length];
-            int at = WritePortBlock(program, 0, local, INET_DIAG_BC_S_GE, INET_DIAG_BC_S_LE);
+            if (localRange is (int start, int end))
+            {
+                // Local port at least start (else reject), then at most end (else reject).
+                WritePortOp(program, 0, INET_DIAG_BC_S_GE, program.Length + BcOpSize, start);
+                WritePortOp(program, 2 * BcOpSize, INET_DIAG_BC_S_LE, program.Length - (2 * BcOpSize) + BcOpSize, end);
+            }
+
+            int at = WritePortBlock(program, rangeLength, local, INET_DIAG_BC_S_GE, INET_DIAG_BC_S_LE);
             WritePortBlock(program, at, remote, INET_DIAG_BC_D_GE, INET_DIAG_BC_D_LE);
             return program;
         }

@@ -107,7 +107,7 @@ namespace CloseWait.Platform.Linux
                 using (netlink)
                 {
                     uint mask = LinuxInetDiag.StateMask(query.States);
-                    byte[]? ports = LinuxInetDiag.BuildPortFilter(query.LocalPorts, query.RemotePorts);
+                    byte[]? ports = LinuxInetDiag.BuildPortFilter(query.LocalPorts, query.RemotePorts, query.LocalPortRange);
                     if (OneDumpForBothFamilies(query))
                     {
                         bool refused = false;

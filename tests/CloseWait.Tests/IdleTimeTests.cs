@@ -57,15 +57,20 @@ namespace CloseWait.Tests
                 TimeSpan.FromSeconds(5)), "the accepted socket never showed CLOSE_WAIT");
 
             Thread.Sleep(StuckFor - sinceFin.Elapsed > TimeSpan.Zero ? StuckFor - sinceFin.Elapsed : TimeSpan.Zero);
-            var c = _ps.Run("Get-TcpCloseWait -LocalPort $port -NoOwner", vars).ThrowIfFailed().Objects<TcpConnection>().Single();
-            double stuck = sinceFin.Elapsed.TotalMilliseconds;
-            double idleData = sinceData.Elapsed.TotalMilliseconds;
 
-            Assert.InRange(c.IdleTime!.Value.TotalMilliseconds, stuck - ToleranceMs, stuck + ToleranceMs);
-            Assert.InRange(c.DataIdleTime!.Value.TotalMilliseconds, idleData - ToleranceMs, idleData + ToleranceMs);
+            // The kernel reads its clock somewhere inside the call: bracket it, then allow the second.
+            double stuckBefore = sinceFin.Elapsed.TotalMilliseconds;
+            double dataBefore = sinceData.Elapsed.TotalMilliseconds;
+            var c = _ps.Run("Get-TcpCloseWait -LocalPort $port -NoOwner", vars).ThrowIfFailed().Objects<TcpConnection>().Single();
+            double stuckAfter = sinceFin.Elapsed.TotalMilliseconds;
+            double dataAfter = sinceData.Elapsed.TotalMilliseconds;
+
+            Assert.InRange(c.IdleTime!.Value.TotalMilliseconds, stuckBefore - ToleranceMs, stuckAfter + ToleranceMs);
+            Assert.InRange(c.DataIdleTime!.Value.TotalMilliseconds, dataBefore - ToleranceMs, dataAfter + ToleranceMs);
+            double stuck = stuckAfter;
 
             // -MinimumIdleTime uses the stuck time: seconds into CLOSE_WAIT, not the idle time before.
-            vars["min"] = TimeSpan.FromMilliseconds(stuck + IdleBeforeClose.TotalMilliseconds / 2);
+            vars["min"] = TimeSpan.FromMilliseconds(stuck + (IdleBeforeClose.TotalMilliseconds * 3 / 4));
             Assert.Empty(_ps.Run("Get-TcpCloseWait -LocalPort $port -NoOwner -MinimumIdleTime $min", vars).ThrowIfFailed().Output);
         }
 

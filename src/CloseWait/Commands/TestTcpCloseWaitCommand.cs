@@ -55,7 +55,7 @@ namespace CloseWait.Commands
             }
 
             var thresholds = new CloseWaitThresholds { StuckAfter = StuckAfter, MinimumCount = MinimumCount };
-            var diagnoses = CloseWaitAnalyzer.Analyze(sockets, Listeners, NoOwner ? null : PlatformServices.ProcessDescriptors, thresholds);
+            var diagnoses = CloseWaitAnalyzer.Analyze(sockets, Listeners, PlatformServices.ProcessDescriptors, thresholds);
             if (Quiet)
             {
                 WriteObject(diagnoses.All(d => d.Healthy));

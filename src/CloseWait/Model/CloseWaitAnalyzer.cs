@@ -330,30 +330,30 @@ namespace CloseWait
             switch (cause)
             {
                 case TcpCloseWaitCause.NotClosed:
-                    finding.Add($"NotClosed: {Count(n)} read the peer's end of stream, have nothing unread, and are still open: the program does not close them.");
+                    finding.Add($"NotClosed: {n} read the peer's end of stream, have nothing unread, and are still open: the program does not close them.");
                     advice.Add($"Close or dispose every connection on every path, errors included (using, try/finally, with; HTTP responses and clients too). Free them now: Get-TcpCloseWait -ProcessId {pid} | Close-TcpConnection");
                     break;
                 case TcpCloseWaitCause.NotRead:
                     long bytes = those.Sum(c => c.ReceiveQueue ?? 0);
                     string unread = bytes > 0 ? $"{Bytes(bytes)} unread before the FIN" : "only the FIN unread";
-                    finding.Add($"NotRead: {Count(n)} {(n == 1 ? "has" : "have")} not been read since the peer closed ({unread}): the program stopped reading {(n == 1 ? "it" : "them")}.");
+                    finding.Add($"NotRead: {n} {(n == 1 ? "has" : "have")} not been read since the peer closed ({unread}): the program stopped reading {(n == 1 ? "it" : "them")}.");
                     advice.Add($"See what its threads wait on (py-spy dump --pid {pid}, jstack {pid}, dotnet-stack report -p {pid}, gdb -p {pid}) and unblock the stuck worker. Free them now: Get-TcpCloseWait -ProcessId {pid} | Close-TcpConnection, or Stop-Process -Id {pid}");
                     break;
                 case TcpCloseWaitCause.IdlePool:
-                    finding.Add($"IdlePool: {Count(n)} {(n == 1 ? "is" : "are")} outbound (the local port is no listening port) and untouched since the server closed {(n == 1 ? "it" : "them")}: a client pool keeps idle connections the server already closed.");
+                    finding.Add($"IdlePool: {n} {(n == 1 ? "is" : "are")} outbound (the local port is no listening port) and untouched since the server closed {(n == 1 ? "it" : "them")}: a client pool keeps idle connections the server already closed.");
                     advice.Add("Make the client pool drop idle connections before the server does (an idle timeout or maximum idle time shorter than the server's keep-alive), or validate a pooled connection before use.");
                     break;
                 case TcpCloseWaitCause.Inherited:
                     var others = those.SelectMany(c => c.Owners).Where(o => o.ProcessId != d.ProcessId)
                         .GroupBy(o => o.ProcessId).Select(g => $"{g.First().ProcessName ?? "?"} (PID {g.Key})").ToList();
-                    finding.Add($"Inherited: {Count(n)} {(n == 1 ? "is" : "are")} held by more than one process, also by {string.Join(", ", others)}: inherited across fork/exec, so closing them in one process does not close the connection.");
+                    finding.Add($"Inherited: {n} {(n == 1 ? "is" : "are")} held by more than one process, also by {string.Join(", ", others)}: inherited across fork/exec, so closing them in one process does not close the connection.");
                     advice.Add("Create sockets close-on-exec (SOCK_CLOEXEC; Python's subprocess close_fds=True; no handle inheritance when spawning), or close them in the child after fork.");
                     break;
                 case TcpCloseWaitCause.PeerIdleTimeout:
                     var timeout = d.PeerIdleTimeout!.Value;
                     long seconds = Math.Max(1, (long)Math.Round(timeout.TotalSeconds));
                     bool outbound = those.Any(c => ListenerOf(c, listeners) == null);
-                    finding.Add($"PeerIdleTimeout: {Count(clustered)} sat idle about {FormatDuration(timeout)} between the peer's last data and its FIN: the peer, likely a load balancer or proxy, closes connections idle {FormatDuration(timeout)}.");
+                    finding.Add($"PeerIdleTimeout: {clustered} sat idle about {FormatDuration(timeout)} between the peer's last data and its FIN: the peer, likely a load balancer or proxy, closes connections idle {FormatDuration(timeout)}.");
                     advice.Add($"Keep TCP keepalive below {seconds} s so that idle connections survive it: Test-TcpKeepAliveSetting -IdleTimeout {seconds} | Set-TcpKeepAliveSetting (and SO_KEEPALIVE on in the program).");
                     advice.Add(outbound
                         ? $"Evict idle pooled connections before {seconds} s in the program's client."
@@ -361,7 +361,7 @@ namespace CloseWait
                     break;
                 case TcpCloseWaitCause.AcceptBacklog:
                     var ports = those.GroupBy(c => c.LocalPort).Select(g => DescribeListener(g.Key, g.First(), listeners)).ToList();
-                    finding.Add($"AcceptBacklog: {Count(n)} {(n == 1 ? "was" : "were")} never accepted: the peers gave up while waiting in the accept queue of {string.Join("; ", ports)}.");
+                    finding.Add($"AcceptBacklog: {n} {(n == 1 ? "was" : "were")} never accepted: the peers gave up while waiting in the accept queue of {string.Join("; ", ports)}.");
                     advice.Add("Accept faster: more workers or a non-blocking accept loop in the listening program; a longer backlog (net.core.somaxconn, listen()) only hides it.");
                     break;
             }
@@ -394,7 +394,7 @@ namespace CloseWait
         {
             if (unowned)
             {
-                return $"{Count(sockets.Count)} {(sockets.Count == 1 ? "has" : "have")} an owner this session cannot see (another user's process, or a sandbox).";
+                return $"{sockets.Count} {(sockets.Count == 1 ? "has" : "have")} an owner this session cannot see (another user's process, or a sandbox).";
             }
 
             var missing = new List<string>();
@@ -424,7 +424,7 @@ namespace CloseWait
                 cannot.Add("Inherited");
             }
 
-            return $"{Count(sockets.Count)} cannot be told apart: this platform's table gives {string.Join(", ", missing)}, so {string.Join(", ", cannot.Distinct())} cannot be told apart here.";
+            return $"{sockets.Count} cannot be told apart: this platform's table gives {string.Join(", ", missing)}, so {string.Join(", ", cannot.Distinct())} cannot be told apart here.";
         }
 
         /// <summary>A duration for a sentence: "3.2 s", "42 s", "12 min 3 s", "2 h 5 min", "3 d 4 h".</summary>
@@ -455,8 +455,6 @@ namespace CloseWait
         }
 
         private static string Sockets(int n) => n == 1 ? "1 socket" : $"{n} sockets";
-
-        private static string Count(int n) => n == 1 ? "1" : n.ToString(CultureInfo.InvariantCulture);
 
         private static string Bytes(long n) => n == 1 ? "1 byte" : $"{n.ToString("N0", CultureInfo.InvariantCulture)} bytes";
 

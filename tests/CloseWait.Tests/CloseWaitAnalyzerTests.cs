@@ -134,6 +134,16 @@ namespace CloseWait.Tests
         }
 
         [Fact]
+        public void TwoDescriptorsInOneProcessAreNotInherited()
+        {
+            var c = Socket();
+            c.Owners = new[] { new TcpSocketOwner(200, "app", 7), new TcpSocketOwner(200, "app", 9) };
+            var d = One(new[] { c });
+            Assert.Equal(new[] { "NotClosed" }, d.Cause);
+            Assert.Empty(d.SharedWith);
+        }
+
+        [Fact]
         public void UnownedSocketsWithoutInodeOnAListeningPortAreAcceptBacklog()
         {
             var d = One(Many(5, _ => Socket(pid: null, inode: false, endOfStreamRead: false, unread: 7)));

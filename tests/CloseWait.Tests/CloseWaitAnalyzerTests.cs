@@ -302,6 +302,7 @@ namespace CloseWait.Tests
             var d = One(new[] { Socket(), Socket(unread: 3), Socket(owners: new[] { 200, 300 }) });
             Assert.Equal(new[] { "NotClosed", "NotRead", "Inherited" }, d.Cause);
             Assert.Equal("NotClosed, NotRead, Inherited", d.Cause.ToString());
+            Assert.Equal("app (200): 3 CLOSE_WAIT, Warning (NotClosed, NotRead, Inherited)", d.ToString());
             Assert.Contains("NotRead", d.Cause);
         }
 

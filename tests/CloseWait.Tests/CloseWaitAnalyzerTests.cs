@@ -134,6 +134,16 @@ namespace CloseWait.Tests
         }
 
         [Fact]
+        public void TwoDescriptorsInOneProcessAreNotInherited()
+        {
+            var c = Socket();
+            c.Owners = new[] { new TcpSocketOwner(200, "app", 7), new TcpSocketOwner(200, "app", 9) };
+            var d = One(new[] { c });
+            Assert.Equal(new[] { "NotClosed" }, d.Cause);
+            Assert.Empty(d.SharedWith);
+        }
+
+        [Fact]
         public void UnownedSocketsWithoutInodeOnAListeningPortAreAcceptBacklog()
         {
             var d = One(Many(5, _ => Socket(pid: null, inode: false, endOfStreamRead: false, unread: 7)));
@@ -292,6 +302,7 @@ namespace CloseWait.Tests
             var d = One(new[] { Socket(), Socket(unread: 3), Socket(owners: new[] { 200, 300 }) });
             Assert.Equal(new[] { "NotClosed", "NotRead", "Inherited" }, d.Cause);
             Assert.Equal("NotClosed, NotRead, Inherited", d.Cause.ToString());
+            Assert.Equal("app (200): 3 CLOSE_WAIT, Warning (NotClosed, NotRead, Inherited)", d.ToString());
             Assert.Contains("NotRead", d.Cause);
         }
 

@@ -113,6 +113,23 @@ namespace CloseWait.WindowsSmoke
                 return first!;
             });
 
+            Check("cmdlet-test-tcpclosewait-in-powershell", () =>
+            {
+                var iss = InitialSessionState.CreateDefault2();
+                iss.ImportPSModule(new[] { typeof(TcpConnection).Assembly.Location });
+                using var ps = PowerShell.Create(iss);
+                ps.AddCommand("Test-TcpCloseWait").AddParameter("LocalPort", new[] { _options.V4!.Value.Local, _options.V6!.Value.Local });
+                var all = ps.Invoke().Select(o => (TcpCloseWaitDiagnosis)o.BaseObject).ToList();
+                Require(ps.Streams.Error.Count == 0, $"errors: {string.Join("; ", ps.Streams.Error)}");
+                Require(all.Count == 1 && all[0].Count == 2, $"expected one diagnosis of the two sockets, got {all.Count}: {string.Join("; ", all)}");
+
+                // The table has no queues or timers: two sockets of unknown age are no alarm, and no cause is guessed.
+                var d = all[0];
+                Require(d.Healthy && d.Cause.Count == 0 && d.StuckCount == null && d.UnreadBytes == null, $"unexpected diagnosis: {d}; {d.Finding}");
+                Require(d.Finding.Contains("no idle time"), $"finding: {d.Finding}");
+                return $"{d}: {d.Finding}";
+            });
+
             if (OperatingSystem.IsWindows())
             {
                 CheckKeepAliveRegistry();

@@ -112,7 +112,7 @@ namespace CloseWait
                 return everyOwner && c.Inode == null && inbound ? TcpCloseWaitCause.AcceptBacklog : (TcpCloseWaitCause?)null;
             }
 
-            if (everyOwner && c.Owners.Length > 1)
+            if (everyOwner && HeldByOthers(c))
             {
                 return TcpCloseWaitCause.Inherited;
             }
@@ -131,6 +131,20 @@ namespace CloseWait
                 default:
                     return null;
             }
+        }
+
+        /// <summary>More than one process holds the socket (Owners lists each descriptor: a dup() in one process is not a second holder).</summary>
+        private static bool HeldByOthers(TcpConnection c)
+        {
+            foreach (var o in c.Owners)
+            {
+                if (o.ProcessId != c.Owners[0].ProcessId)
+                {
+                    return true;
+                }
+            }
+
+            return false;
         }
 
         /// <summary>

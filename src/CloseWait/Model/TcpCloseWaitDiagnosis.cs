@@ -161,7 +161,8 @@ namespace CloseWait
         internal bool Has(TcpCloseWaitCause cause) => Array.IndexOf(_causes, cause) >= 0;
 
         public override string ToString() =>
-            $"{ProcessName ?? "(no owner)"} {(ProcessId is int pid ? pid.ToString(System.Globalization.CultureInfo.InvariantCulture) : string.Empty)}: {Count} CLOSE_WAIT, {Severity}" +
+            (ProcessId is int pid ? $"{ProcessName ?? "?"} ({pid.ToString(System.Globalization.CultureInfo.InvariantCulture)})" : "(no owner)") +
+            $": {Count} CLOSE_WAIT, {Severity}" +
             (Cause.Count > 0 ? $" ({Cause})" : string.Empty);
     }
 }

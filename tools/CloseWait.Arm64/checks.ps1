@@ -36,10 +36,33 @@ foreach ($case in @(@{ Name = 'IPv4'; Port = $V4Port }, @{ Name = 'IPv6'; Port =
     Check "$($case.Name): the socket has an inode and a user" { $c[0].Inode -gt 0 -and $null -ne $c[0].UserId }
     $l = @(Fetch "l$port" { Get-TcpConnection -State Listen -LocalPort $port })
     Check "$($case.Name): the listener is found with its owner" { Why "l$port"; $l.Count -eq 1 -and $l[0].ProcessId -eq $HolderPid }
-    $peer = @(Fetch "p$port" { Get-TcpConnection -RemotePort $port -State FinWait2, TimeWait })
-    Check "$($case.Name): the closed client side is a minisocket: no owner, no user, no queues" {
-        Why "p$port"
-        $peer.Count -eq 1 -and $null -eq $peer[0].UserId -and $null -eq $peer[0].ReceiveQueue -and $null -eq $peer[0].SendQueue -and $null -eq $peer[0].ProcessId
+}
+
+# The closed local peer of a CLOSE_WAIT socket is a FIN_WAIT2 time-wait minisocket for only
+# tcp_fin_timeout (60 s): made here, in this arm64 process, just before it is looked at.
+foreach ($loopback in [ipaddress]::Loopback, [ipaddress]::IPv6Loopback) {
+    $family = if ($loopback.AddressFamily -eq 'InterNetwork') { 'IPv4' } else { 'IPv6' }
+    $peer = @(Fetch "peer$family" {
+        $listener = [System.Net.Sockets.Socket]::new($loopback.AddressFamily, 'Stream', 'Tcp')
+        try {
+            $listener.Bind([System.Net.IPEndPoint]::new($loopback, 0))
+            $listener.Listen(1)
+            $client = [System.Net.Sockets.Socket]::new($loopback.AddressFamily, 'Stream', 'Tcp')
+            $client.Connect($listener.LocalEndPoint)
+            $server = $listener.Accept()
+            $clientPort = $client.LocalEndPoint.Port
+            $client.Close()
+            $deadline = [DateTime]::UtcNow.AddSeconds(20)
+            do {
+                $found = @(Get-TcpConnection -LocalPort $clientPort -State FinWait2, TimeWait)
+            } until ($found.Count -gt 0 -or [DateTime]::UtcNow -gt $deadline)
+            $found
+            $server.Dispose()
+        } finally { $listener.Dispose() }
+    })
+    Check "${family}: the closed client side is a minisocket: no owner, no user, no queues" {
+        Why "peer$family"
+        $peer.Count -eq 1 -and $peer[0].State -eq 'FinWait2' -and $null -eq $peer[0].UserId -and $null -eq $peer[0].ReceiveQueue -and $null -eq $peer[0].SendQueue -and $null -eq $peer[0].ProcessId
     }
 }
 

@@ -58,6 +58,10 @@ namespace CloseWait.Commands
         [ValidateNotNullOrEmpty]
         public string? NetworkNamespace { get; set; }
 
+        /// <summary>Linux: read every network namespace in use on the host (each container's, each pod's), not only the caller's.</summary>
+        [Parameter]
+        public SwitchParameter AllNetworkNamespaces { get; set; }
+
         /// <summary>Skip the owner lookup: faster, owner fields stay $null.</summary>
         [Parameter]
         public SwitchParameter NoOwner { get; set; }
@@ -106,6 +110,8 @@ namespace CloseWait.Commands
                 ThrowTerminatingError(PlatformServices.NetworkNamespaceNotSupported(NetworkNamespace).ToErrorRecord());
             }
 
+            NamespaceScanReporter.Validate(this, AllNetworkNamespaces, NetworkNamespace);
+            var scan = AllNetworkNamespaces ? new NamespaceScanReporter(this) : null;
             var filter = BuildFilter();
             var query = new SocketQuery
             {
@@ -114,12 +120,16 @@ namespace CloseWait.Commands
                 RemotePorts = filter.RemotePorts,
                 AddressFamily = filter.AddressFamily,
                 NetworkNamespace = NetworkNamespace,
+                AllNetworkNamespaces = AllNetworkNamespaces,
+                Progress = scan?.Progress,
             };
 
             ConnectionLister lister;
             try
             {
-                lister = new ConnectionLister(PlatformServices.SocketTable, NoOwner && !filter.FiltersByOwner ? null : PlatformServices.OwnerResolver);
+                bool owners = !(NoOwner && !filter.FiltersByOwner);
+                lister = new ConnectionLister(PlatformServices.SocketTable, owners ? PlatformServices.OwnerResolver : null,
+                    owners ? PlatformServices.CreateContainerResolver() : null);
             }
             catch (CloseWaitException e)
             {
@@ -158,6 +168,7 @@ namespace CloseWait.Commands
                 }
             }
 
+            scan?.Complete();
             WriteVerbose($"Listed {count} matching socket(s) in {watch.ElapsedMilliseconds} ms.");
             if (lister.UnownedSockets > 0 && lister.InaccessibleProcesses > 0)
             {

@@ -20,6 +20,10 @@ namespace CloseWait
         // Get-TcpPortUsage, Get-/Set-TcpTimeWaitSetting.
 
         // Network namespaces and containers.
+        internal const string NetworkNamespaceGone = "NetworkNamespaceGone";
+        internal const string ContainerAmbiguous = "ContainerAmbiguous";
+        internal const string AllNetworkNamespacesNotSupported = "AllNetworkNamespacesNotSupported";
+        internal const string NetworkNamespaceConflict = "NetworkNamespaceConflict";
 
         // Remoting: objects listed on another machine or boot.
     }

@@ -41,6 +41,9 @@ namespace CloseWait.Platform
 
         internal static IOwnerResolver OwnerResolver => _owners.Value;
 
+        /// <summary>A container resolver for one call (it caches what it reads); null where there are no containers to name.</summary>
+        internal static IContainerResolver? CreateContainerResolver() => IsLinux && _owners.Value is LinuxOwnerResolver ? new LinuxContainers() : null;
+
         internal static bool IsLinux => RuntimeInformation.IsOSPlatform(OSPlatform.Linux);
 
         internal static bool IsWindows => RuntimeInformation.IsOSPlatform(OSPlatform.Windows);
@@ -109,6 +112,11 @@ namespace CloseWait.Platform
                 throw NetworkNamespaceNotSupported(networkNamespace);
             }
         }
+
+        /// <summary>The error for -AllNetworkNamespaces off Linux.</summary>
+        internal static CloseWaitException AllNetworkNamespacesNotSupported() =>
+            new CloseWaitException(ErrorIds.AllNetworkNamespacesNotSupported, ErrorCategory.InvalidArgument,
+                "-AllNetworkNamespaces is a Linux feature (other systems have one socket table); leave it out on this platform.");
 
         internal static CloseWaitException Unsupported(string platform) =>
             new CloseWaitException("PlatformNotSupported", ErrorCategory.NotImplemented,

@@ -229,7 +229,8 @@ namespace CloseWait.Commands
             string owner = c.ProcessId is int pid ? $", PID {pid}" + (c.ProcessName != null ? $" ({c.ProcessName})" : string.Empty) : string.Empty;
             string identity = c.Cookie is ulong cookie ? $", cookie {cookie}" : c.Inode is ulong inode ? $", inode {inode}" : string.Empty;
             string ns = c.NetworkNamespace != null ? $", network namespace {c.NetworkNamespace}" : string.Empty;
-            return $"{c.DescribeEndpoints()} {c.State}{owner}{identity}{ns}";
+            string container = c.ContainerId != null ? $", container {c.ContainerName ?? c.ContainerId.Substring(0, Math.Min(12, c.ContainerId.Length))}" : string.Empty;
+            return $"{c.DescribeEndpoints()} {c.State}{owner}{identity}{ns}{container}";
         }
 
         public void Dispose()

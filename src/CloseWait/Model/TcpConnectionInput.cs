@@ -64,6 +64,14 @@ namespace CloseWait
                 InterfaceIndex = Optional<int>(pso, "InterfaceIndex"),
                 CreationTime = Date(pso, "CreationTime"),
                 NetworkNamespace = Text(pso, "NetworkNamespace"),
+                NetworkNamespaceId = Optional<ulong>(pso, "NetworkNamespaceId"),
+                NetworkNamespaceName = Text(pso, "NetworkNamespaceName"),
+                ContainerId = Text(pso, "ContainerId"),
+                ContainerName = Text(pso, "ContainerName"),
+                ContainerRuntime = Text(pso, "ContainerRuntime"),
+                PodNamespace = Text(pso, "PodNamespace"),
+                PodName = Text(pso, "PodName"),
+                PodUid = Text(pso, "PodUid"),
             };
             c.Owners = Owners(pso.Properties["Owners"]?.Value);
             return c;

@@ -113,6 +113,10 @@ namespace CloseWait.Platform
             }
         }
 
+        /// <summary>Every network namespace in use on the host, with its containers (Linux only).</summary>
+        internal static System.Collections.Generic.List<NetworkNamespaceEntry> ListNetworkNamespaces(System.Threading.CancellationToken cancellationToken) =>
+            IsLinux ? LinuxNamespaceScan.Describe(cancellationToken) : throw AllNetworkNamespacesNotSupported();
+
         /// <summary>The error for -AllNetworkNamespaces off Linux.</summary>
         internal static CloseWaitException AllNetworkNamespacesNotSupported() =>
             new CloseWaitException(ErrorIds.AllNetworkNamespacesNotSupported, ErrorCategory.InvalidArgument,

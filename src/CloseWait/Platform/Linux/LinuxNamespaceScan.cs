@@ -179,6 +179,44 @@ namespace CloseWait.Platform.Linux
                 .ToList();
         }
 
+        /// <summary>
+        /// Every namespace with the containers whose processes run in it (the caller's own is not
+        /// described: containers sharing the host's network are not told apart from the host).
+        /// </summary>
+        internal static List<NetworkNamespaceEntry> Describe(CancellationToken cancellationToken)
+        {
+            var containers = new LinuxContainers();
+            var entries = new List<NetworkNamespaceEntry>();
+            foreach (var ns in Enumerate(cancellationToken))
+            {
+                var entry = new NetworkNamespaceEntry { Spec = ns.Spec, Inode = ns.Inode, Name = ns.Name };
+                if (!ns.IsOwn)
+                {
+                    var infos = ns.ProcessIds.Select(containers.Of).Where(i => i != null).Select(i => i!)
+                        .GroupBy(i => i.ContainerId).Select(g => g.First()).ToList();
+                    entry.Containers = infos.Select(i => i.ContainerName ?? i.ContainerId).ToArray();
+                    if (infos.Count == 1)
+                    {
+                        entry.ContainerId = infos[0].ContainerId;
+                    }
+
+                    var runtimes = infos.Select(i => i.Runtime).Distinct().ToList();
+                    entry.ContainerRuntime = runtimes.Count == 1 ? runtimes[0] : null;
+                    var pods = infos.Select(i => i.PodUid).Distinct().ToList();
+                    if (pods.Count == 1 && pods[0] != null)
+                    {
+                        entry.PodUid = pods[0];
+                        entry.PodNamespace = infos[0].PodNamespace;
+                        entry.PodName = infos[0].PodName;
+                    }
+                }
+
+                entries.Add(entry);
+            }
+
+            return entries;
+        }
+
         /// <summary>The names `ip netns` made (bind mounts under /run/netns), sorted.</summary>
         internal static IEnumerable<(string Name, string Path)> NetnsNames()
         {

@@ -47,6 +47,11 @@ namespace CloseWait.Platform.Linux
             {
                 return method == TcpCloseMethod.Shutdown ? ShutDown(connection, cancellationToken) : Destroy(connection);
             }
+            catch (CloseWaitException e) when (e.ErrorId == ErrorIds.NetworkNamespaceGone)
+            {
+                // No process is left in the socket's namespace: the namespace, and the socket, are gone.
+                return Gone();
+            }
             catch (NetlinkErrorException e)
             {
                 throw new CloseWaitException("SocketCloseFailed", ErrorCategory.NotSpecified,
@@ -61,7 +66,7 @@ namespace CloseWait.Platform.Linux
 
         private CloseOutcome Destroy(TcpConnection c)
         {
-            var netlink = Netlink(c.NetworkNamespace);
+            var netlink = Netlink(c);
             ulong cookie;
             if (c.Cookie is ulong listed)
             {
@@ -156,7 +161,7 @@ namespace CloseWait.Platform.Linux
                 }
             }
 
-            if (c.Cookie is ulong cookie && Lookup(Netlink(c.NetworkNamespace), c, cookie) == null)
+            if (c.Cookie is ulong cookie && Lookup(Netlink(c), c, cookie) == null)
             {
                 return Gone();
             }
@@ -243,7 +248,7 @@ namespace CloseWait.Platform.Linux
                 Interop.Libc.close((int)local);
             }
 
-            TcpState? remaining = c.Cookie is ulong cookie ? Lookup(Netlink(c.NetworkNamespace), c, cookie)?.State : null;
+            TcpState? remaining = c.Cookie is ulong cookie ? Lookup(Netlink(c), c, cookie)?.State : null;
             string after = remaining is TcpState s
                 ? $"the socket is now {s} until the peer acknowledges"
                 : "the connection has left the table";
@@ -294,17 +299,32 @@ namespace CloseWait.Platform.Linux
                 cookie, seq, c.InterfaceIndex ?? 0);
         }
 
-        private LinuxNetlinkSocket Netlink(string? networkNamespace)
+        /// <summary>
+        /// A sock_diag socket in the namespace the connection was listed in. With its namespace inode
+        /// (listed on Linux), that very namespace: through the path it was listed by while that
+        /// still leads there, else through any process now in it, so a container's socket is closed
+        /// inside the container's namespace and never in one that merely took over its PID.
+        /// </summary>
+        private LinuxNetlinkSocket Netlink(TcpConnection c)
         {
-            string key = networkNamespace ?? string.Empty;
+            string? networkNamespace = c.NetworkNamespace;
+            ulong? inode = c.NetworkNamespaceId;
+            string key = inode?.ToString(CultureInfo.InvariantCulture) ?? networkNamespace ?? string.Empty;
             if (!_netlink.TryGetValue(key, out var socket))
             {
                 try
                 {
                     // A netlink socket belongs to the namespace it was opened in and can be used from any thread.
-                    socket = networkNamespace == null
-                        ? LinuxNetlinkSocket.Open()
-                        : LinuxNetworkNamespace.Run(networkNamespace, LinuxNetlinkSocket.Open);
+                    if (inode is ulong id && !(networkNamespace == null && LinuxNetworkNamespace.OwnInode() == id))
+                    {
+                        socket = LinuxNetworkNamespace.Run(NamespaceTarget.OfListed(networkNamespace, id), LinuxNetlinkSocket.Open);
+                    }
+                    else
+                    {
+                        socket = networkNamespace == null
+                            ? LinuxNetlinkSocket.Open()
+                            : LinuxNetworkNamespace.Run(networkNamespace, LinuxNetlinkSocket.Open);
+                    }
                 }
                 catch (NetlinkErrorException e)
                 {

@@ -24,7 +24,21 @@
     AliasesToExport      = @()
     PrivateData          = @{
         PSData = @{
-            Tags       = @('TCP', 'CLOSE_WAIT', 'netstat', 'ss', 'keepalive', 'sockets', 'Linux', 'Windows', 'macOS')
+            # Gallery tags: no spaces.
+            Tags         = @('TCP', 'CLOSE_WAIT', 'TIME_WAIT', 'netstat', 'ss', 'keepalive', 'sockets', 'networking', 'Linux', 'Windows', 'macOS', 'PSEdition_Core', 'PSEdition_Desktop')
+            ProjectUri   = 'https://github.com/closewait/CloseWait'
+            LicenseUri   = 'https://github.com/closewait/CloseWait/blob/main/LICENSE'
+            ReleaseNotes = @'
+0.1.0
+- Get-TcpConnection and Get-TcpCloseWait: sockets from the OS's own tables (Linux netlink sock_diag,
+  Windows GetExtendedTcpTable, macOS pcblist_n) with owners, queues and idle time; network namespaces.
+- Get-TcpConnectionSummary: counts per state and per process.
+- Close-TcpConnection: close exactly the listed sockets (Abort or Shutdown), the process runs on.
+- Get-, Set- and Test-TcpKeepAliveSetting: read, change (all or nothing, -Persist) and check keepalive
+  against a load balancer's idle timeout.
+- Views for an 80-column console (Format-Table -View Wide for queues and timers), about_CloseWait,
+  tab completion of -ProcessName, -State and -NetworkNamespace.
+'@
         }
     }
 }

@@ -372,12 +372,10 @@ function Stop-ProcessShape {
             using var sockets = LoopbackSockets.CloseWait(IPAddress.IPv6Loopback, bytes: 42);
             string text = _ps.Render("Get-TcpCloseWait -LocalPort $port", Vars(("port", sockets.Port)));
             var lines = text.Split('\n').Select(l => l.TrimEnd()).Where(l => l.Length > 0).ToList();
-            Assert.Matches(@"^Local\s+Remote\s+State\s+Recv-Q\s+Send-Q\s+PID/Program\s+Idle$", lines[0]);
+            Assert.Matches(@"^Local\s+Remote\s+State\s+Idle\s+PID/Program$", lines[0]);
             var row = lines.Single(l => l.Contains($"[::1]:{sockets.Port}"));
             Assert.Contains($"[::1]:{sockets.ClientPorts[0]}", row);
-            Assert.Contains("CloseWait", row);
-            Assert.Matches(@"\s42\s+0\s", row);
-            Assert.Matches(@"\d\d:\d\d:\d\d$", row);
+            Assert.Matches($@"CloseWait\s+\d+(ms|s)\s+{Environment.ProcessId}/\S+$", row);
         }
 
         [Fact]

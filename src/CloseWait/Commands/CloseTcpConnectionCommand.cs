@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Linq;
 using System.Management.Automation;
 using CloseWait.Platform;
+using CloseWait.Commands.Completers;
 
 namespace CloseWait.Commands
 {
@@ -35,6 +36,7 @@ namespace CloseWait.Commands
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = FilterSet)]
         [Parameter(ParameterSetName = InputObjectSet)]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(TcpStateCompleter))]
         public TcpState[]? State { get; set; }
 
         /// <summary>Abort (SOCK_DESTROY / SetTcpEntry, resets the peer) or Shutdown (Linux: through the owner's descriptor, a FIN).</summary>

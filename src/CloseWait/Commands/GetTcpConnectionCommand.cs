@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using CloseWait.Commands.Completers;
 
 namespace CloseWait.Commands
 {
@@ -9,6 +10,7 @@ namespace CloseWait.Commands
     {
         [Parameter(Position = 0)]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(TcpStateCompleter))]
         public TcpState[]? State { get; set; }
 
         protected override TcpState[]? RequestedStates => State;

@@ -2,6 +2,7 @@ using System;
 using System.Management.Automation;
 using CloseWait.Platform;
 using CloseWait.Platform.Linux;
+using CloseWait.Commands.Completers;
 
 namespace CloseWait.Commands
 {
@@ -19,6 +20,7 @@ namespace CloseWait.Commands
         /// <summary>Linux: count another network namespace (a container's) by PID, name or path.</summary>
         [Parameter]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
         public string? NetworkNamespace { get; set; }
 
         /// <summary>Linux: count every network namespace in use on the host (each container's), with one owner walk.</summary>

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Linq;
 using System.Management.Automation;
 using CloseWait.Platform;
+using CloseWait.Commands.Completers;
 
 namespace CloseWait.Commands
 {
@@ -12,6 +13,7 @@ namespace CloseWait.Commands
         /// <summary>Linux: another network namespace (a container's) by PID, `ip netns` name or path.</summary>
         [Parameter]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
         public string? NetworkNamespace { get; set; }
 
         internal IKeepAliveStore Store { get; private set; } = null!;

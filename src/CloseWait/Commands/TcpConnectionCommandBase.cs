@@ -8,6 +8,7 @@ using System.Net.Sockets;
 using System.Threading;
 using CloseWait.Platform;
 using CloseWait.Platform.Linux;
+using CloseWait.Commands.Completers;
 
 namespace CloseWait.Commands
 {
@@ -47,6 +48,7 @@ namespace CloseWait.Commands
         [Parameter]
         [SupportsWildcards]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(ProcessNameCompleter))]
         public string[]? ProcessName { get; set; }
 
         [Parameter]
@@ -56,6 +58,7 @@ namespace CloseWait.Commands
         /// <summary>Linux: read another network namespace (a container's) by PID, name or path.</summary>
         [Parameter]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
         public string? NetworkNamespace { get; set; }
 
         /// <summary>Linux: read every network namespace in use on the host (each container's, each pod's), not only the caller's.</summary>

@@ -1,0 +1,59 @@
+using System.Collections;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.Management.Automation;
+using System.Management.Automation.Language;
+using CloseWait.Platform;
+using CloseWait.Platform.Linux;
+
+namespace CloseWait.Commands.Completers
+{
+    /// <summary>
+    /// -NetworkNamespace (Linux): `ip netns` names from /run/netns, then one PID per other network
+    /// namespace (a container's), its tooltip naming the process. Nothing elsewhere.
+    /// </summary>
+    public sealed class NetworkNamespaceCompleter : IArgumentCompleter
+    {
+        public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
+        {
+            var results = new List<CompletionResult>();
+            if (!PlatformServices.IsLinux)
+            {
+                return results;
+            }
+
+            foreach (string name in LinuxNetworkNamespaceCandidates.Names())
+            {
+                if (CompletionText.Matches(name, wordToComplete))
+                {
+                    results.Add(CompletionText.Result(name, $"{name} ({LinuxNetworkNamespaceCandidates.NamedDirectory}/{name})"));
+                }
+            }
+
+            foreach (var entry in LinuxNetworkNamespaceCandidates.OtherNamespaceProcesses())
+            {
+                string pid = entry.Key.ToString(CultureInfo.InvariantCulture);
+                if (CompletionText.Matches(pid, wordToComplete))
+                {
+                    results.Add(CompletionText.Result(pid, $"{pid} {ProcessName(entry.Key)} ({entry.Value})"));
+                }
+            }
+
+            return results;
+        }
+
+        private static string ProcessName(int pid)
+        {
+            try
+            {
+                using var p = Process.GetProcessById(pid);
+                return p.ProcessName;
+            }
+            catch (System.Exception e) when (e is System.ArgumentException || e is System.InvalidOperationException)
+            {
+                return "?";
+            }
+        }
+    }
+}

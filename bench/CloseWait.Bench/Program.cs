@@ -4,6 +4,7 @@ using System.Collections.ObjectModel;
 using System.Diagnostics;
 using System.IO;
 using System.Linq;
+using System.Runtime.InteropServices;
 using System.Management.Automation;
 using System.Management.Automation.Runspaces;
 using System.Text.Json;
@@ -65,6 +66,12 @@ namespace CloseWait.Bench
             {
                 cases["summary"] = ps => ps.AddCommand("Get-TcpConnectionSummary");
                 cases["summarynoowner"] = ps => ps.AddCommand("Get-TcpConnectionSummary").AddParameter("NoOwner");
+            }
+
+            if (RuntimeInformation.IsOSPlatform(OSPlatform.Linux))
+            {
+                // Every network namespace on the host, one owner walk: the cost of looking into the containers too.
+                cases["allns"] = ps => ps.AddCommand("Get-TcpCloseWait").AddParameter("AllNetworkNamespaces");
             }
 
             foreach (var c in cases.Values)

@@ -13,6 +13,9 @@ namespace CloseWait
         /// <summary>Every container with a process in the namespace (a pod's share one), by name where known, else by id.</summary>
         public string[] Containers { get; internal set; } = new string[0];
 
+        /// <summary>Every process in the namespace runs in a container (none is the host's).</summary>
+        public bool OnlyContainers { get; internal set; }
+
         /// <summary>Set when exactly one container uses the namespace.</summary>
         public string? ContainerId { get; internal set; }
 

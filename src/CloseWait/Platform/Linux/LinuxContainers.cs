@@ -73,12 +73,28 @@ namespace CloseWait.Platform.Linux
         /// <summary>Fills the container and pod properties of connections whose owner runs in a container.</summary>
         public void Describe(IReadOnlyList<TcpConnection> connections, CancellationToken cancellationToken)
         {
+            Dictionary<ulong, NetworkNamespaceEntry>? namespaces = null;
             foreach (var c in connections)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                if (c.ProcessId is int pid && Of(pid) is LinuxContainerInfo info)
+                if (c.ProcessId is int pid)
                 {
-                    info.ApplyTo(c);
+                    Of(pid)?.ApplyTo(c);
+                }
+                else if (c.NetworkNamespace != null && c.NetworkNamespaceId is ulong inode)
+                {
+                    // No owner (TIME_WAIT, an orphan): the socket still lives in its namespace, and a
+                    // namespace that one container's (or one pod's) processes alone use says whose it is.
+                    namespaces ??= LinuxNamespaceScan.Describe(cancellationToken).ToDictionary(n => n.Inode);
+                    if (namespaces.TryGetValue(inode, out var ns) && ns.OnlyContainers)
+                    {
+                        c.ContainerId = ns.ContainerId;
+                        c.ContainerName = ns.ContainerId != null && ns.Containers.Length == 1 && ns.Containers[0] != ns.ContainerId ? ns.Containers[0] : null;
+                        c.ContainerRuntime = ns.ContainerId != null ? ns.ContainerRuntime : null;
+                        c.PodUid = ns.PodUid;
+                        c.PodNamespace = ns.PodNamespace;
+                        c.PodName = ns.PodName;
+                    }
                 }
             }
         }

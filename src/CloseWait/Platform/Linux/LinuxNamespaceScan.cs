@@ -192,7 +192,9 @@ namespace CloseWait.Platform.Linux
                 var entry = new NetworkNamespaceEntry { Spec = ns.Spec, Inode = ns.Inode, Name = ns.Name };
                 if (!ns.IsOwn)
                 {
-                    var infos = ns.ProcessIds.Select(containers.Of).Where(i => i != null).Select(i => i!)
+                    var all = ns.ProcessIds.Select(containers.Of).ToList();
+                    entry.OnlyContainers = all.Count > 0 && all.All(i => i != null);
+                    var infos = all.Where(i => i != null).Select(i => i!)
                         .GroupBy(i => i.ContainerId).Select(g => g.First()).ToList();
                     entry.Containers = infos.Select(i => i.ContainerName ?? i.ContainerId).ToArray();
                     if (infos.Count == 1)

@@ -8,7 +8,7 @@
     Description          = 'Find TCP sockets stuck in CLOSE_WAIT, see who holds them and for how long, close them, and manage the kernel TCP keepalive. Reads the operating system''s own socket tables (netlink sock_diag on Linux, GetExtendedTcpTable on Windows).'
     CompatiblePSEditions = @('Desktop', 'Core')
     PowerShellVersion    = '5.1'
-    FormatsToProcess     = @('CloseWait.Format.ps1xml', 'CloseWait.Diagnosis.Format.ps1xml', 'CloseWait.Watch.Format.ps1xml', 'CloseWait.TimeWait.Format.ps1xml')
+    FormatsToProcess     = @('CloseWait.Format.ps1xml', 'CloseWait.Diagnosis.Format.ps1xml', 'CloseWait.Watch.Format.ps1xml', 'CloseWait.TimeWait.Format.ps1xml', 'CloseWait.Containers.Format.ps1xml')
     TypesToProcess       = @('CloseWait.Types.ps1xml')
     CmdletsToExport      = @(
         'Get-TcpConnection'

@@ -159,6 +159,7 @@ ENGINE_CASES = {
     "owners": dict(name="Get-TcpCloseWait", ref=SS_OWNERS),
     "noowner": dict(name="Get-TcpCloseWait -NoOwner", ref=SS_PLAIN),
     "render": dict(name="Get-TcpCloseWait | Out-Default", ref=SS_OWNERS),
+    "allns": dict(name="Get-TcpCloseWait -AllNetworkNamespaces", ref=SS_OWNERS),
     "port": dict(name="Get-TcpConnection -LocalPort %d -NoOwner" % LISTEN_PORT_BASE, ref=SS_PORT),
     "summary": dict(name="Get-TcpConnectionSummary", ref=None),
     "summarynoowner": dict(name="Get-TcpConnectionSummary -NoOwner", ref=None),

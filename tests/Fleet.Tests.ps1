@@ -76,16 +76,16 @@ Describe 'A fleet over PowerShell remoting over SSH' -Skip:($null -ne $FleetSkip
     }
 
     It 'gives every object where it was listed: the host name, this kernel''s boot and the host''s own namespace' {
-        $localNamespace = (Get-TcpConnection -State Listen | Select-Object -First 1).NetworkNamespaceInode
+        $localNamespace = (Get-TcpConnection -State Listen | Select-Object -First 1).NetworkNamespaceId
         foreach ($h in $fleet.Hosts) {
             $mine = @($held | Where-Object PSComputerName -eq $h.Address)
             $mine.ComputerName | Select-Object -Unique | Should -Be $h.HostName
             # One kernel serves the whole fleet here: one boot, three namespaces.
             $mine.BootId | Select-Object -Unique | Should -Be $localBootId
-            @($mine.NetworkNamespaceInode | Select-Object -Unique).Count | Should -Be 1
-            $mine[0].NetworkNamespaceInode | Should -Not -Be $localNamespace
+            @($mine.NetworkNamespaceId | Select-Object -Unique).Count | Should -Be 1
+            $mine[0].NetworkNamespaceId | Should -Not -Be $localNamespace
         }
-        @($held.NetworkNamespaceInode | Select-Object -Unique).Count | Should -Be 3
+        @($held.NetworkNamespaceId | Select-Object -Unique).Count | Should -Be 3
         $held[0].PSObject.TypeNames[0] | Should -Be 'Deserialized.CloseWait.TcpConnection'
         # Owners stay objects, and the owner's name is there for Group-Object on the caller.
         $held[0].Owners[0].ProcessId | Should -Be $held[0].ProcessId

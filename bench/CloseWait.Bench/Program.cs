@@ -4,6 +4,7 @@ using System.Collections.ObjectModel;
 using System.Diagnostics;
 using System.IO;
 using System.Linq;
+using System.Runtime.InteropServices;
 using System.Management.Automation;
 using System.Management.Automation.Runspaces;
 using System.Text.Json;
@@ -80,6 +81,12 @@ namespace CloseWait.Bench
             if (commands.Contains("Get-TcpPortUsage"))
             {
                 cases["portusage"] = ps => ps.AddCommand("Get-TcpPortUsage");
+            }
+
+            if (RuntimeInformation.IsOSPlatform(OSPlatform.Linux))
+            {
+                // Every network namespace on the host, one owner walk: the cost of looking into the containers too.
+                cases["allns"] = ps => ps.AddCommand("Get-TcpCloseWait").AddParameter("AllNetworkNamespaces");
             }
 
             foreach (var c in cases.Values)

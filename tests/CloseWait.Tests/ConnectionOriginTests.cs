@@ -99,14 +99,14 @@ namespace CloseWait.Tests
             {
                 ("AddressFamily", "InterNetwork"), ("LocalAddress", "10.0.0.5"), ("LocalPort", "8080"),
                 ("RemoteAddress", "10.0.0.9"), ("RemotePort", "50000"), ("State", "CloseWait"), ("Cookie", "42"),
-                ("ComputerName", "web01"), ("BootId", Boot), ("NetworkNamespaceInode", "4026531833"), ("PSComputerName", "10.1.2.3"),
+                ("ComputerName", "web01"), ("BootId", Boot), ("NetworkNamespaceId", "4026531833"), ("PSComputerName", "10.1.2.3"),
             })
             {
                 o.Properties.Add(new PSNoteProperty(name, value));
             }
 
             var c = TcpConnectionInput.FromRecord(o);
-            Assert.Equal(("web01", Boot, (ulong?)4026531833UL, "10.1.2.3"), (c.ComputerName, c.BootId, c.NetworkNamespaceInode, c.ReachedAs));
+            Assert.Equal(("web01", Boot, (ulong?)4026531833UL, "10.1.2.3"), (c.ComputerName, c.BootId, c.NetworkNamespaceId, c.ReachedAs));
         }
 
         [Fact]

@@ -109,7 +109,7 @@ namespace CloseWait.WindowsSmoke
                 Require(again != null && ConnectionOrigin.SameBoot(first!, again), $"two readings differ: {first} and {again}");
                 var listed = List(new ConnectionFilter { LocalPorts = new HashSet<int> { _options.V4!.Value.Local } }, new[] { TcpState.CloseWait }, owners: false, out _);
                 Require(listed.Count == 1 && listed[0].BootId != null && ConnectionOrigin.SameBoot(listed[0].BootId!, first!), $"the listed connection says boot '{listed.FirstOrDefault()?.BootId}'");
-                Require(listed[0].ComputerName == Environment.MachineName && listed[0].NetworkNamespaceInode == null, $"ComputerName '{listed[0].ComputerName}', NetworkNamespaceInode {Show(listed[0].NetworkNamespaceInode)}");
+                Require(listed[0].ComputerName == Environment.MachineName && listed[0].NetworkNamespaceId == null, $"ComputerName '{listed[0].ComputerName}', NetworkNamespaceId {Show(listed[0].NetworkNamespaceId)}");
                 return first!;
             });
 

@@ -198,7 +198,7 @@ namespace CloseWait.Commands
         private string? Elsewhere(TcpConnection c)
         {
             ulong? target = null;
-            if (c.NetworkNamespaceInode != null)
+            if (c.NetworkNamespaceId != null)
             {
                 string key = c.NetworkNamespace ?? string.Empty;
                 if (!_namespaceInodes.TryGetValue(key, out target))
@@ -267,7 +267,8 @@ namespace CloseWait.Commands
             string owner = c.ProcessId is int pid ? $", PID {pid}" + (c.ProcessName != null ? $" ({c.ProcessName})" : string.Empty) : string.Empty;
             string identity = c.Cookie is ulong cookie ? $", cookie {cookie}" : c.Inode is ulong inode ? $", inode {inode}" : string.Empty;
             string ns = c.NetworkNamespace != null ? $", network namespace {c.NetworkNamespace}" : string.Empty;
-            return $"{c.DescribeEndpoints()} {c.State}{owner}{identity}{ns}";
+            string container = c.ContainerId != null ? $", container {c.ContainerName ?? c.ContainerId.Substring(0, Math.Min(12, c.ContainerId.Length))}" : string.Empty;
+            return $"{c.DescribeEndpoints()} {c.State}{owner}{identity}{ns}{container}";
         }
 
         public void Dispose()

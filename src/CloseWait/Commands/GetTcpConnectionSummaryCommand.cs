@@ -23,6 +23,10 @@ namespace CloseWait.Commands
         [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
         public string? NetworkNamespace { get; set; }
 
+        /// <summary>Linux: count every network namespace in use on the host (each container's), with one owner walk.</summary>
+        [Parameter]
+        public SwitchParameter AllNetworkNamespaces { get; set; }
+
         /// <summary>Skip the owner walk: state counts only, the cheapest call.</summary>
         [Parameter]
         public SwitchParameter NoOwner { get; set; }
@@ -56,10 +60,14 @@ namespace CloseWait.Commands
                 ThrowTerminatingError(PlatformServices.NetworkNamespaceNotSupported(NetworkNamespace).ToErrorRecord());
             }
 
+            NamespaceScanReporter.Validate(this, AllNetworkNamespaces, NetworkNamespace);
+            var scan = AllNetworkNamespaces ? new NamespaceScanReporter(this) : null;
             var query = new SocketQuery
             {
                 AddressFamily = TcpConnectionCommandBase.ParseFamily(AddressFamily),
                 NetworkNamespace = NetworkNamespace,
+                AllNetworkNamespaces = AllNetworkNamespaces,
+                Progress = scan?.Progress,
                 IncludeDetails = false,
             };
             var builder = new SummaryBuilder();
@@ -67,7 +75,8 @@ namespace CloseWait.Commands
             int unownedSockets;
             try
             {
-                var counter = LinuxCounter();
+                // Across namespaces the counts come from connection objects: the compact counter reads one namespace.
+                var counter = AllNetworkNamespaces ? null : LinuxCounter();
                 if (counter != null && counter.TryCount(query, builder, _stop.Token))
                 {
                     inaccessible = counter.InaccessibleProcesses;
@@ -100,7 +109,14 @@ namespace CloseWait.Commands
                 WriteWarning(HostWarning.Text(this, ConnectionLister.OwnerWarning(unownedSockets, inaccessible)));
             }
 
-            WriteObject(builder.Build(!NoOwner, NetworkNamespace));
+            scan?.Complete();
+            var summary = builder.Build(!NoOwner, NetworkNamespace);
+            if (scan != null)
+            {
+                summary.NetworkNamespaceCount = scan.Progress.Total - scan.Progress.Vanished.Count;
+            }
+
+            WriteObject(summary);
         }
     }
 }

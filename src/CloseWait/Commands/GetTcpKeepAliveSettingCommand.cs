@@ -7,8 +7,18 @@ namespace CloseWait.Commands
     [OutputType(typeof(TcpKeepAliveSetting))]
     public sealed class GetTcpKeepAliveSettingCommand : KeepAliveCommandBase
     {
+        /// <summary>Linux: read the keepalive of every network namespace in use on the host (each container's).</summary>
+        [Parameter]
+        public SwitchParameter AllNetworkNamespaces { get; set; }
+
         protected override void EndProcessing()
         {
+            if (AllNetworkNamespaces)
+            {
+                WriteObject(ReadAllNamespaces(), enumerateCollection: true);
+                return;
+            }
+
             var setting = TryRead();
             if (setting == null)
             {

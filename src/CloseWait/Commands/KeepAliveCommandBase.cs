@@ -1,4 +1,6 @@
 using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
 using System.Management.Automation;
 using CloseWait.Platform;
 using CloseWait.Commands.Completers;
@@ -41,6 +43,62 @@ namespace CloseWait.Commands
                 WriteError(e.ToErrorRecord());
                 return null;
             }
+        }
+
+        /// <summary>
+        /// -AllNetworkNamespaces (Get- and Test-): the setting of every network namespace in use on
+        /// the host, each naming its containers; a namespace that vanishes before it is read is
+        /// skipped with one warning at the end, any other failure is a non-terminating error.
+        /// </summary>
+        internal List<TcpKeepAliveSetting> ReadAllNamespaces()
+        {
+            NamespaceScanReporter.Validate(this, true, NetworkNamespace);
+            var settings = new List<TcpKeepAliveSetting>();
+            var vanished = new List<string>();
+            List<NetworkNamespaceEntry> entries;
+            try
+            {
+                entries = PlatformServices.ListNetworkNamespaces(default);
+            }
+            catch (CloseWaitException e)
+            {
+                ThrowTerminatingError(e.ToErrorRecord());
+                return settings;
+            }
+
+            foreach (var ns in entries)
+            {
+                TcpKeepAliveSetting setting;
+                try
+                {
+                    setting = Store.Read(ns.Spec);
+                }
+                catch (CloseWaitException e) when (ns.Spec != null && (e.ErrorId == "NetworkNamespaceNotFound" || e.ErrorId == ErrorIds.NetworkNamespaceGone))
+                {
+                    vanished.Add(ns.Spec);
+                    continue;
+                }
+                catch (CloseWaitException e)
+                {
+                    WriteError(e.ToErrorRecord());
+                    continue;
+                }
+
+                setting.NetworkNamespace = ns.Spec;
+                setting.NetworkNamespaceId = ns.Inode;
+                setting.Containers = ns.Containers;
+                setting.PodNamespace = ns.PodNamespace;
+                setting.PodName = ns.PodName;
+                settings.Add(setting);
+            }
+
+            if (vanished.Count > 0)
+            {
+                WriteWarning(string.Format(CultureInfo.InvariantCulture,
+                    "{0} network namespace(s) vanished during the scan (their last process exited) and were skipped: {1}.", vanished.Count, string.Join(", ", vanished.Take(10))));
+            }
+
+            return settings;
         }
 
         /// <summary>Says which values a reboot would change, and from where (Linux); <paramref name="advice"/> says what to do.</summary>

@@ -65,6 +65,10 @@ namespace CloseWait.Commands
         [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
         public string? NetworkNamespace { get; set; }
 
+        /// <summary>Linux: read every network namespace in use on the host (each container's, each pod's), not only the caller's.</summary>
+        [Parameter]
+        public SwitchParameter AllNetworkNamespaces { get; set; }
+
         /// <summary>Skip the owner lookup: faster, owner fields stay $null.</summary>
         [Parameter]
         public SwitchParameter NoOwner { get; set; }
@@ -114,8 +118,11 @@ namespace CloseWait.Commands
                 yield break;
             }
 
+            NamespaceScanReporter.Validate(this, AllNetworkNamespaces, NetworkNamespace);
+            var scan = AllNetworkNamespaces ? new NamespaceScanReporter(this) : null;
             var filter = BuildFilter();
             var query = BuildQuery(filter);
+            query.Progress = scan?.Progress;
 
             if (Listeners != null && RequestedStates != null && Array.IndexOf(RequestedStates, TcpState.Listen) < 0)
             {
@@ -127,7 +134,9 @@ namespace CloseWait.Commands
             ConnectionLister lister;
             try
             {
-                lister = new ConnectionLister(PlatformServices.SocketTable, NoOwner && !filter.FiltersByOwner ? null : PlatformServices.OwnerResolver)
+                bool owners = !(NoOwner && !filter.FiltersByOwner);
+                lister = new ConnectionLister(PlatformServices.SocketTable, owners ? PlatformServices.OwnerResolver : null,
+                    owners ? PlatformServices.CreateContainerResolver() : null)
                 {
                     Listeners = Listeners,
                 };
@@ -169,6 +178,7 @@ namespace CloseWait.Commands
                 }
             }
 
+            scan?.Complete();
             WriteVerbose($"Listed {count} matching socket(s) in {watch.ElapsedMilliseconds} ms.");
             if (lister.UnownedSockets > 0 && lister.InaccessibleProcesses > 0)
             {
@@ -199,6 +209,7 @@ namespace CloseWait.Commands
                 RemotePorts = filter.RemotePorts,
                 AddressFamily = filter.AddressFamily,
                 NetworkNamespace = NetworkNamespace,
+                AllNetworkNamespaces = AllNetworkNamespaces,
             };
         }
 

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Management.Automation;
 
 namespace CloseWait.Commands
@@ -12,6 +13,7 @@ namespace CloseWait.Commands
     public sealed class TestTcpKeepAliveSettingCommand : KeepAliveCommandBase
     {
         private readonly System.Collections.Generic.Dictionary<string, TcpKeepAliveSetting> _settings = new System.Collections.Generic.Dictionary<string, TcpKeepAliveSetting>();
+        private List<TcpKeepAliveSetting>? _all;
 
         /// <summary>The idle timeout of the device in front (seconds or hh:mm:ss).</summary>
         [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
@@ -19,8 +21,23 @@ namespace CloseWait.Commands
         [ValidateTimeSpanRange(1, 365L * 24 * 3600)]
         public TimeSpan IdleTimeout { get; set; }
 
+        /// <summary>Linux: test every network namespace in use on the host; says which containers keep the kernel defaults.</summary>
+        [Parameter]
+        public SwitchParameter AllNetworkNamespaces { get; set; }
+
         protected override void ProcessRecord()
         {
+            if (AllNetworkNamespaces)
+            {
+                // One scan serves every piped idle timeout.
+                foreach (var each in _all ??= ReadAllNamespaces())
+                {
+                    Test(each);
+                }
+
+                return;
+            }
+
             // One read per namespace serves every piped idle timeout (a namespace read costs a thread and setns); a failed read is retried.
             string key = TargetNamespace ?? string.Empty;
             if (!_settings.TryGetValue(key, out var setting))
@@ -34,6 +51,11 @@ namespace CloseWait.Commands
                 _settings[key] = setting = read;
             }
 
+            Test(setting);
+        }
+
+        private void Test(TcpKeepAliveSetting setting)
+        {
             TcpKeepAliveTestResult result;
             try
             {

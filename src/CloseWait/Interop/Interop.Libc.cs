@@ -153,6 +153,8 @@ internal static partial class Interop
         internal const int StatxSize = 256;          // struct statx
         internal const int StatxModeOffset = 28;     // stx_mode (u16)
         internal const int StatxSizeOffset = 40;     // stx_size
+        internal const uint STATX_INO = 0x100;
+        internal const int StatxInoOffset = 32;      // stx_ino
 
         /// <summary>glibc 2.28+; the same layout on every architecture.</summary>
         [DllImport(Libraries.Libc, SetLastError = true)]

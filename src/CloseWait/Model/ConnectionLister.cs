@@ -14,11 +14,14 @@ namespace CloseWait
     {
         private readonly ISocketTable _table;
         private readonly IOwnerResolver? _owners;
+        private readonly IContainerResolver? _containers;
 
-        internal ConnectionLister(ISocketTable table, IOwnerResolver? owners)
+        /// <param name="containers">Names each owner's container after the owner walk; null to skip (and off Linux).</param>
+        internal ConnectionLister(ISocketTable table, IOwnerResolver? owners, IContainerResolver? containers = null)
         {
             _table = table;
             _owners = owners;
+            _containers = containers;
         }
 
         /// <summary>Processes that could not be inspected during the last owner walk (not root).</summary>
@@ -77,6 +80,7 @@ namespace CloseWait
                 }
             }
 
+            // One owner walk for every namespace read: socket inodes are unique across namespaces.
             if (Listeners != null && Listeners.Count > 0)
             {
                 // One owner walk for both: the listeners' owners name who should accept.
@@ -90,6 +94,7 @@ namespace CloseWait
                 InaccessibleProcesses = _owners!.Resolve(matched, cancellationToken);
             }
 
+            _containers?.Describe(matched, cancellationToken);
             FilteredByOwner = filter.FiltersByOwner;
             foreach (var c in matched)
             {

@@ -37,7 +37,7 @@ namespace CloseWait
         {
             c.ComputerName = ComputerName;
             c.BootId = BootId;
-            c.NetworkNamespaceInode = NetworkNamespaceInode;
+            c.NetworkNamespaceId ??= NetworkNamespaceInode; // -AllNetworkNamespaces sets each socket's own
             return c;
         }
 
@@ -76,7 +76,7 @@ namespace CloseWait
                 return $"host {host} (boot {c.BootId}), not this machine's current boot ({localBootId})";
             }
 
-            if (c.NetworkNamespaceInode is ulong listed && targetNamespaceInode is ulong target && listed != target)
+            if (c.NetworkNamespaceId is ulong listed && targetNamespaceInode is ulong target && listed != target)
             {
                 return $"host {host} in network namespace net:[{listed}], not in net:[{target}] where this close would act";
             }

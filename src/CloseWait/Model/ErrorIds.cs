@@ -89,6 +89,10 @@ namespace CloseWait
         internal const string NetworkNamespaceAccessDenied = nameof(NetworkNamespaceAccessDenied);
         internal const string NetworkNamespaceNotSupported = nameof(NetworkNamespaceNotSupported);
         internal const string NetworkNamespaceMismatch = nameof(NetworkNamespaceMismatch);
+        internal const string NetworkNamespaceGone = "NetworkNamespaceGone";
+        internal const string ContainerAmbiguous = "ContainerAmbiguous";
+        internal const string AllNetworkNamespacesNotSupported = "AllNetworkNamespacesNotSupported";
+        internal const string NetworkNamespaceConflict = "NetworkNamespaceConflict";
 
         // Remoting: objects listed on another machine or boot.
 

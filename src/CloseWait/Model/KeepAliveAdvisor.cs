@@ -23,6 +23,11 @@ namespace CloseWait
             {
                 Platform = rules.Platform,
                 NetworkNamespace = current.NetworkNamespace,
+                NetworkNamespaceId = current.NetworkNamespaceId,
+                Containers = current.Containers,
+                PodNamespace = current.PodNamespace,
+                PodName = current.PodName,
+                UsesKernelDefaults = current.UsesKernelDefaults,
                 IdleTimeout = idleTimeout,
                 CurrentTime = current.Time,
                 CurrentInterval = current.Interval,

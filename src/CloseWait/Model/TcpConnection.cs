@@ -106,11 +106,36 @@ namespace CloseWait
         /// <summary>When the connection was created (Windows); null elsewhere.</summary>
         public DateTime? CreationTime { get; internal set; }
 
-        /// <summary>The network namespace read (a PID or a path) when not the caller's own; null for the caller's.</summary>
+        /// <summary>
+        /// The network namespace the socket lives in, as -NetworkNamespace accepts it back: what was
+        /// given to -NetworkNamespace, or with -AllNetworkNamespaces its `ip netns` name or the PID of
+        /// a process in it; null for the caller's own namespace.
+        /// </summary>
         public string? NetworkNamespace { get; internal set; }
 
-        /// <summary>The inode of the network namespace it was listed in (Linux, net:[inode]); with BootId, where its cookie means this socket.</summary>
-        public ulong? NetworkNamespaceInode { get; internal set; }
+        /// <summary>Linux: the inode of that network namespace (as in /proc/&lt;pid&gt;/ns/net, `lsns -t net`); null elsewhere.</summary>
+        public ulong? NetworkNamespaceId { get; internal set; }
+
+        /// <summary>The namespace's name under /run/netns (`ip netns`), null when it has none.</summary>
+        public string? NetworkNamespaceName { get; internal set; }
+
+        /// <summary>The id of the container the owner runs in (64 hex digits), null when none or not known.</summary>
+        public string? ContainerId { get; internal set; }
+
+        /// <summary>The container's name where the node's files give it (docker, podman); null otherwise.</summary>
+        public string? ContainerName { get; internal set; }
+
+        /// <summary>docker, podman, containerd or cri-o; null when not known.</summary>
+        public string? ContainerRuntime { get; internal set; }
+
+        /// <summary>Kubernetes: the namespace of the owner's pod, from the kubelet's files on the node.</summary>
+        public string? PodNamespace { get; internal set; }
+
+        /// <summary>Kubernetes: the name of the owner's pod.</summary>
+        public string? PodName { get; internal set; }
+
+        /// <summary>Kubernetes: the UID of the owner's pod, from its cgroup.</summary>
+        public string? PodUid { get; internal set; }
 
         /// <summary>The host name of the machine that listed it.</summary>
         public string? ComputerName { get; internal set; }

@@ -68,10 +68,17 @@ namespace CloseWait
                 InterfaceIndex = (int?)Optional<long>(pso, "InterfaceIndex", 0, int.MaxValue),
                 CreationTime = Date(pso, "CreationTime"),
                 NetworkNamespace = Text(pso, "NetworkNamespace"),
-                NetworkNamespaceInode = Optional<ulong>(pso, "NetworkNamespaceInode", 0, ulong.MaxValue),
                 ComputerName = Text(pso, "ComputerName"),
                 BootId = Text(pso, "BootId"),
                 ReachedAs = Text(pso, "PSComputerName"),
+                NetworkNamespaceId = Optional<ulong>(pso, "NetworkNamespaceId", 0, ulong.MaxValue),
+                NetworkNamespaceName = Text(pso, "NetworkNamespaceName"),
+                ContainerId = Text(pso, "ContainerId"),
+                ContainerName = Text(pso, "ContainerName"),
+                ContainerRuntime = Text(pso, "ContainerRuntime"),
+                PodNamespace = Text(pso, "PodNamespace"),
+                PodName = Text(pso, "PodName"),
+                PodUid = Text(pso, "PodUid"),
             };
 
             if (c.Cookie == ulong.MaxValue)

@@ -44,6 +44,9 @@ namespace CloseWait
 
         public string? NetworkNamespace { get; internal set; }
 
+        /// <summary>With -AllNetworkNamespaces: how many network namespaces were counted (the caller's and every container's); null otherwise.</summary>
+        public int? NetworkNamespaceCount { get; internal set; }
+
         public override string ToString() => $"Total {Total}, CloseWait {CloseWait}, TimeWait {TimeWait}, Established {Established}";
     }
 

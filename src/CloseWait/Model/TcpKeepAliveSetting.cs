@@ -16,6 +16,17 @@ namespace CloseWait
         /// <summary>The network namespace read (a PID or a path) when not the caller's own; null for the caller's.</summary>
         public string? NetworkNamespace { get; internal set; }
 
+        /// <summary>Linux, with -AllNetworkNamespaces: the namespace's inode.</summary>
+        public ulong? NetworkNamespaceId { get; internal set; }
+
+        /// <summary>With -AllNetworkNamespaces: the containers whose processes use the namespace (name, else id); empty for the host's.</summary>
+        public string[]? Containers { get; internal set; }
+
+        /// <summary>With -AllNetworkNamespaces: the Kubernetes pod that owns the namespace, where the node's files name it.</summary>
+        public string? PodNamespace { get; internal set; }
+
+        public string? PodName { get; internal set; }
+
         /// <summary>Idle time before the first probe (Linux tcp_keepalive_time, Windows KeepAliveTime, macOS keepidle).</summary>
         public TimeSpan Time { get; internal set; }
 
@@ -33,6 +44,9 @@ namespace CloseWait
         public bool IntervalIsDefault { get; internal set; }
 
         public bool ProbesIsDefault { get; internal set; }
+
+        /// <summary>Time, interval and probes are all the kernel's defaults: nobody tuned this (namespace's) keepalive.</summary>
+        public bool UsesKernelDefaults => TimeIsDefault && IntervalIsDefault && ProbesIsDefault;
 
         /// <summary>Where Time was read: a /proc/sys path, a registry value, a sysctl name.</summary>
         public string TimeSource { get; internal set; } = string.Empty;

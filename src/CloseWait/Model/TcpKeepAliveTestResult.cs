@@ -15,6 +15,17 @@ namespace CloseWait
         /// <summary>The network namespace tested (a PID or a path) when not the caller's own.</summary>
         public string? NetworkNamespace { get; internal set; }
 
+        /// <summary>Linux, with -AllNetworkNamespaces: the namespace's inode.</summary>
+        public ulong? NetworkNamespaceId { get; internal set; }
+
+        /// <summary>With -AllNetworkNamespaces: the containers whose processes use the namespace (name, else id); empty for the host's.</summary>
+        public string[]? Containers { get; internal set; }
+
+        /// <summary>With -AllNetworkNamespaces: the Kubernetes pod that owns the namespace, where the node's files name it.</summary>
+        public string? PodNamespace { get; internal set; }
+
+        public string? PodName { get; internal set; }
+
         /// <summary>The idle timeout of the device in front: flows idle this long are dropped.</summary>
         public TimeSpan IdleTimeout { get; internal set; }
 
@@ -28,6 +39,9 @@ namespace CloseWait
         public TimeSpan CurrentInterval { get; internal set; }
 
         public int CurrentProbes { get; internal set; }
+
+        /// <summary>The current values are all the kernel's defaults (never tuned).</summary>
+        public bool UsesKernelDefaults { get; internal set; }
 
         public TimeSpan CurrentDetectionTime => KeepAliveRules.DetectionTime(CurrentTime, CurrentInterval, CurrentProbes);
 

@@ -69,6 +69,8 @@ namespace CloseWait.Platform
         /// <summary>Where a listing of the given network namespace (null: this process's own) takes place.</summary>
         internal static ConnectionOrigin Origin(string? networkNamespace) =>
             new ConnectionOrigin(Environment.MachineName, BootId, NetworkNamespaceInode(networkNamespace));
+        /// <summary>A container resolver for one call (it caches what it reads); null where there are no containers to name.</summary>
+        internal static IContainerResolver? CreateContainerResolver() => IsLinux && _owners.Value is LinuxOwnerResolver ? new LinuxContainers() : null;
 
         internal static bool IsLinux => RuntimeInformation.IsOSPlatform(OSPlatform.Linux);
 
@@ -146,6 +148,15 @@ namespace CloseWait.Platform
                 throw NetworkNamespaceNotSupported(networkNamespace);
             }
         }
+
+        /// <summary>Every network namespace in use on the host, with its containers (Linux only).</summary>
+        internal static System.Collections.Generic.List<NetworkNamespaceEntry> ListNetworkNamespaces(System.Threading.CancellationToken cancellationToken) =>
+            IsLinux ? LinuxNamespaceScan.Describe(cancellationToken) : throw AllNetworkNamespacesNotSupported();
+
+        /// <summary>The error for -AllNetworkNamespaces off Linux.</summary>
+        internal static CloseWaitException AllNetworkNamespacesNotSupported() =>
+            new CloseWaitException(ErrorIds.AllNetworkNamespacesNotSupported, ErrorCategory.InvalidArgument,
+                "-AllNetworkNamespaces is a Linux feature (other systems have one socket table); leave it out on this platform.");
 
         internal static CloseWaitException Unsupported(string platform) =>
             new CloseWaitException(ErrorIds.PlatformNotSupported, ErrorCategory.NotImplemented,

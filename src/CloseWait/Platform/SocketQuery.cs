@@ -29,8 +29,34 @@ namespace CloseWait.Platform
         /// <summary>A network namespace to read (Linux: a PID or a path such as /run/netns/name); null for the caller's.</summary>
         public string? NetworkNamespace { get; set; }
 
+        /// <summary>Read every network namespace in use on the host (Linux); NetworkNamespace is then ignored.</summary>
+        public bool AllNetworkNamespaces { get; set; }
+
+        /// <summary>With AllNetworkNamespaces: told before each namespace is read (on the reading thread), and filled as the scan goes.</summary>
+        public NamespaceScanProgress? Progress { get; set; }
+
         public bool WantsFamily(AddressFamily family) => AddressFamily == null || AddressFamily == family;
 
         public bool WantsState(TcpState state) => States == null || States.Contains(state);
+    }
+
+    /// <summary>How far a scan of every network namespace has got, and which namespaces vanished before they could be read.</summary>
+    internal sealed class NamespaceScanProgress
+    {
+        private readonly System.Action<NamespaceScanProgress>? _report;
+
+        internal NamespaceScanProgress(System.Action<NamespaceScanProgress>? report)
+        {
+            _report = report;
+        }
+
+        public int Total { get; internal set; }
+
+        public int Done { get; internal set; }
+
+        /// <summary>Namespaces skipped because their last process exited between listing and reading.</summary>
+        public List<string> Vanished { get; } = new List<string>();
+
+        internal void Report() => _report?.Invoke(this);
     }
 }

@@ -11,7 +11,8 @@ namespace CloseWait.Commands.Completers
 {
     /// <summary>
     /// -NetworkNamespace (Linux): `ip netns` names from /run/netns, then one PID per other network
-    /// namespace (a container's), its tooltip naming the process. Nothing elsewhere.
+    /// namespace (a container's), its tooltip naming the process, then running containers by name
+    /// (id when the node's files give no name). Nothing elsewhere.
     /// </summary>
     public sealed class NetworkNamespaceCompleter : IArgumentCompleter
     {
@@ -38,6 +39,25 @@ namespace CloseWait.Commands.Completers
                 {
                     results.Add(CompletionText.Result(pid, $"{pid} {ProcessName(entry.Key)} ({entry.Value})"));
                 }
+            }
+
+            // Running containers by name (or id), as -NetworkNamespace accepts them.
+            try
+            {
+                foreach (var ns in LinuxNamespaceScan.Describe(default))
+                {
+                    foreach (string container in ns.Containers)
+                    {
+                        if (CompletionText.Matches(container, wordToComplete))
+                        {
+                            results.Add(CompletionText.Result(container, $"{container} (container, {ns.ContainerRuntime ?? "runtime unknown"}, network namespace {ns.Inode.ToString(CultureInfo.InvariantCulture)})"));
+                        }
+                    }
+                }
+            }
+            catch (System.Exception e) when (e is System.IO.IOException || e is System.UnauthorizedAccessException)
+            {
+                // Best effort, as the rest of completion.
             }
 
             return results;

@@ -38,8 +38,12 @@ namespace CloseWait.Platform.Linux
             }
             else if (s.IndexOf('/') < 0)
             {
-                // A bare name, as `ip netns` shows them.
+                // A bare name, as `ip netns` shows them; otherwise a container's name or id (prefix).
                 path = "/run/netns/" + s;
+                if (!File.Exists(path) && LinuxContainers.FindNamespacePath(s) is string container)
+                {
+                    path = container;
+                }
             }
             else
             {
@@ -49,23 +53,25 @@ namespace CloseWait.Platform.Linux
             if (!File.Exists(path) && !Directory.Exists(path))
             {
                 throw new CloseWaitException(ErrorIds.NetworkNamespaceNotFound, ErrorCategory.ObjectNotFound,
-                    $"The network namespace '{s}' was not found at {path}. Give a process ID, a name listed by `ip netns`, or a path such as /proc/<pid>/ns/net.", spec);
+                    $"The network namespace '{s}' was not found at {path}. Give a process ID, a name listed by `ip netns`, a running container's name or id (docker, podman, containerd, CRI-O), or a path such as /proc/<pid>/ns/net.", spec);
             }
 
             return path;
         }
 
         /// <summary>Runs <paramref name="body"/> on a new thread that has joined the namespace; rethrows its exception.</summary>
-        internal static T Run<T>(string spec, Func<T> body)
+        internal static T Run<T>(string spec, Func<T> body) => Run(NamespaceTarget.Of(spec), body);
+
+        /// <summary>Runs <paramref name="body"/> on a new thread that has joined the target namespace; rethrows its exception.</summary>
+        internal static T Run<T>(NamespaceTarget target, Func<T> body)
         {
-            string path = ResolvePath(spec);
             T result = default!;
             Exception? failure = null;
             var thread = new Thread(() =>
             {
                 try
                 {
-                    Join(path, spec);
+                    Join(target);
                     result = body();
                 }
                 catch (Exception e)
@@ -88,9 +94,12 @@ namespace CloseWait.Platform.Linux
         /// Streams what <paramref name="producer"/> yields on a thread inside the namespace to the
         /// calling thread, through a small bounded queue so memory stays flat.
         /// </summary>
-        internal static IEnumerable<T> Stream<T>(string spec, Func<CancellationToken, IEnumerable<T>> producer, CancellationToken cancellationToken)
+        internal static IEnumerable<T> Stream<T>(string spec, Func<CancellationToken, IEnumerable<T>> producer, CancellationToken cancellationToken) =>
+            Stream(NamespaceTarget.Of(spec), producer, cancellationToken);
+
+        /// <summary>Streams what <paramref name="producer"/> yields on a thread inside the target namespace.</summary>
+        internal static IEnumerable<T> Stream<T>(NamespaceTarget target, Func<CancellationToken, IEnumerable<T>> producer, CancellationToken cancellationToken)
         {
-            string path = ResolvePath(spec);
             using var queue = new BlockingCollection<T>(boundedCapacity: 1024);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             Exception? failure = null;
@@ -98,7 +107,7 @@ namespace CloseWait.Platform.Linux
             {
                 try
                 {
-                    Join(path, spec);
+                    Join(target);
                     foreach (var item in producer(linked.Token))
                     {
                         queue.Add(item, linked.Token);
@@ -137,20 +146,80 @@ namespace CloseWait.Platform.Linux
             }
         }
 
-        private static void Join(string path, string spec)
+        /// <summary>
+        /// Joins the first of the target's paths that opens and, when the target names an inode, is
+        /// that namespace: the inode is read from the opened descriptor, so a PID reused by a
+        /// process in another namespace between listing and joining is never entered.
+        /// </summary>
+        private static void Join(NamespaceTarget target)
         {
-            int fd = OpenNetworkNamespace(path, spec);
+            CloseWaitException? firstFailure = null;
+            foreach (string path in target.Paths())
+            {
+                int fd;
+                try
+                {
+                    fd = OpenNetworkNamespace(path, target.Spec ?? path);
+                }
+                catch (CloseWaitException e) when (e.ErrorId == ErrorIds.NetworkNamespaceNotFound)
+                {
+                    firstFailure ??= e;
+                    continue;
+                }
+
+                try
+                {
+                    if (target.Inode is ulong wanted && InodeOfDescriptor(fd) != wanted)
+                    {
+                        continue;
+                    }
+
+                    if (Interop.Libc.setns(fd, Interop.Libc.CLONE_NEWNET) != 0)
+                    {
+                        int errno = LinuxErrno.Last();
+                        throw errno == Interop.Libc.EPERM
+                            ? new CloseWaitException(ErrorIds.NetworkNamespaceAccessDenied, ErrorCategory.PermissionDenied,
+                                $"Cannot enter the network namespace {path}: {LinuxErrno.Describe(errno)}. Entering another namespace needs root (CAP_SYS_ADMIN). " + LinuxErrno.PermissionAdvice("CAP_SYS_ADMIN"), target.Spec) { NativeError = errno }
+                            : new CloseWaitException(ErrorIds.InvalidNetworkNamespace, ErrorCategory.InvalidArgument,
+                                $"{path} is not a network namespace: {LinuxErrno.Describe(errno)}. {WhatToGive}", target.Spec) { NativeError = errno };
+                    }
+
+                    return;
+                }
+                finally
+                {
+                    Interop.Libc.close(fd);
+                }
+            }
+
+            if (target.Inode is ulong inode)
+            {
+                throw new CloseWaitException(ErrorIds.NetworkNamespaceGone, ErrorCategory.ObjectNotFound,
+                    $"The network namespace {inode} ({target.Spec ?? "listed earlier"}) no longer exists: every process in it has exited. List the connections again.", target.Spec);
+            }
+
+            throw firstFailure ?? new CloseWaitException(ErrorIds.NetworkNamespaceNotFound, ErrorCategory.ObjectNotFound,
+                $"The network namespace '{target.Spec}' was not found.", target.Spec);
+        }
+
+        /// <summary>The inode of the network namespace a path names (/proc/&lt;pid&gt;/ns/net, /run/netns/name); null when it cannot be opened.</summary>
+        internal static ulong? InodeOf(string path)
+        {
+            // /proc/<pid>/ns/net is a magic link whose text is "net:[inode]"; a bind mount (/run/netns) is not a link.
+            if (ParseNamespaceLink(ReadLink(path)) is ulong fromLink)
+            {
+                return fromLink;
+            }
+
+            int fd = Interop.Libc.open(path, Interop.Libc.O_PATH | Interop.Libc.O_CLOEXEC);
+            if (fd < 0)
+            {
+                return null;
+            }
+
             try
             {
-                if (Interop.Libc.setns(fd, Interop.Libc.CLONE_NEWNET) != 0)
-                {
-                    int errno = LinuxErrno.Last();
-                    throw errno == Interop.Libc.EPERM
-                        ? new CloseWaitException(ErrorIds.NetworkNamespaceAccessDenied, ErrorCategory.PermissionDenied,
-                            $"Cannot enter the network namespace {path}: {LinuxErrno.Describe(errno)}. Entering another namespace needs root (CAP_SYS_ADMIN). " + LinuxErrno.PermissionAdvice("CAP_SYS_ADMIN"), spec) { NativeError = errno }
-                        : new CloseWaitException(ErrorIds.InvalidNetworkNamespace, ErrorCategory.InvalidArgument,
-                            $"{path} is not a network namespace: {LinuxErrno.Describe(errno)}. {WhatToGive}", spec) { NativeError = errno };
-                }
+                return InodeOfDescriptor(fd);
             }
             finally
             {
@@ -175,7 +244,7 @@ namespace CloseWait.Platform.Linux
                 int errno = LinuxErrno.Last();
                 throw errno == Interop.Libc.EACCES || errno == Interop.Libc.EPERM
                     ? new CloseWaitException(ErrorIds.NetworkNamespaceAccessDenied, ErrorCategory.PermissionDenied,
-                        $"Cannot open the network namespace {path}: {LinuxErrno.Describe(errno)}. Entering another namespace needs root (CAP_SYS_ADMIN): run elevated (sudo).", spec) { NativeError = errno }
+                        $"Cannot open the network namespace {path}: {LinuxErrno.Describe(errno)}. Entering another namespace needs root (CAP_SYS_ADMIN). " + LinuxErrno.PermissionAdvice("CAP_SYS_ADMIN"), spec) { NativeError = errno }
                     : new CloseWaitException(ErrorIds.NetworkNamespaceNotFound, ErrorCategory.ObjectNotFound,
                         $"Cannot open the network namespace {path}: {LinuxErrno.Describe(errno)}. {WhatToGive}", spec) { NativeError = errno };
             }
@@ -265,6 +334,52 @@ namespace CloseWait.Platform.Linux
                 case 0xA000: return "a symbolic link";
                 case 0xC000: return "a socket";
                 default: return "of unknown type";
+            }
+        }
+
+        /// <summary>The namespace of the calling thread.</summary>
+        internal static ulong? OwnInode() => ParseNamespaceLink(ReadLink("/proc/thread-self/ns/net"));
+
+        /// <summary>
+        /// The inode of an open namespace file, by statx: readlink of the descriptor would give the
+        /// mount's path for a /run/netns bind mount, not "net:[inode]".
+        /// </summary>
+        private static unsafe ulong? InodeOfDescriptor(int fd)
+        {
+            byte* buf = stackalloc byte[Interop.Libc.StatxSize];
+            byte empty = 0;
+            if (Interop.Libc.statx(fd, &empty, Interop.Libc.AT_EMPTY_PATH, Interop.Libc.STATX_INO, buf) != 0
+                || (*(uint*)buf & Interop.Libc.STATX_INO) == 0)
+            {
+                return null;
+            }
+
+            return *(ulong*)(buf + Interop.Libc.StatxInoOffset);
+        }
+
+        /// <summary>"net:[4026531833]" → 4026531833; null for anything else.</summary>
+        internal static ulong? ParseNamespaceLink(string? link)
+        {
+            const string Prefix = "net:[";
+            if (link == null || !link.StartsWith(Prefix, StringComparison.Ordinal) || !link.EndsWith("]", StringComparison.Ordinal))
+            {
+                return null;
+            }
+
+            return ulong.TryParse(link.Substring(Prefix.Length, link.Length - Prefix.Length - 1), NumberStyles.None, CultureInfo.InvariantCulture, out ulong inode)
+                ? inode
+                : (ulong?)null;
+        }
+
+        /// <summary>readlink(2) without following; null when it fails.</summary>
+        internal static unsafe string? ReadLink(string path)
+        {
+            byte[] name = System.Text.Encoding.UTF8.GetBytes(path + "\0");
+            byte* buf = stackalloc byte[256];
+            fixed (byte* p = name)
+            {
+                long n = (long)Interop.Libc.readlinkat(Interop.Libc.AT_FDCWD, p, buf, (IntPtr)256);
+                return n <= 0 || n >= 256 ? null : System.Text.Encoding.UTF8.GetString(buf, (int)n);
             }
         }
     }

@@ -47,6 +47,11 @@ namespace CloseWait.Platform.Linux
             {
                 return method == TcpCloseMethod.Shutdown ? ShutDown(connection, cancellationToken) : Destroy(connection);
             }
+            catch (CloseWaitException e) when (e.ErrorId == ErrorIds.NetworkNamespaceGone)
+            {
+                // No process is left in the socket's namespace: the namespace, and the socket, are gone.
+                return Gone();
+            }
             catch (NetlinkErrorException e)
             {
                 throw new CloseWaitException(ErrorIds.SocketCloseFailed, ErrorCategory.NotSpecified,
@@ -61,7 +66,7 @@ namespace CloseWait.Platform.Linux
 
         private CloseOutcome Destroy(TcpConnection c)
         {
-            var netlink = Netlink(c.NetworkNamespace);
+            var netlink = Netlink(c);
             ulong cookie;
             TcpConnection? now;
             if (c.Cookie is ulong listed)
@@ -188,7 +193,7 @@ namespace CloseWait.Platform.Linux
         {
             try
             {
-                var netlink = Netlink(c.NetworkNamespace);
+                var netlink = Netlink(c);
                 if (c.Cookie is ulong cookie)
                 {
                     return Lookup(netlink, c, cookie) == null ? GoneOrReplaced(netlink, c) : null;
@@ -317,7 +322,7 @@ namespace CloseWait.Platform.Linux
 
             if (remaining == null && c.Cookie is ulong cookie)
             {
-                remaining = Lookup(Netlink(c.NetworkNamespace), c, cookie)?.State;
+                remaining = Lookup(Netlink(c), c, cookie)?.State;
             }
 
             return new CloseOutcome(TcpCloseStatus.Closed, ShutdownDetail(before, remaining, pid, fd))
@@ -393,17 +398,32 @@ namespace CloseWait.Platform.Linux
                 cookie, seq, c.InterfaceIndex ?? 0);
         }
 
-        private LinuxNetlinkSocket Netlink(string? networkNamespace)
+        /// <summary>
+        /// A sock_diag socket in the namespace the connection was listed in. With its namespace inode
+        /// (listed on Linux), that very namespace: through the path it was listed by while that
+        /// still leads there, else through any process now in it, so a container's socket is closed
+        /// inside the container's namespace and never in one that merely took over its PID.
+        /// </summary>
+        private LinuxNetlinkSocket Netlink(TcpConnection c)
         {
-            string key = networkNamespace ?? string.Empty;
+            string? networkNamespace = c.NetworkNamespace;
+            ulong? inode = c.NetworkNamespaceId;
+            string key = inode?.ToString(CultureInfo.InvariantCulture) ?? networkNamespace ?? string.Empty;
             if (!_netlink.TryGetValue(key, out var socket))
             {
                 try
                 {
                     // A netlink socket belongs to the namespace it was opened in and can be used from any thread.
-                    socket = networkNamespace == null
-                        ? LinuxNetlinkSocket.Open()
-                        : LinuxNetworkNamespace.Run(networkNamespace, LinuxNetlinkSocket.Open);
+                    if (inode is ulong id && !(networkNamespace == null && LinuxNetworkNamespace.OwnInode() == id))
+                    {
+                        socket = LinuxNetworkNamespace.Run(NamespaceTarget.OfListed(networkNamespace, id), LinuxNetlinkSocket.Open);
+                    }
+                    else
+                    {
+                        socket = networkNamespace == null
+                            ? LinuxNetlinkSocket.Open()
+                            : LinuxNetworkNamespace.Run(networkNamespace, LinuxNetlinkSocket.Open);
+                    }
                 }
                 catch (NetlinkErrorException e)
                 {

@@ -31,22 +31,91 @@ namespace CloseWait.Platform.Linux
 
         public IEnumerable<TcpConnection> Read(SocketQuery query, CancellationToken cancellationToken)
         {
+            if (query.AllNetworkNamespaces)
+            {
+                return ReadAll(query, cancellationToken);
+            }
+
             if (query.NetworkNamespace != null)
             {
                 string ns = query.NetworkNamespace;
-                foreach (var c in LinuxNetworkNamespace.Stream(ns, ct => ReadHere(query, inNamespace: true, ct), cancellationToken))
+                return LinuxNetworkNamespace.Stream(ns, ct => Tag(ReadHere(query, inNamespace: true, ct), ns, LinuxNetworkNamespace.OwnInode()), cancellationToken);
+            }
+
+            return Tag(ReadHere(query, inNamespace: false, cancellationToken), null, LinuxNetworkNamespace.OwnInode());
+        }
+
+        /// <summary>
+        /// Every network namespace in use on the host, one after the other: the caller's own on this
+        /// thread, each other one on a thread that joined it. A namespace whose processes all exit
+        /// between the scan and the read is skipped and recorded in the query's progress.
+        /// </summary>
+        private IEnumerable<TcpConnection> ReadAll(SocketQuery query, CancellationToken cancellationToken)
+        {
+            var progress = query.Progress ?? new NamespaceScanProgress(null);
+            var namespaces = LinuxNamespaceScan.Enumerate(cancellationToken);
+            progress.Total = namespaces.Count;
+            foreach (var ns in namespaces)
+            {
+                progress.Report();
+                var source = ns.IsOwn
+                    ? ReadHere(query, inNamespace: false, cancellationToken)
+                    : LinuxNetworkNamespace.Stream(ns.Target, ct => ReadHere(query, inNamespace: true, ct), cancellationToken);
+                using (var e = source.GetEnumerator())
                 {
-                    c.NetworkNamespace = ns;
-                    yield return c;
+                    while (true)
+                    {
+                        try
+                        {
+                            if (!e.MoveNext())
+                            {
+                                break;
+                            }
+                        }
+                        catch (CloseWaitException gone) when (gone.ErrorId == ErrorIds.NetworkNamespaceGone)
+                        {
+                            progress.Vanished.Add(ns.Spec ?? ns.Inode.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                            break;
+                        }
+
+                        var c = e.Current;
+                        c.NetworkNamespace = ns.Spec;
+                        c.NetworkNamespaceId = ns.Inode;
+                        c.NetworkNamespaceName = ns.Name;
+                        yield return c;
+                    }
                 }
 
-                yield break;
+                progress.Done++;
             }
 
-            foreach (var c in ReadHere(query, inNamespace: false, cancellationToken))
+            progress.Report();
+        }
+
+        private static IEnumerable<TcpConnection> Tag(IEnumerable<TcpConnection> connections, string? spec, ulong? inode)
+        {
+            string? name = inode is ulong id ? NetnsNameOf(id) : null;
+            foreach (var c in connections)
             {
+                c.NetworkNamespace = spec;
+                c.NetworkNamespaceId = inode;
+                c.NetworkNamespaceName = name;
                 yield return c;
             }
+        }
+
+        /// <summary>The `ip netns` name of a namespace, null when it has none.</summary>
+        private static string? NetnsNameOf(ulong inode)
+        {
+            foreach (var (name, path) in LinuxNamespaceScan.NetnsNames())
+            {
+                if (LinuxNetworkNamespace.InodeOf(path) == inode)
+                {
+                    return name;
+                }
+            }
+
+            return null;
         }
 
         /// <summary>

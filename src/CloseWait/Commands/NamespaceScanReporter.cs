@@ -1,0 +1,91 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Linq;
+using System.Management.Automation;
+using CloseWait.Platform;
+
+namespace CloseWait.Commands
+{
+    /// <summary>
+    /// What every cmdlet with -AllNetworkNamespaces shows while and after it scans: Write-Progress
+    /// once the scan has taken long enough to be noticed, and one warning naming the namespaces
+    /// that vanished before they could be read. Use from the pipeline thread: create it, put
+    /// <see cref="Progress"/> into the SocketQuery, enumerate, then call <see cref="Complete"/>.
+    /// </summary>
+    internal sealed class NamespaceScanReporter
+    {
+        private const int ActivityId = 14;
+        private static readonly long QuietMilliseconds = 300;
+        private readonly Cmdlet _cmdlet;
+        private readonly Stopwatch _watch = Stopwatch.StartNew();
+        private bool _shown;
+
+        internal NamespaceScanReporter(Cmdlet cmdlet)
+        {
+            _cmdlet = cmdlet;
+            Progress = new NamespaceScanProgress(Report);
+        }
+
+        internal NamespaceScanProgress Progress { get; }
+
+        /// <summary>Throws the terminating error when -AllNetworkNamespaces cannot apply (off Linux, or with -NetworkNamespace).</summary>
+        internal static void Validate(PSCmdlet cmdlet, bool all, string? networkNamespace)
+        {
+            if (!all)
+            {
+                return;
+            }
+
+            if (!PlatformServices.IsLinux)
+            {
+                cmdlet.ThrowTerminatingError(PlatformServices.AllNetworkNamespacesNotSupported().ToErrorRecord());
+            }
+
+            if (networkNamespace != null)
+            {
+                cmdlet.ThrowTerminatingError(new CloseWaitException(ErrorIds.NetworkNamespaceConflict, ErrorCategory.InvalidArgument,
+                    "-AllNetworkNamespaces reads every namespace, -NetworkNamespace one: give one of them.", networkNamespace).ToErrorRecord());
+            }
+        }
+
+        private void Report(NamespaceScanProgress p)
+        {
+            bool finished = p.Done >= p.Total;
+            if (!_shown && (finished || _watch.ElapsedMilliseconds < QuietMilliseconds))
+            {
+                return;
+            }
+
+            _shown = true;
+            var record = new ProgressRecord(ActivityId, "Reading every network namespace",
+                string.Format(CultureInfo.InvariantCulture, "{0} of {1} namespaces", p.Done, p.Total))
+            {
+                PercentComplete = p.Total > 0 ? p.Done * 100 / p.Total : 0,
+            };
+            if (finished)
+            {
+                record.RecordType = ProgressRecordType.Completed;
+            }
+
+            _cmdlet.WriteProgress(record);
+        }
+
+        /// <summary>Ends the progress bar and warns once about the namespaces that vanished.</summary>
+        internal void Complete()
+        {
+            if (_shown)
+            {
+                _cmdlet.WriteProgress(new ProgressRecord(ActivityId, "Reading every network namespace", "Done") { RecordType = ProgressRecordType.Completed });
+                _shown = false;
+            }
+
+            var vanished = Progress.Vanished;
+            if (vanished.Count > 0)
+            {
+                _cmdlet.WriteWarning(string.Format(CultureInfo.InvariantCulture,
+                    "{0} network namespace(s) vanished during the scan (their last process exited) and were skipped: {1}.",
+                    vanished.Count, string.Join(", ", vanished.Take(10))));
+            }
+        }
+    }
+}

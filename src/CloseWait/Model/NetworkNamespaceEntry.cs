@@ -1,0 +1,31 @@
+namespace CloseWait
+{
+    /// <summary>One network namespace in use on the host, and the containers whose processes run in it.</summary>
+    internal sealed class NetworkNamespaceEntry
+    {
+        /// <summary>What -NetworkNamespace accepts for it (an `ip netns` name or a PID); null for the caller's own.</summary>
+        public string? Spec { get; internal set; }
+
+        public ulong Inode { get; internal set; }
+
+        public string? Name { get; internal set; }
+
+        /// <summary>Every container with a process in the namespace (a pod's share one), by name where known, else by id.</summary>
+        public string[] Containers { get; internal set; } = new string[0];
+
+        /// <summary>Every process in the namespace runs in a container (none is the host's).</summary>
+        public bool OnlyContainers { get; internal set; }
+
+        /// <summary>Set when exactly one container uses the namespace.</summary>
+        public string? ContainerId { get; internal set; }
+
+        public string? ContainerRuntime { get; internal set; }
+
+        /// <summary>Set when the containers in the namespace belong to one Kubernetes pod.</summary>
+        public string? PodNamespace { get; internal set; }
+
+        public string? PodName { get; internal set; }
+
+        public string? PodUid { get; internal set; }
+    }
+}

@@ -28,10 +28,14 @@ $l.Bind([System.Net.IPEndPoint]::new([System.Net.IPAddress]::Loopback, 0)); $l.L
 function Stick { $c = [System.Net.Sockets.Socket]::new('InterNetwork', 'Stream', 'Tcp'); $c.Connect($l.LocalEndPoint); $s = $l.Accept(); $c.Close(); $s }
 $held = [System.Collections.Generic.List[object]]::new()
 if ($Mode -eq 'EnterLeave') {
-    $s = Stick
     Set-Content -Path $PortFile -Value $l.LocalEndPoint.Port
+    $s = Stick
+    $stuck = [System.Diagnostics.Stopwatch]::StartNew()
     Start-Sleep -Seconds 4
     $s.Close()
+    $stuck.Stop()
+    # How long it really stayed, by this process's clock: on a loaded machine more than 4 s.
+    Set-Content -Path "$PortFile.held" -Value $stuck.Elapsed.TotalSeconds.ToString([cultureinfo]::InvariantCulture)
     Start-Sleep -Seconds 56
 }
 else {
@@ -65,7 +69,7 @@ else {
         }
         $port = Get-Content $portFile -ErrorAction SilentlyContinue
         if (-not $port) { $child.Kill(); throw "The scenario child did not start within 60 s." }
-        [pscustomobject]@{ Process = $child; Port = [int]$port; Files = @($portFile, $scriptFile) }
+        [pscustomobject]@{ Process = $child; Port = [int]$port; Files = @($portFile, "$portFile.held", $scriptFile); HeldFile = "$portFile.held" }
     }
 
     function Stop-Scenario($Scenario) {
@@ -95,7 +99,11 @@ Describe 'Watch-TcpCloseWait on a timeline' {
     It 'sees a socket enter CLOSE_WAIT and leave it 4 s later, with its measured duration' {
         $scenario = Start-Scenario -Mode EnterLeave
         try {
-            $events = @(Watch-TcpCloseWait -LocalPort $scenario.Port -Duration 8 -Interval 1)
+            $events = @(Watch-TcpCloseWait -LocalPort $scenario.Port -Duration 10 -Interval 1)
+            $deadline = [DateTime]::UtcNow.AddSeconds(30)
+            while (-not (Get-Content $scenario.HeldFile -ErrorAction SilentlyContinue) -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
+            $held = [double]::Parse((Get-Content $scenario.HeldFile), [cultureinfo]::InvariantCulture)
+            $held | Should -BeGreaterOrEqual 4.0
             $events.Event | Should -Be @('Entered', 'Left')
             $events | ForEach-Object { $_.PSObject.TypeNames | Should -Contain 'CloseWait.TcpCloseWaitEvent' }
             $entered, $left = $events
@@ -108,8 +116,9 @@ Describe 'Watch-TcpCloseWait on a timeline' {
             $left.Connection.RemotePort | Should -Be $entered.Connection.RemotePort
             if ($IsLinux) { $left.Connection.Cookie | Should -Be $entered.Connection.Cookie }
             $left.Time | Should -BeGreaterThan $entered.Time
-            $left.Duration.TotalSeconds | Should -BeGreaterOrEqual 3.0
-            $left.Duration.TotalSeconds | Should -BeLessOrEqual 5.0
+            # Within a second of the time it really stayed (a sample every second sees it stop).
+            $left.Duration.TotalSeconds | Should -BeGreaterOrEqual ($held - 1.0)
+            $left.Duration.TotalSeconds | Should -BeLessOrEqual ($held + 0.2)
         }
         finally {
             Stop-Scenario $scenario

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Diagnostics;
 using System.Management.Automation;
 using CloseWait.Platform;
@@ -70,7 +71,7 @@ namespace CloseWait.Commands
                 // Sample times come from one monotonic clock, so durations never jump with the wall clock.
                 TimeSpan at = clock.Elapsed;
                 var readWatch = Stopwatch.StartNew();
-                System.Collections.Generic.List<TcpConnection> sample;
+                List<TcpConnection> sample;
                 try
                 {
                     sample = sampler.Read(StopToken);

@@ -117,6 +117,13 @@ Describe 'Get-TcpPortUsage and the TIME_WAIT settings in a private namespace' -S
         $lines = Get-TcpPortUsage -NetworkNamespace $ns.Id | Out-String -Width 80 -Stream
         ($lines | Where-Object { $_ -match '127\.0\.0\.1:5001' }) | Should -Match '\s5\s+5\s+100\s+5\s+Ok$'
         $lines | ForEach-Object { $_.Length | Should -BeLessOrEqual 80 }
+        # The same view on the far side of remoting (a deserialized object).
+        $far = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize(@(Get-TcpPortUsage -NetworkNamespace $ns.Id)))
+        $far[0].PSObject.TypeNames[0] | Should -Be 'Deserialized.CloseWait.TcpPortUsage'
+        ($far | Out-String -Width 80 -Stream | Where-Object { $_ -match '127\.0\.0\.1:5001' }) | Should -Match '\s5\s+5\s+100\s+5\s+Ok$'
+        $setting = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize((Get-TcpTimeWaitSetting -NetworkNamespace $ns.Id)))
+        $setting.Details[0].Name | Should -Be 'PortRange'
+        ($setting | Out-String -Width 80) | Should -Match 'PortRange\s+: 40000-40099'
     }
 
     It 'reads and sets reserved ports, tcp_tw_reuse, tcp_max_tw_buckets and tcp_fin_timeout there, all at once' {

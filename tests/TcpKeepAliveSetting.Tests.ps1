@@ -150,7 +150,8 @@ Describe 'Set-TcpKeepAliveSetting -Persist writes a drop-in sysctl --system appl
         $output = unshare -m -n sh -c "mount --make-rprivate / && mount --bind '$($scratch.FullName)' /etc/sysctl.d && mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys && mount --bind /proc/sys/net /proc/sys/net && mount -o remount,bind,rw /proc/sys/net && '$pwsh' -NoProfile -EncodedCommand $encoded && { sysctl --system --dry-run 2>/dev/null; true; }"
         $LASTEXITCODE | Should -Be 0
         $output | Should -Contain '* Applying /etc/sysctl.d/99-closewait-tcp-keepalive.conf ...'
-        ($output | Where-Object { $_ -like 'net.ipv4.tcp_keepalive_time = *' })[-1] | Should -Be 'net.ipv4.tcp_keepalive_time = 300'
+        # @() so that one matching line stays a line: [-1] of a lone string is its last character.
+        @($output | Where-Object { $_ -like 'net.ipv4.tcp_keepalive_time = *' })[-1] | Should -Be 'net.ipv4.tcp_keepalive_time = 300'
         (Get-Content (Join-Path $scratch.FullName 99-closewait-tcp-keepalive.conf) | Where-Object { $_ -notlike '#*' }) -join "`n" |
             Should -Be "net.ipv4.tcp_keepalive_time = 300`nnet.ipv4.tcp_keepalive_intvl = 30`nnet.ipv4.tcp_keepalive_probes = 5"
         Test-Path /etc/sysctl.d/99-closewait-tcp-keepalive.conf | Should -BeFalse

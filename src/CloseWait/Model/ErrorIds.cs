@@ -40,7 +40,6 @@ namespace CloseWait
         internal const string TimeWaitPersistNotSupported = nameof(TimeWaitPersistNotSupported);
 
         // Network namespaces and containers.
-        internal const string NetworkNamespaceMismatch = nameof(NetworkNamespaceMismatch);
 
         // Remoting: objects listed on another machine or boot.
     }

@@ -40,10 +40,6 @@ namespace CloseWait.Commands
         [Parameter]
         public SwitchParameter PassThru { get; set; }
 
-        /// <summary>The piped record itself, to check the namespace it names against an explicit -NetworkNamespace.</summary>
-        [Parameter(ValueFromPipeline = true, DontShow = true)]
-        public PSObject? InputObject { get; set; }
-
         protected override void ProcessRecord()
         {
             var change = new KeepAliveChange(Time, Interval, Probes);
@@ -54,7 +50,7 @@ namespace CloseWait.Commands
                 return;
             }
 
-            var invalid = PipedNamespaceMismatch(InputObject) ?? RefuseNamespaceHere() ?? (Persist && TargetNamespace != null ? PersistRefused(TargetNamespace) : null) ?? Store.Rules.Validate(change);
+            var invalid = RefuseNamespaceHere() ?? (Persist && TargetNamespace != null ? PersistRefused(TargetNamespace) : null) ?? Store.Rules.Validate(change);
             if (invalid != null)
             {
                 WriteError(invalid.ToErrorRecord());

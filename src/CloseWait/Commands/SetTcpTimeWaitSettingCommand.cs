@@ -58,10 +58,6 @@ namespace CloseWait.Commands
         [Parameter]
         public SwitchParameter PassThru { get; set; }
 
-        /// <summary>The piped record itself, to check the namespace it names against an explicit -NetworkNamespace.</summary>
-        [Parameter(ValueFromPipeline = true, DontShow = true)]
-        public PSObject? InputObject { get; set; }
-
         protected override void ProcessRecord()
         {
             var change = Change(out CloseWaitException? invalid);
@@ -71,7 +67,7 @@ namespace CloseWait.Commands
                     "Nothing to set: give -PortRange, -ReservedPorts, -TimeWaitReuse, -MaxTimeWaitBuckets or -FinWait2Timeout (or pipe in a setting).");
             }
 
-            invalid ??= PipedNamespaceMismatch(InputObject) ?? RefuseNamespaceHere();
+            invalid ??= RefuseNamespaceHere();
             if (invalid == null && Persist && TargetNamespace != null)
             {
                 invalid = new CloseWaitException(ErrorIds.PersistNotSupportedForNetworkNamespace, ErrorCategory.InvalidArgument,

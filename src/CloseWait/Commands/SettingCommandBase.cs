@@ -30,46 +30,6 @@ namespace CloseWait.Commands
         internal CloseWaitException? RefuseNamespaceHere() =>
             TargetNamespace != null && !PlatformServices.IsLinux ? PlatformServices.NetworkNamespaceNotSupported(TargetNamespace) : null;
 
-        /// <summary>
-        /// A piped record that names the namespace it was read in, sent to another one with an
-        /// explicit -NetworkNamespace (which the binder lets win silently): refused, since the
-        /// values were that namespace's. Null when they agree, or the record names none.
-        /// </summary>
-        internal CloseWaitException? PipedNamespaceMismatch(PSObject? input)
-        {
-            if (!_namespaceGiven || input == null || !(input.Properties[nameof(NetworkNamespace)]?.Value is string piped) || string.IsNullOrWhiteSpace(piped))
-            {
-                return null;
-            }
-
-            string given = NetworkNamespace!;
-            if (Same(piped, given))
-            {
-                return null;
-            }
-
-            return new CloseWaitException(ErrorIds.NetworkNamespaceMismatch, ErrorCategory.InvalidArgument,
-                $"The piped setting was read in network namespace {piped}, but -NetworkNamespace says {given}. To apply its values to {given}, pipe them through Select-Object -Property * -ExcludeProperty NetworkNamespace; to change {piped}, leave out -NetworkNamespace. Nothing was changed.",
-                given);
-        }
-
-        private static bool Same(string a, string b)
-        {
-            if (string.Equals(a.Trim(), b.Trim(), System.StringComparison.Ordinal))
-            {
-                return true;
-            }
-
-            try
-            {
-                return PlatformServices.IsLinux && Platform.Linux.LinuxNetworkNamespace.ResolvePath(a) == Platform.Linux.LinuxNetworkNamespace.ResolvePath(b);
-            }
-            catch (CloseWaitException)
-            {
-                return false;
-            }
-        }
-
         protected override void BeginProcessing()
         {
             // Only what was typed is bound yet: an empty -NetworkNamespace is an error, a piped empty one is the caller's namespace.

@@ -88,7 +88,6 @@ namespace CloseWait
         internal const string NetworkNamespaceNotFound = nameof(NetworkNamespaceNotFound);
         internal const string NetworkNamespaceAccessDenied = nameof(NetworkNamespaceAccessDenied);
         internal const string NetworkNamespaceNotSupported = nameof(NetworkNamespaceNotSupported);
-        internal const string NetworkNamespaceMismatch = nameof(NetworkNamespaceMismatch);
         internal const string NetworkNamespaceGone = "NetworkNamespaceGone";
         internal const string ContainerAmbiguous = "ContainerAmbiguous";
         internal const string AllNetworkNamespacesNotSupported = "AllNetworkNamespacesNotSupported";

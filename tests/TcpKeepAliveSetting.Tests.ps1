@@ -47,7 +47,7 @@ Describe 'Get-TcpKeepAliveSetting' {
     }
 
     It 'formats as a list with DetectionTime' {
-        Get-TcpKeepAliveSetting | Out-String | Should -Match 'DetectionTime\s+: '
+        Get-TcpKeepAliveSetting | Format-List | Out-String | Should -Match 'DetectionTime\s+: '
     }
 }
 

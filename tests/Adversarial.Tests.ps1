@@ -224,7 +224,7 @@ Describe 'Unprivileged runs (as nobody)' -Skip:(-not $canDropPrivileges) {
         # Runs a pipeline as nobody (in a private network namespace when asked); returns one line
         # per error ('ERROR id|category|message'), object ('OBJECT type') and warning ('WARNING text').
         function Invoke-AsNobody {
-            param([string] $Command, [switch] $PrivateNetwork)
+            param([string] $Command, [switch] $PrivateNetwork, [switch] $UserNamespaceRoot)
             $script = @"
 Import-Module '$copy/CloseWait/CloseWait.psd1'
 `$ErrorActionPreference = 'Continue'
@@ -235,7 +235,9 @@ Import-Module '$copy/CloseWait/CloseWait.psd1'
 }
 "@
             $encoded = [Convert]::ToBase64String([Text.Encoding]::Unicode.GetBytes($script))
-            $argv = @('--reuid=65534', '--regid=65534', '--clear-groups', 'env', "HOME=$copy/home", "$copy/pwsh/pwsh", '-NoProfile', '-NonInteractive', '-EncodedCommand', $encoded)
+            # -UserNamespaceRoot: euid 0 in a user namespace of its own, still nobody to the host's kernel objects.
+            $userNs = if ($UserNamespaceRoot) { 'unshare', '-U', '-r' } else { @() }
+            $argv = @('--reuid=65534', '--regid=65534', '--clear-groups') + $userNs + @('env', "HOME=$copy/home", "$copy/pwsh/pwsh", '-NoProfile', '-NonInteractive', '-EncodedCommand', $encoded)
             if ($PrivateNetwork) { unshare -n setpriv @argv 2>&1 } else { setpriv @argv 2>&1 }
         }
     }
@@ -276,5 +278,23 @@ Import-Module '$copy/CloseWait/CloseWait.psd1'
         }
         if ($Warning) { @($out -like "WARNING *$Warning*").Count | Should -Be 1 -Because $text }
         $listener.Server.IsBound | Should -BeTrue
+    }
+
+    # As root of a user namespace the process is root to itself but not to the host's sockets and
+    # settings: "run as root" would be advice it has already followed.
+    It 'as root without the rights, <Command> says so without advising root' -ForEach @(
+        @{ Command = 'Close-TcpConnection -State Listen -LocalPort {port} -Force'; Id = 'SocketCloseAccessDenied,CloseWait.Commands.CloseTcpConnectionCommand'; Message = 'already runs as root*Stop-Process' }
+        @{ Command = 'Set-TcpKeepAliveSetting -Time 300 -Interval 30 -Probes 5'; Private = $true; Id = 'KeepAlivePermissionDenied,CloseWait.Commands.SetTcpKeepAliveSettingCommand'; Message = 'already runs as root*Nothing was changed.' }
+    ) {
+        $out = @(Invoke-AsNobody $Command.Replace('{port}', [string]$port) -PrivateNetwork:([bool]$Private) -UserNamespaceRoot)
+        $text = $out -join "`n"
+        $errors = @($out -like 'ERROR *')
+        $errors.Count | Should -BeGreaterThan 0 -Because $text
+        $id, $category, $message = $errors[0].Substring(6) -split '\|', 3
+        $id | Should -BeExactly $Id
+        $category | Should -Be 'PermissionDenied'
+        $message | Should -BeLike (Get-Pattern $Message)
+        $message | Should -Not -BeLike '*sudo*'
+        Get-TcpConnection -State Listen -LocalPort $port | Should -Not -BeNullOrEmpty
     }
 }

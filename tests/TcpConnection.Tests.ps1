@@ -181,7 +181,7 @@ Describe 'Stop-Process from Get-TcpCloseWait' {
 `$l.Bind([System.Net.IPEndPoint]::new([System.Net.IPAddress]::Loopback, 0)); `$l.Listen(4)
 `$held = foreach (`$i in 1..2) { `$c = [System.Net.Sockets.Socket]::new('InterNetwork', 'Stream', 'Tcp'); `$c.Connect(`$l.LocalEndPoint); `$s = `$l.Accept(); `$c.Close(); `$s }
 Set-Content -Path '$($portFile.FullName)' -Value `$l.LocalEndPoint.Port
-Start-Sleep -Seconds 120
+Start-Sleep -Seconds 3600
 "@)
         try {
             $deadline = [DateTime]::UtcNow.AddSeconds(30)
@@ -233,7 +233,7 @@ Describe 'Get-TcpConnection' {
 
     It 'lists another network namespace' -Skip:(-not $script:IsRoot) {
         $hostNs = (Get-Item /proc/self/ns/net).LinkTarget
-        $ns = Start-Process unshare -ArgumentList '-n', 'sleep', '60' -PassThru
+        $ns = Start-Process unshare -ArgumentList '-n', 'sleep', '3600' -PassThru
         try {
             Wait-Until { $ns.HasExited -or (Get-Item "/proc/$($ns.Id)/ns/net" -ErrorAction SilentlyContinue).LinkTarget -notin $null, $hostNs } 'unshare -n to enter its namespace'
             $ns.HasExited | Should -BeFalse

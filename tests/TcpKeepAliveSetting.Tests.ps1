@@ -23,7 +23,7 @@ BeforeAll {
     # A private network namespace held by `unshare -n sleep`: its PID is what -NetworkNamespace takes.
     function script:New-PrivateNamespace {
         $hostNs = (Get-Item /proc/self/ns/net).LinkTarget
-        $holder = Start-Process -FilePath unshare -ArgumentList '-n', 'sleep', '120' -PassThru
+        $holder = Start-Process -FilePath unshare -ArgumentList '-n', 'sleep', '3600' -PassThru
         $deadline = [DateTime]::UtcNow.AddSeconds(10)
         while ((Get-Item "/proc/$($holder.Id)/ns/net" -ErrorAction SilentlyContinue).LinkTarget -eq $hostNs -or $holder.HasExited) {
             if ($holder.HasExited -or [DateTime]::UtcNow -gt $deadline) { throw 'unshare -n did not create a namespace in 10 s' }

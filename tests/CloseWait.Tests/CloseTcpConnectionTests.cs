@@ -109,7 +109,7 @@ namespace CloseWait.Tests
 
             try
             {
-                child = Process.Start(new ProcessStartInfo("sleep", "60") { UseShellExecute = false })!;
+                child = Process.Start(new ProcessStartInfo("sleep", "3600") { UseShellExecute = false })!;
             }
             finally
             {

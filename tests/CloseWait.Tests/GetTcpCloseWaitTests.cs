@@ -161,7 +161,7 @@ namespace CloseWait.Tests
             TestNative.SetInheritable(server.SafeHandle, true);
             try
             {
-                child = Process.Start(new ProcessStartInfo("sleep", "60") { UseShellExecute = false })!;
+                child = Process.Start(new ProcessStartInfo("sleep", "3600") { UseShellExecute = false })!;
             }
             finally
             {

@@ -76,7 +76,7 @@ namespace CloseWait.Tests
             TestNative.SetInheritable(shared.SafeHandle, true);
             try
             {
-                child = Process.Start(new ProcessStartInfo("sleep", "60") { UseShellExecute = false })!;
+                child = Process.Start(new ProcessStartInfo("sleep", "3600") { UseShellExecute = false })!;
             }
             finally
             {

@@ -103,7 +103,7 @@ namespace CloseWait.Tests
 
         public PrivateNetworkNamespace()
         {
-            var psi = new ProcessStartInfo("unshare", "-n sh -c \"ip link set lo up && echo ready && exec sleep 120\"")
+            var psi = new ProcessStartInfo("unshare", "-n sh -c \"ip link set lo up && echo ready && exec sleep 3600\"")
             {
                 RedirectStandardOutput = true,
                 UseShellExecute = false,

@@ -94,7 +94,7 @@ namespace CloseWait.Commands
                 if (!warned && sampler.UnownedSockets > 0 && sampler.InaccessibleProcesses > 0)
                 {
                     warned = true;
-                    WriteWarning(ConnectionLister.OwnerWarning(sampler.UnownedSockets, sampler.InaccessibleProcesses));
+                    WriteWarning(HostWarning.Text(this, ConnectionLister.OwnerWarning(sampler.UnownedSockets, sampler.InaccessibleProcesses)));
                 }
 
                 if ((Count is int count && n >= count) || (end is TimeSpan last && at >= last))

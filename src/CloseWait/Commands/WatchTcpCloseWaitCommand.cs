@@ -46,6 +46,7 @@ namespace CloseWait.Commands
                 return;
             }
 
+            NamespaceScanReporter.Validate(this, AllNetworkNamespaces, NetworkNamespace);
             var filter = BuildFilter();
             var query = BuildQuery(filter);
             CloseWaitSampler sampler;
@@ -71,9 +72,13 @@ namespace CloseWait.Commands
                 TimeSpan at = clock.Elapsed;
                 var readWatch = Stopwatch.StartNew();
                 System.Collections.Generic.List<TcpConnection> sample;
+                // -AllNetworkNamespaces: every sample scans the namespaces anew (containers come and go).
+                var scan = AllNetworkNamespaces ? new NamespaceScanReporter(this) : null;
+                query.Progress = scan?.Progress;
                 try
                 {
                     sample = sampler.Read(StopToken);
+                    scan?.Complete();
                 }
                 catch (OperationCanceledException)
                 {

@@ -46,9 +46,13 @@ AfterAll {
 
 Describe 'Stop-Process from every output type that names a process' {
     It '<kind> binds -Id with the owner locally, nothing after remoting' -ForEach @(
-        @{ Kind = 'Diagnosis' }, @{ Kind = 'Event' }, @{ Kind = 'Summary' }, @{ Kind = 'Closed' }
+        @{ Kind = 'Diagnosis' }, @{ Kind = 'Event' }, @{ Kind = 'Summary' }, @{ Kind = 'Closed' }, @{ Kind = 'Owner' }
     ) {
-        $local = if ($Kind -eq 'Summary') { $outputs.Summary.ByProcess | Where-Object ProcessId -eq $PID } else { $outputs[$Kind] }
+        $local = switch ($Kind) {
+            'Summary' { $outputs.Summary.ByProcess | Where-Object ProcessId -eq $PID }
+            'Owner' { $outputs.Event.Connection.Owners }
+            default { $outputs[$Kind] }
+        }
         @($local).Count | Should -Be 1
         $local.ProcessName | Should -Not -BeNullOrEmpty
 
@@ -57,7 +61,11 @@ Describe 'Stop-Process from every output type that names a process' {
         Should -Invoke Stop-Process -Times 1 -Exactly -ParameterFilter { $Id -contains $PID -and -not $Name }
         Should -Invoke Stop-Process -Times 0 -Exactly -ParameterFilter { $Name }
 
-        $remote = if ($Kind -eq 'Summary') { (ConvertTo-Remote $outputs.Summary).ByProcess | Where-Object ProcessId -eq $PID } else { ConvertTo-Remote $local }
+        $remote = switch ($Kind) {
+            'Summary' { (ConvertTo-Remote $outputs.Summary).ByProcess | Where-Object ProcessId -eq $PID }
+            'Owner' { (ConvertTo-Remote $outputs.Event).Connection.Owners }
+            default { ConvertTo-Remote $local }
+        }
         @($remote).Count | Should -Be 1
         $remote.ProcessId | Should -Be $PID
         $remote.Id | Should -BeNullOrEmpty

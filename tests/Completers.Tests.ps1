@@ -73,6 +73,8 @@ Describe 'Argument completers' {
         It 'offers the `ip netns` names on <command>' -ForEach @(
             @{ Command = 'Get-TcpConnection' }, @{ Command = 'Get-TcpCloseWait' }, @{ Command = 'Get-TcpConnectionSummary' }
             @{ Command = 'Get-TcpKeepAliveSetting' }, @{ Command = 'Set-TcpKeepAliveSetting' }, @{ Command = 'Test-TcpKeepAliveSetting' }
+            @{ Command = 'Test-TcpCloseWait' }, @{ Command = 'Watch-TcpCloseWait' }, @{ Command = 'Close-TcpConnection' }
+            @{ Command = 'Get-TcpPortUsage' }, @{ Command = 'Get-TcpTimeWaitSetting' }, @{ Command = 'Set-TcpTimeWaitSetting' }
         ) {
             $r = Get-Completion "$Command -NetworkNamespace closewait-compl-"
             $r.CompletionText | Should -Contain $nsName

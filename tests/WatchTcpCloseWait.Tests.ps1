@@ -272,7 +272,11 @@ Describe 'Watch-TcpCloseWait output' {
         $d = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($events[0]))
         $d.PSObject.TypeNames | Should -Contain 'Deserialized.CloseWait.TcpCloseWaitEvent'
         $d.Event | Should -Be 'Entered'
-        $d.Id | Should -Be $PID
+        # A PID names a process only on the host that listed it: after remoting Id is $null, so
+        # Stop-Process on the caller binds nothing (tests/OutputSafety.Tests.ps1).
+        $d.ProcessId | Should -Be $PID
+        $d.Id | Should -BeNullOrEmpty
+        $d.ProcessName | Should -Be $events[0].ProcessName
         $d.Connection.LocalPort | Should -Be $stuck.Port
         ($d | Out-String -Width 80) | Should -Match "Entered $PID/"
     }

@@ -109,10 +109,15 @@ namespace CloseWait.Tests
             Assert.Equal(("web01", Boot, (ulong?)4026531833UL, "10.1.2.3"), (c.ComputerName, c.BootId, c.NetworkNamespaceId, c.ReachedAs));
         }
 
-        [Fact]
-        public void EveryPublicPropertyButIdAndProcessNameCrossesRemoting()
+        [Theory]
+        [InlineData(typeof(TcpConnection))]
+        [InlineData(typeof(TcpCloseWaitDiagnosis))]
+        [InlineData(typeof(TcpCloseWaitEvent))]
+        [InlineData(typeof(TcpCloseResult))]
+        [InlineData(typeof(TcpProcessSummary))]
+        public void EveryPublicPropertyButIdAndProcessNameCrossesRemoting(Type type)
         {
-            // A property added to TcpConnection and not to the serialization set would silently not cross.
+            // A property added to the type and not to its serialization set would silently not cross.
             var dir = new System.IO.DirectoryInfo(AppContext.BaseDirectory);
             while (dir != null && !System.IO.File.Exists(System.IO.Path.Combine(dir.FullName, "src/CloseWait/CloseWait.Types.ps1xml")))
             {
@@ -122,10 +127,10 @@ namespace CloseWait.Tests
             Assert.NotNull(dir);
             string types = System.IO.Path.Combine(dir!.FullName, "src/CloseWait/CloseWait.Types.ps1xml");
             var set = XDocument.Load(types).Descendants("Type")
-                .Single(t => (string?)t.Element("Name") == "CloseWait.TcpConnection")
+                .Single(t => (string?)t.Element("Name") == type.FullName)
                 .Descendants("PropertySet").Single(p => (string?)p.Element("Name") == "PropertySerializationSet")
                 .Descendants("Name").Select(n => n.Value).ToHashSet();
-            var expected = typeof(TcpConnection).GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            var expected = type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
                 .Select(p => p.Name).Where(n => n != "Id" && n != "ProcessName").ToHashSet();
             Assert.Empty(expected.Except(set));
             Assert.DoesNotContain("Id", set);

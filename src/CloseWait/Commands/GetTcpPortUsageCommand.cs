@@ -1,3 +1,6 @@
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
 using System.Management.Automation;
 using System.Threading;
 using CloseWait.Platform;
@@ -21,51 +24,52 @@ namespace CloseWait.Commands
         [ValidateRange(1, 65535)]
         public int[]? RemotePort { get; set; }
 
+        /// <summary>Linux: every network namespace in use on the host, each with its own port range and sockets.</summary>
+        [Parameter]
+        public SwitchParameter AllNetworkNamespaces { get; set; }
+
         protected override void ProcessRecord()
         {
+            if (AllNetworkNamespaces)
+            {
+                ReportAllNamespaces();
+                return;
+            }
+
             var setting = TryRead();
             if (setting == null)
             {
                 return;
             }
 
-            var builder = new PortUsageBuilder(setting);
             try
             {
-                // Three kernel-filtered dumps, no owner walk: the listeners; outbound sockets, local
-                // port inside the range (and -RemotePort); TIME_WAIT on listening ports.
-                var listening = new System.Collections.Generic.HashSet<int>();
-                foreach (var c in Read(new SocketQuery { States = new[] { TcpState.Listen } }))
-                {
-                    listening.Add(c.LocalPort);
-                    builder.Add(c);
-                }
-
-                if (setting.PortRangeStart is int start && setting.PortRangeEnd is int end)
-                {
-                    foreach (var c in Read(new SocketQuery { States = NotListening, LocalPortRange = (start, end), RemotePorts = RemotePort }))
-                    {
-                        if (!listening.Contains(c.LocalPort))
-                        {
-                            builder.Add(c);
-                        }
-                    }
-                }
-
-                if (listening.Count > 0)
-                {
-                    foreach (var c in Read(new SocketQuery { States = new[] { TcpState.TimeWait }, LocalPorts = listening, RemotePorts = RemotePort }))
-                    {
-                        if (listening.Contains(c.LocalPort))
-                        {
-                            builder.Add(c);
-                        }
-                    }
-                }
+                Report(setting, TargetNamespace, null);
             }
             catch (CloseWaitException e)
             {
                 WriteError(e.ToErrorRecord());
+            }
+            catch (System.OperationCanceledException)
+            {
+            }
+        }
+
+        /// <summary>
+        /// Each namespace's ports count against its own range (ip_local_port_range is per namespace),
+        /// so each is read and grouped on its own; one that vanishes is skipped with one warning.
+        /// </summary>
+        private void ReportAllNamespaces()
+        {
+            NamespaceScanReporter.Validate(this, true, NetworkNamespace);
+            List<NetworkNamespaceEntry> entries;
+            try
+            {
+                entries = PlatformServices.ListNetworkNamespaces(_stop.Token);
+            }
+            catch (CloseWaitException e)
+            {
+                ThrowTerminatingError(e.ToErrorRecord());
                 return;
             }
             catch (System.OperationCanceledException)
@@ -73,8 +77,74 @@ namespace CloseWait.Commands
                 return;
             }
 
+            var vanished = new List<string>();
+            foreach (var ns in entries)
+            {
+                try
+                {
+                    var setting = Store.Read(ns.Spec);
+                    setting.NetworkNamespace = ns.Spec;
+                    Report(setting, ns.Spec, ns.Inode);
+                }
+                catch (CloseWaitException e) when (ns.Spec != null && (e.ErrorId == "NetworkNamespaceNotFound" || e.ErrorId == ErrorIds.NetworkNamespaceGone))
+                {
+                    vanished.Add(ns.Spec);
+                }
+                catch (CloseWaitException e)
+                {
+                    WriteError(e.ToErrorRecord());
+                }
+                catch (System.OperationCanceledException)
+                {
+                    return;
+                }
+            }
+
+            if (vanished.Count > 0)
+            {
+                WriteWarning(HostWarning.Text(this, string.Format(CultureInfo.InvariantCulture,
+                    "{0} network namespace(s) vanished during the scan (their last process exited) and were skipped: {1}.", vanished.Count, string.Join(", ", vanished.Take(10)))));
+            }
+        }
+
+        /// <summary>The rows of one network namespace (<paramref name="ns"/>, null for the caller's).</summary>
+        private void Report(TcpTimeWaitSetting setting, string? ns, ulong? inode)
+        {
+            var builder = new PortUsageBuilder(setting);
+            // Three kernel-filtered dumps, no owner walk: the listeners; outbound sockets, local
+            // port inside the range (and -RemotePort); TIME_WAIT on listening ports.
+            var listening = new System.Collections.Generic.HashSet<int>();
+            foreach (var c in Read(new SocketQuery { States = new[] { TcpState.Listen } }, ns))
+            {
+                listening.Add(c.LocalPort);
+                builder.Add(c);
+            }
+
+            if (setting.PortRangeStart is int start && setting.PortRangeEnd is int end)
+            {
+                foreach (var c in Read(new SocketQuery { States = NotListening, LocalPortRange = (start, end), RemotePorts = RemotePort }, ns))
+                {
+                    if (!listening.Contains(c.LocalPort))
+                    {
+                        builder.Add(c);
+                    }
+                }
+            }
+
+            if (listening.Count > 0)
+            {
+                foreach (var c in Read(new SocketQuery { States = new[] { TcpState.TimeWait }, LocalPorts = listening, RemotePorts = RemotePort }, ns))
+                {
+                    if (listening.Contains(c.LocalPort))
+                    {
+                        builder.Add(c);
+                    }
+                }
+            }
+
             foreach (var row in builder.Build())
             {
+                row.NetworkNamespaceId = inode;
                 WriteObject(row);
             }
         }
@@ -83,10 +153,10 @@ namespace CloseWait.Commands
             (TcpState[])System.Enum.GetValues(typeof(TcpState)), s => s != TcpState.Listen));
 
         /// <summary>One dump without tcp_info; the kernel's port filters are hints some tables skip, so -RemotePort is applied again.</summary>
-        private System.Collections.Generic.IEnumerable<TcpConnection> Read(SocketQuery query)
+        private IEnumerable<TcpConnection> Read(SocketQuery query, string? ns)
         {
             query.IncludeDetails = false;
-            query.NetworkNamespace = TargetNamespace;
+            query.NetworkNamespace = ns;
             foreach (var c in PlatformServices.SocketTable.Read(query, _stop.Token))
             {
                 if (c.State == TcpState.Listen || RemotePort == null || System.Array.IndexOf(RemotePort, c.RemotePort) >= 0)

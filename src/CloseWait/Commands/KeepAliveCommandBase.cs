@@ -94,8 +94,8 @@ namespace CloseWait.Commands
 
             if (vanished.Count > 0)
             {
-                WriteWarning(string.Format(CultureInfo.InvariantCulture,
-                    "{0} network namespace(s) vanished during the scan (their last process exited) and were skipped: {1}.", vanished.Count, string.Join(", ", vanished.Take(10))));
+                WriteWarning(HostWarning.Text(this, string.Format(CultureInfo.InvariantCulture,
+                    "{0} network namespace(s) vanished during the scan (their last process exited) and were skipped: {1}.", vanished.Count, string.Join(", ", vanished.Take(10)))));
             }
 
             return settings;

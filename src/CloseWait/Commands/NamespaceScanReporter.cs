@@ -16,11 +16,11 @@ namespace CloseWait.Commands
     {
         private const int ActivityId = 14;
         private static readonly long QuietMilliseconds = 300;
-        private readonly Cmdlet _cmdlet;
+        private readonly PSCmdlet _cmdlet;
         private readonly Stopwatch _watch = Stopwatch.StartNew();
         private bool _shown;
 
-        internal NamespaceScanReporter(Cmdlet cmdlet)
+        internal NamespaceScanReporter(PSCmdlet cmdlet)
         {
             _cmdlet = cmdlet;
             Progress = new NamespaceScanProgress(Report);
@@ -82,9 +82,9 @@ namespace CloseWait.Commands
             var vanished = Progress.Vanished;
             if (vanished.Count > 0)
             {
-                _cmdlet.WriteWarning(string.Format(CultureInfo.InvariantCulture,
+                _cmdlet.WriteWarning(HostWarning.Text(_cmdlet, string.Format(CultureInfo.InvariantCulture,
                     "{0} network namespace(s) vanished during the scan (their last process exited) and were skipped: {1}.",
-                    vanished.Count, string.Join(", ", vanished.Take(10))));
+                    vanished.Count, string.Join(", ", vanished.Take(10)))));
             }
         }
     }

@@ -169,12 +169,12 @@ namespace CloseWait.Commands
 
             if (change.FinWait2Timeout != null)
             {
-                WriteWarning("FinWait2Timeout (tcp_fin_timeout) bounds how long an orphaned connection waits in FIN_WAIT_2; it does not shorten TIME_WAIT, which Linux keeps for 60 s. To open more connections to one destination, widen -PortRange, set -TimeWaitReuse 1, or reuse connections.");
+                WriteWarning(HostWarning.Text(this, "FinWait2Timeout (tcp_fin_timeout) bounds how long an orphaned connection waits in FIN_WAIT_2; it does not shorten TIME_WAIT, which Linux keeps for 60 s. To open more connections to one destination, widen -PortRange, set -TimeWaitReuse 1, or reuse connections."));
             }
 
             if (Store.AppliesAtRestart)
             {
-                WriteWarning($"{Store.Platform} applies these settings at boot: restart the computer for them to take effect.");
+                WriteWarning(HostWarning.Text(this, $"{Store.Platform} applies these settings at boot: restart the computer for them to take effect."));
             }
 
             if (PassThru)

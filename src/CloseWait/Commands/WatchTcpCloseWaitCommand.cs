@@ -47,6 +47,7 @@ namespace CloseWait.Commands
                 return;
             }
 
+            NamespaceScanReporter.Validate(this, AllNetworkNamespaces, NetworkNamespace);
             var filter = BuildFilter();
             var query = BuildQuery(filter);
             CloseWaitSampler sampler;
@@ -72,9 +73,13 @@ namespace CloseWait.Commands
                 TimeSpan at = clock.Elapsed;
                 var readWatch = Stopwatch.StartNew();
                 List<TcpConnection> sample;
+                // -AllNetworkNamespaces: every sample scans the namespaces anew (containers come and go).
+                var scan = AllNetworkNamespaces ? new NamespaceScanReporter(this) : null;
+                query.Progress = scan?.Progress;
                 try
                 {
                     sample = sampler.Read(StopToken);
+                    scan?.Complete();
                 }
                 catch (OperationCanceledException)
                 {
@@ -95,7 +100,7 @@ namespace CloseWait.Commands
                 if (!warned && sampler.UnownedSockets > 0 && sampler.InaccessibleProcesses > 0)
                 {
                     warned = true;
-                    WriteWarning(ConnectionLister.OwnerWarning(sampler.UnownedSockets, sampler.InaccessibleProcesses));
+                    WriteWarning(HostWarning.Text(this, ConnectionLister.OwnerWarning(sampler.UnownedSockets, sampler.InaccessibleProcesses)));
                 }
 
                 if ((Count is int count && n >= count) || (end is TimeSpan last && at >= last))

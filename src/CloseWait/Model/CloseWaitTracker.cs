@@ -120,6 +120,7 @@ namespace CloseWait
                 Connection = c,
                 Duration = duration,
                 NetworkNamespace = c.NetworkNamespace,
+                NetworkNamespaceId = c.NetworkNamespaceId,
             };
 
         private void ObserveGrowth(DateTime time, List<TcpCloseWaitEvent> events)
@@ -226,6 +227,7 @@ namespace CloseWait
                 Count = count,
                 RatePerMinute = rate is double r ? Math.Round(r, 1) : (double?)null,
                 NetworkNamespace = tally.NetworkNamespace,
+                NetworkNamespaceId = tally.NetworkNamespaceId,
             };
 
             if (tally.ProcessId is int pid && _descriptors != null)
@@ -292,6 +294,7 @@ namespace CloseWait
                 ProcessId = first.ProcessId;
                 ProcessName = first.ProcessName;
                 NetworkNamespace = first.NetworkNamespace;
+                NetworkNamespaceId = first.NetworkNamespaceId;
                 SharedLocalPort = first.LocalPort;
             }
 
@@ -300,6 +303,8 @@ namespace CloseWait
             internal string? ProcessName { get; private set; }
 
             internal string? NetworkNamespace { get; }
+
+            internal ulong? NetworkNamespaceId { get; }
 
             internal int? SharedLocalPort { get; private set; }
 

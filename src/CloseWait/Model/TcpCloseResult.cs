@@ -38,6 +38,9 @@ namespace CloseWait
 
         public int? ProcessId { get; }
 
+        /// <summary>Same as ProcessId, so that Stop-Process binds -Id (the owner) and never -Name (every process of that name).</summary>
+        public int? Id => ProcessId;
+
         public string? ProcessName { get; }
 
         public ulong? Cookie { get; }

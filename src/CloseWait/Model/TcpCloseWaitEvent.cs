@@ -68,6 +68,9 @@ namespace CloseWait
         /// <summary>The network namespace watched when not the caller's own; $null for the caller's.</summary>
         public string? NetworkNamespace { get; internal set; }
 
+        /// <summary>Linux: the inode of the socket's (Growing: the process's first socket's) network namespace.</summary>
+        public ulong? NetworkNamespaceId { get; internal set; }
+
         public override string ToString() => $"{Time:HH:mm:ss} {Event} {ProcessId}/{ProcessName} {Connection}";
     }
 }

@@ -67,6 +67,9 @@ namespace CloseWait
         /// <summary>The network namespace read when not the caller's own.</summary>
         public string? NetworkNamespace { get; internal set; }
 
+        /// <summary>Linux, with -AllNetworkNamespaces: the inode of the network namespace counted (each has its own ports and range).</summary>
+        public ulong? NetworkNamespaceId { get; internal set; }
+
         public override string ToString() =>
             Direction == "Outbound"
                 ? $"{LocalAddress} -> {TcpConnection.FormatEndpoint(RemoteAddress ?? string.Empty, RemotePort ?? 0)}: {InUse} of {RangeSize} ports ({PercentUsed}%), {TimeWait} in TIME_WAIT"

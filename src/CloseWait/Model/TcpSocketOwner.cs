@@ -12,6 +12,9 @@ namespace CloseWait
 
         public int ProcessId { get; }
 
+        /// <summary>Same as ProcessId, so that $c.Owners | Stop-Process binds -Id (that process) and never -Name (every process of that name).</summary>
+        public int Id => ProcessId;
+
         public string? ProcessName { get; }
 
         /// <summary>The descriptor number in that process; $null where the platform does not say.</summary>

@@ -15,35 +15,11 @@ namespace CloseWait.Commands
         protected override void BeginProcessing()
         {
             base.BeginProcessing();
-            try
-            {
-                Store = PlatformServices.KeepAliveStore;
-            }
-            catch (CloseWaitException e)
-            {
-                ThrowTerminatingError(e.ToErrorRecord());
-            }
+            Store = OpenStore(() => PlatformServices.KeepAliveStore);
         }
 
         /// <summary>Reads the setting, or writes the failure as a non-terminating error and returns null.</summary>
-        internal TcpKeepAliveSetting? TryRead()
-        {
-            try
-            {
-                var refused = RefuseNamespaceHere();
-                if (refused != null)
-                {
-                    throw refused;
-                }
-
-                return Store.Read(TargetNamespace);
-            }
-            catch (CloseWaitException e)
-            {
-                WriteError(e.ToErrorRecord());
-                return null;
-            }
-        }
+        internal TcpKeepAliveSetting? TryRead() => TryRead(Store.Read);
 
         /// <summary>
         /// -AllNetworkNamespaces (Get- and Test-): the setting of every network namespace in use on

@@ -1,3 +1,4 @@
+using System;
 using System.Management.Automation;
 using CloseWait.Commands.Completers;
 using CloseWait.Platform;
@@ -29,6 +30,40 @@ namespace CloseWait.Commands
         /// <summary>Off Linux a namespace cannot be honoured: the error for this record, else null.</summary>
         internal CloseWaitException? RefuseNamespaceHere() =>
             TargetNamespace != null && !PlatformServices.IsLinux ? PlatformServices.NetworkNamespaceNotSupported(TargetNamespace) : null;
+
+        /// <summary>The platform's store for this command; a platform without one stops the command with its error.</summary>
+        internal TStore OpenStore<TStore>(Func<TStore> open) where TStore : class
+        {
+            try
+            {
+                return open();
+            }
+            catch (CloseWaitException e)
+            {
+                ThrowTerminatingError(e.ToErrorRecord());
+                return null!; // not reached: ThrowTerminatingError throws
+            }
+        }
+
+        /// <summary>Reads the setting of <see cref="TargetNamespace"/>, or writes the failure as a non-terminating error and returns null.</summary>
+        internal TSetting? TryRead<TSetting>(Func<string?, TSetting> read) where TSetting : class
+        {
+            try
+            {
+                var refused = RefuseNamespaceHere();
+                if (refused != null)
+                {
+                    throw refused;
+                }
+
+                return read(TargetNamespace);
+            }
+            catch (CloseWaitException e)
+            {
+                WriteError(e.ToErrorRecord());
+                return null;
+            }
+        }
 
         protected override void BeginProcessing()
         {

@@ -1,4 +1,3 @@
-using System.Management.Automation;
 using CloseWait.Platform;
 
 namespace CloseWait.Commands
@@ -11,34 +10,10 @@ namespace CloseWait.Commands
         protected override void BeginProcessing()
         {
             base.BeginProcessing();
-            try
-            {
-                Store = PlatformServices.TimeWaitStore;
-            }
-            catch (CloseWaitException e)
-            {
-                ThrowTerminatingError(e.ToErrorRecord());
-            }
+            Store = OpenStore(() => PlatformServices.TimeWaitStore);
         }
 
         /// <summary>Reads the setting, or writes the failure as a non-terminating error and returns null.</summary>
-        internal TcpTimeWaitSetting? TryRead()
-        {
-            try
-            {
-                var refused = RefuseNamespaceHere();
-                if (refused != null)
-                {
-                    throw refused;
-                }
-
-                return Store.Read(TargetNamespace);
-            }
-            catch (CloseWaitException e)
-            {
-                WriteError(e.ToErrorRecord());
-                return null;
-            }
-        }
+        internal TcpTimeWaitSetting? TryRead() => TryRead(Store.Read);
     }
 }

@@ -24,21 +24,35 @@ namespace CloseWait.Commands.Completers
                 return results;
             }
 
-            foreach (string name in LinuxNetworkNamespaceCandidates.Names())
+            foreach (var (name, path) in LinuxNamespaceScan.NetnsNames())
             {
                 if (CompletionText.Matches(name, wordToComplete))
                 {
-                    results.Add(CompletionText.Result(name, $"{name} ({LinuxNetworkNamespaceCandidates.NamedDirectory}/{name})"));
+                    results.Add(CompletionText.Result(name, $"{name} ({path})"));
                 }
             }
 
-            foreach (var entry in LinuxNetworkNamespaceCandidates.OtherNamespaceProcesses())
+            // One process per other namespace (a container's), the lowest PID: the scan -AllNetworkNamespaces uses.
+            try
             {
-                string pid = entry.Key.ToString(CultureInfo.InvariantCulture);
-                if (CompletionText.Matches(pid, wordToComplete))
+                foreach (var ns in LinuxNamespaceScan.Enumerate(default))
                 {
-                    results.Add(CompletionText.Result(pid, $"{pid} {ProcessName(entry.Key)} ({entry.Value})"));
+                    if (ns.IsOwn || ns.ProcessIds.Count == 0)
+                    {
+                        continue;
+                    }
+
+                    int first = ns.ProcessIds[0];
+                    string pid = first.ToString(CultureInfo.InvariantCulture);
+                    if (CompletionText.Matches(pid, wordToComplete))
+                    {
+                        results.Add(CompletionText.Result(pid, $"{pid} {ProcessName(first)} (net:[{ns.Inode.ToString(CultureInfo.InvariantCulture)}])"));
+                    }
                 }
+            }
+            catch (System.Exception e) when (e is System.IO.IOException || e is System.UnauthorizedAccessException)
+            {
+                // Best effort, as the rest of completion.
             }
 
             // Running containers by name (or id), as -NetworkNamespace accepts them.

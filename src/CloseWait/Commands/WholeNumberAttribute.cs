@@ -45,38 +45,20 @@ namespace CloseWait.Commands
         private object? One(object? item)
         {
             object? value = item is PSObject pso ? pso.BaseObject : item;
-            decimal number;
-            switch (value)
+            if (value == null)
             {
-                case null:
-                    return null;
-                case string s when decimal.TryParse(s.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out number):
-                    break;
-                case byte _:
-                case sbyte _:
-                case short _:
-                case ushort _:
-                case int _:
-                case uint _:
-                case long _:
-                case ulong _:
-                case decimal _:
-                    number = Convert.ToDecimal(value, CultureInfo.InvariantCulture);
-                    break;
-                case double d when !double.IsNaN(d) && !double.IsInfinity(d) && Math.Abs(d) < 1e20:
-                    number = (decimal)d;
-                    break;
-                case float f when !float.IsNaN(f) && !float.IsInfinity(f) && Math.Abs(f) < 1e20f:
-                    number = (decimal)f;
-                    break;
-                default:
-                    // Anything else (an object bound by property name) is left to the binder.
-                    if (value is string || value is double || value is float)
-                    {
-                        throw Refuse($"'{value}' is not a whole number");
-                    }
+                return null;
+            }
 
-                    return item;
+            if (!WholeNumbers.TryRead(value, out decimal number))
+            {
+                // Anything else (an object bound by property name) is left to the binder.
+                if (value is string || value is double || value is float)
+                {
+                    throw Refuse($"'{value}' is not a whole number");
+                }
+
+                return item;
             }
 
             if (number != decimal.Truncate(number))

@@ -242,35 +242,7 @@ namespace CloseWait
         private static decimal Whole(object value, string name, decimal min, decimal max)
         {
             object? raw = value is PSObject p ? p.BaseObject : value;
-            decimal number;
-            bool ok;
-            switch (raw)
-            {
-                case string s:
-                    ok = decimal.TryParse(s.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out number);
-                    break;
-                case byte _:
-                case sbyte _:
-                case short _:
-                case ushort _:
-                case int _:
-                case uint _:
-                case long _:
-                case ulong _:
-                case decimal _:
-                    number = System.Convert.ToDecimal(raw, CultureInfo.InvariantCulture);
-                    ok = true;
-                    break;
-                case double d when !double.IsNaN(d) && !double.IsInfinity(d) && Math.Abs(d) < 1e20 && Math.Floor(d) == d:
-                    number = (decimal)d;
-                    ok = true;
-                    break;
-                default:
-                    number = 0;
-                    ok = false;
-                    break;
-            }
-
+            bool ok = WholeNumbers.TryRead(raw, out decimal number) && number == decimal.Truncate(number);
             if (!ok)
             {
                 throw new FormatException(string.Format(CultureInfo.InvariantCulture, "{0} '{1}' is not a whole number: give a whole number from {2} to {3}.", name, raw, min, max));

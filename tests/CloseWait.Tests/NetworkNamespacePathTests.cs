@@ -115,6 +115,22 @@ namespace CloseWait.Tests
             Assert.Single(_ps.Run("Get-TcpCloseWait -LocalPort $port", vars).ThrowIfFailed().Output);
         }
 
+        /// <summary>
+        /// The scan (-AllNetworkNamespaces, completion, NetworkNamespaceName) reads /run/netns with
+        /// InodeOf: a file there whose bind mount is gone is a plain file, and its inode is no namespace.
+        /// </summary>
+        [Theory]
+        [InlineData("file")]
+        [InlineData("directory")]
+        [InlineData("device")]
+        public void InodeOfIsNullForWhatIsNotANamespaceFile(string kind)
+        {
+            Assert.Null(CloseWait.Platform.Linux.LinuxNetworkNamespace.InodeOf(NotANamespace(kind)));
+            ulong? own = CloseWait.Platform.Linux.LinuxNetworkNamespace.OwnInode();
+            Assert.NotNull(own);
+            Assert.Equal(own, CloseWait.Platform.Linux.LinuxNetworkNamespace.InodeOf("/proc/thread-self/ns/net"));
+        }
+
         [Fact]
         public void ANetworkNamespaceFileStillWorks()
         {

@@ -202,8 +202,12 @@ namespace CloseWait.Platform.Linux
                 $"The network namespace '{target.Spec}' was not found.", target.Spec);
         }
 
-        /// <summary>The inode of the network namespace a path names (/proc/&lt;pid&gt;/ns/net, /run/netns/name); null when it cannot be opened.</summary>
-        internal static ulong? InodeOf(string path)
+        /// <summary>
+        /// The inode of the network namespace a path names (/proc/&lt;pid&gt;/ns/net, /run/netns/name);
+        /// null when it cannot be opened or is not a namespace file (a /run/netns file whose bind
+        /// mount is gone is an empty file on tmpfs: its inode names no namespace).
+        /// </summary>
+        internal static unsafe ulong? InodeOf(string path)
         {
             // /proc/<pid>/ns/net is a magic link whose text is "net:[inode]"; a bind mount (/run/netns) is not a link.
             if (ParseNamespaceLink(ReadLink(path)) is ulong fromLink)
@@ -219,6 +223,21 @@ namespace CloseWait.Platform.Linux
 
             try
             {
+                var abi = Interop.LinuxAbi.Current;
+                if (abi == null)
+                {
+                    return null;
+                }
+
+                var statfs = new byte[abi.StatfsSize];
+                fixed (byte* buf = statfs)
+                {
+                    if (Interop.Libc.fstatfs(fd, buf) != 0 || abi.StatfsType(statfs) != Interop.Libc.NSFS_MAGIC)
+                    {
+                        return null;
+                    }
+                }
+
                 return InodeOfDescriptor(fd);
             }
             finally

@@ -133,6 +133,34 @@ namespace CloseWait.Tests
             Assert.Equal(1, secondServer.Receive(new byte[1]));
         }
 
+        /// <summary>
+        /// An accepted socket listed without a cookie (as from /proc/net/tcp) that has since closed:
+        /// a lookup on its addresses now finds the listener it came from, which is not a new socket
+        /// on those addresses, so Abort says AlreadyGone as the cookie path and Shutdown do.
+        /// </summary>
+        [Fact]
+        public void AbortOfAnInodeOnlyAcceptedSocketWhoseListenerRemainsSaysAlreadyGone()
+        {
+            using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            listener.Listen(4);
+            var serverEnd = (IPEndPoint)listener.LocalEndPoint!;
+            var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            client.Connect(serverEnd);
+            var accepted = listener.Accept();
+            int clientPort = ((IPEndPoint)client.LocalEndPoint!).Port;
+            var vars = Vars(("port", serverEnd.Port), ("cport", clientPort));
+            var listed = Assert.Single(_ps.Run("Get-TcpConnection -State Established -LocalPort $port -RemotePort $cport", vars).ThrowIfFailed().Objects<TcpConnection>());
+
+            client.LingerState = new LingerOption(true, 0);
+            client.Close();
+            accepted.Close();
+            vars["stale"] = listed;
+            var r = _ps.Run($"$x = {string.Format(Roundtrip, "$stale")}; $x.Cookie = $null; $x | Close-TcpConnection -Method Abort -Force -PassThru", vars).ThrowIfFailed();
+            Assert.Equal(TcpCloseStatus.AlreadyGone, Assert.Single(r.Objects<TcpCloseResult>()).Status);
+            Assert.Empty(r.Warnings);
+        }
+
         [Fact]
         public void ShutdownOfAnInodeOnlyRecordWhoseSocketIsGoneSaysAlreadyGoneNotRunAsRoot()
         {

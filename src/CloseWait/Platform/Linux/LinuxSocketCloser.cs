@@ -90,7 +90,7 @@ namespace CloseWait.Platform.Linux
                 }
 
                 now = Lookup(netlink, c, NoCookie);
-                if (now == null || now.Cookie == null)
+                if (now == null || now.Cookie == null || IsListenerOf(now, c))
                 {
                     return Gone();
                 }
@@ -137,13 +137,16 @@ namespace CloseWait.Platform.Linux
         private static CloseOutcome GoneOrReplaced(LinuxNetlinkSocket netlink, TcpConnection c)
         {
             var now = Lookup(netlink, c, NoCookie);
-            if (now == null || (now.State == TcpState.Listen && c.State != TcpState.Listen))
+            if (now == null || IsListenerOf(now, c))
             {
                 return Gone();
             }
 
             return Replaced(now);
         }
+
+        /// <summary>A lookup on an accepted socket's addresses finds its listener once it is gone: that is no new socket on them.</summary>
+        private static bool IsListenerOf(TcpConnection now, TcpConnection c) => now.State == TcpState.Listen && c.State != TcpState.Listen;
 
         private CloseOutcome ShutDown(TcpConnection c, CancellationToken cancellationToken)
         {
@@ -200,7 +203,7 @@ namespace CloseWait.Platform.Linux
                 }
 
                 var now = Lookup(netlink, c, NoCookie);
-                if (now == null || (now.State == TcpState.Listen && c.State != TcpState.Listen))
+                if (now == null || IsListenerOf(now, c))
                 {
                     return Gone();
                 }

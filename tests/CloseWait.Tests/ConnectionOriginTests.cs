@@ -77,7 +77,7 @@ namespace CloseWait.Tests
         [InlineData("net:[12x]", null)]
         [InlineData("net:[4026531833", null)]
         public void TheNamespaceLinkGivesItsInode(string link, ulong? inode) =>
-            Assert.Equal(inode, LinuxHostIdentity.ParseNamespaceLink(link));
+            Assert.Equal(inode, LinuxNetworkNamespace.ParseNamespaceLink(link));
 
         [Fact]
         public void TheCommandThatClosesItThereNamesTheHostTheCallerReachedAndTheSocket()

@@ -1,7 +1,5 @@
 using System;
-using System.Globalization;
 using System.IO;
-using System.Text;
 
 namespace CloseWait.Platform.Linux
 {
@@ -36,8 +34,8 @@ namespace CloseWait.Platform.Linux
             try
             {
                 return networkNamespace == null
-                    ? ReadNamespaceLink("/proc/self/ns/net")
-                    : LinuxNetworkNamespace.Run(networkNamespace, () => ReadNamespaceLink("/proc/thread-self/ns/net"));
+                    ? InodeOfLink("/proc/self/ns/net")
+                    : LinuxNetworkNamespace.Run(networkNamespace, () => InodeOfLink("/proc/thread-self/ns/net"));
             }
             catch (CloseWaitException)
             {
@@ -45,29 +43,6 @@ namespace CloseWait.Platform.Linux
             }
         }
 
-        /// <summary>"net:[4026531840]" (what /proc/*/ns/net links to) into its inode.</summary>
-        internal static ulong? ParseNamespaceLink(string link)
-        {
-            const string Prefix = "net:[";
-            if (!link.StartsWith(Prefix, StringComparison.Ordinal) || !link.EndsWith("]", StringComparison.Ordinal))
-            {
-                return null;
-            }
-
-            string digits = link.Substring(Prefix.Length, link.Length - Prefix.Length - 1);
-            return ulong.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out ulong inode) ? inode : (ulong?)null;
-        }
-
-        private static unsafe ulong? ReadNamespaceLink(string path)
-        {
-            byte[] name = Encoding.ASCII.GetBytes(path + "\0");
-            var link = new byte[64];
-            fixed (byte* p = name)
-            fixed (byte* l = link)
-            {
-                long n = (long)Interop.Libc.readlinkat(Interop.Libc.AT_FDCWD, p, l, (IntPtr)link.Length);
-                return n > 0 ? ParseNamespaceLink(Encoding.ASCII.GetString(link, 0, (int)n)) : null;
-            }
-        }
+        private static ulong? InodeOfLink(string path) => LinuxNetworkNamespace.ParseNamespaceLink(LinuxNetworkNamespace.ReadLink(path));
     }
 }

@@ -210,7 +210,7 @@ namespace CloseWait.Platform.Linux
 
                 return now.Inode != c.Inode ? Replaced(now) : null;
             }
-            catch (Exception e) when (e is NetlinkErrorException || (e is CloseWaitException cw && cw.ErrorId == "SocketDiagUnavailable"))
+            catch (Exception e) when (e is NetlinkErrorException || (e is CloseWaitException cw && cw.ErrorId == ErrorIds.SocketDiagUnavailable))
             {
                 return null;
             }

@@ -28,9 +28,10 @@ $l.Bind([System.Net.IPEndPoint]::new([System.Net.IPAddress]::Loopback, 0)); $l.L
 function Stick { $c = [System.Net.Sockets.Socket]::new('InterNetwork', 'Stream', 'Tcp'); $c.Connect($l.LocalEndPoint); $s = $l.Accept(); $c.Close(); $s }
 $held = [System.Collections.Generic.List[object]]::new()
 if ($Mode -eq 'EnterLeave') {
-    Set-Content -Path $PortFile -Value $l.LocalEndPoint.Port
     $s = Stick
     $stuck = [System.Diagnostics.Stopwatch]::StartNew()
+    # The port is told once the socket is in CLOSE_WAIT: a watch started then sees it at its first sample.
+    Set-Content -Path $PortFile -Value $l.LocalEndPoint.Port
     Start-Sleep -Seconds 4
     $s.Close()
     $stuck.Stop()

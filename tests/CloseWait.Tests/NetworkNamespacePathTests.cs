@@ -132,6 +132,23 @@ namespace CloseWait.Tests
         }
 
         [Fact]
+        public void WithoutStatxTheDescriptorLinkGivesTheSameInode()
+        {
+            int fd = Interop.Libc.open("/proc/thread-self/ns/net", Interop.Libc.O_RDONLY | Interop.Libc.O_CLOEXEC);
+            Assert.True(fd >= 0);
+            try
+            {
+                ulong? own = CloseWait.Platform.Linux.LinuxNetworkNamespace.OwnInode();
+                Assert.NotNull(own);
+                Assert.Equal(own, CloseWait.Platform.Linux.LinuxNetworkNamespace.InodeOfDescriptorLink(fd));
+            }
+            finally
+            {
+                Interop.Libc.close(fd);
+            }
+        }
+
+        [Fact]
         public void ANetworkNamespaceFileStillWorks()
         {
             var r = RunBounded("Get-TcpKeepAliveSetting -NetworkNamespace /proc/self/ns/net", new Dictionary<string, object?>()).ThrowIfFailed();

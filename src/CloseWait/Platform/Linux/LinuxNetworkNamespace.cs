@@ -367,14 +367,28 @@ namespace CloseWait.Platform.Linux
         {
             byte* buf = stackalloc byte[Interop.Libc.StatxSize];
             byte empty = 0;
-            if (Interop.Libc.statx(fd, &empty, Interop.Libc.AT_EMPTY_PATH, Interop.Libc.STATX_INO, buf) != 0
-                || (*(uint*)buf & Interop.Libc.STATX_INO) == 0)
+            try
             {
-                return null;
+                if (Interop.Libc.statx(fd, &empty, Interop.Libc.AT_EMPTY_PATH, Interop.Libc.STATX_INO, buf) == 0
+                    && (*(uint*)buf & Interop.Libc.STATX_INO) != 0)
+                {
+                    return *(ulong*)(buf + Interop.Libc.StatxInoOffset);
+                }
+            }
+            catch (EntryPointNotFoundException)
+            {
+                // glibc before 2.28 has no statx: fall through to the descriptor's link.
             }
 
-            return *(ulong*)(buf + Interop.Libc.StatxInoOffset);
+            return InodeOfDescriptorLink(fd);
         }
+
+        /// <summary>
+        /// Without statx (glibc before 2.28, Linux before 4.11): /proc/self/fd/N of a namespace
+        /// file opened through /proc/&lt;pid&gt;/ns/net reads "net:[inode]".
+        /// </summary>
+        internal static ulong? InodeOfDescriptorLink(int fd) =>
+            ParseNamespaceLink(ReadLink("/proc/self/fd/" + fd.ToString(CultureInfo.InvariantCulture)));
 
         /// <summary>"net:[4026531833]" → 4026531833; null for anything else.</summary>
         internal static ulong? ParseNamespaceLink(string? link)

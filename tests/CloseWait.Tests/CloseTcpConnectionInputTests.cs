@@ -47,6 +47,29 @@ namespace CloseWait.Tests
         }
 
         [Fact]
+        public void JsonNumbersForStateAndFamilyAreTakenWhenTheyNameAValue()
+        {
+            // ConvertTo-Json of a local connection writes "AddressFamily": 23 and "State": 8.
+            var o = CsvRow();
+            o.Properties.Remove("AddressFamily");
+            o.Properties.Add(new PSNoteProperty("AddressFamily", 23L));
+            o.Properties.Remove("State");
+            o.Properties.Add(new PSNoteProperty("State", 8L));
+            var c = TcpConnectionInput.FromRecord(o);
+            Assert.Equal(AddressFamily.InterNetworkV6, c.AddressFamily);
+            Assert.Equal(TcpState.CloseWait, c.State);
+
+            o.Properties.Remove("State");
+            o.Properties.Add(new PSNoteProperty("State", 99L));
+            Assert.Contains("State '99' is not a TcpState name", Assert.Throws<FormatException>(() => TcpConnectionInput.FromRecord(o)).Message);
+            o.Properties.Remove("State");
+            o.Properties.Add(new PSNoteProperty("State", 8L));
+            o.Properties.Remove("AddressFamily");
+            o.Properties.Add(new PSNoteProperty("AddressFamily", 1L));
+            Assert.Contains("AddressFamily '1' is not a AddressFamily name", Assert.Throws<FormatException>(() => TcpConnectionInput.FromRecord(o)).Message);
+        }
+
+        [Fact]
         public void OwnersSentAsTheirTextAtDepthOneKeepPidAndDescriptor()
         {
             var o = CsvRow(cookie: "4096");

@@ -265,6 +265,20 @@ namespace CloseWait
                 return raw;
             }
 
+            // ConvertTo-Json writes a local object's enums as numbers (without -EnumsAsStrings): a JSON
+            // number, never a string of digits (an edited CSV cell), is taken when it names a value.
+            if (raw is long || raw is int)
+            {
+                long number = System.Convert.ToInt64(raw, CultureInfo.InvariantCulture);
+                bool named = type == typeof(AddressFamily)
+                    ? number == (long)AddressFamily.InterNetwork || number == (long)AddressFamily.InterNetworkV6
+                    : System.Enum.IsDefined(type, System.Enum.ToObject(type, number));
+                if (named)
+                {
+                    return System.Enum.ToObject(type, number);
+                }
+            }
+
             // A deserialized enum is a number whose ToString() is the name.
             string text = (value is PSObject wrapped ? wrapped.ToString() : raw?.ToString() ?? string.Empty).Trim();
             if (text.Length > 0 && (char.IsLetter(text[0]) || text[0] == '_') && text.IndexOf(',') < 0)

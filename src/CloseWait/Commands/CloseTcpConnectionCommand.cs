@@ -203,7 +203,15 @@ namespace CloseWait.Commands
                 string key = c.NetworkNamespace ?? string.Empty;
                 if (!_namespaceInodes.TryGetValue(key, out target))
                 {
-                    target = PlatformServices.NetworkNamespaceInode(c.NetworkNamespace);
+                    try
+                    {
+                        target = PlatformServices.ResolveNamespace(c.NetworkNamespace).Inode;
+                    }
+                    catch (CloseWaitException)
+                    {
+                        target = null; // the spec names nothing now: the closer looks for the listed inode itself
+                    }
+
                     _namespaceInodes[key] = target;
                 }
             }

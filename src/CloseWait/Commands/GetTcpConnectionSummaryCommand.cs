@@ -55,17 +55,13 @@ namespace CloseWait.Commands
 
         protected override void EndProcessing()
         {
-            if (NetworkNamespace != null && !PlatformServices.IsLinux)
-            {
-                ThrowTerminatingError(PlatformServices.NetworkNamespaceNotSupported(NetworkNamespace).ToErrorRecord());
-            }
-
             NamespaceScanReporter.Validate(this, AllNetworkNamespaces, NetworkNamespace);
+            var where = NamespaceScanReporter.Resolve(this, AllNetworkNamespaces ? null : NetworkNamespace);
             var scan = AllNetworkNamespaces ? new NamespaceScanReporter(this) : null;
             var query = new SocketQuery
             {
                 AddressFamily = TcpConnectionCommandBase.ParseFamily(AddressFamily),
-                NetworkNamespace = NetworkNamespace,
+                Namespace = where,
                 AllNetworkNamespaces = AllNetworkNamespaces,
                 Progress = scan?.Progress,
                 IncludeDetails = false,

@@ -156,7 +156,7 @@ namespace CloseWait.Commands
         private IEnumerable<TcpConnection> Read(SocketQuery query, string? ns)
         {
             query.IncludeDetails = false;
-            query.NetworkNamespace = ns;
+            query.Namespace = ns == null ? null : PlatformServices.ResolveNamespace(ns);
             foreach (var c in PlatformServices.SocketTable.Read(query, _stop.Token))
             {
                 if (c.State == TcpState.Listen || RemotePort == null || System.Array.IndexOf(RemotePort, c.RemotePort) >= 0)

@@ -28,6 +28,23 @@ namespace CloseWait.Commands
 
         internal NamespaceScanProgress Progress { get; }
 
+        /// <summary>
+        /// The command boundary's one resolution of -NetworkNamespace (null: the caller's own); a spec
+        /// that names nothing, or any spec off Linux, stops the command with its error.
+        /// </summary>
+        internal static NamespaceIdentity Resolve(PSCmdlet cmdlet, string? networkNamespace)
+        {
+            try
+            {
+                return PlatformServices.ResolveNamespace(networkNamespace);
+            }
+            catch (CloseWaitException e)
+            {
+                cmdlet.ThrowTerminatingError(e.ToErrorRecord());
+                throw; // not reached
+            }
+        }
+
         /// <summary>Throws the terminating error when -AllNetworkNamespaces cannot apply (off Linux, or with -NetworkNamespace).</summary>
         internal static void Validate(PSCmdlet cmdlet, bool all, string? networkNamespace)
         {

@@ -197,18 +197,14 @@ namespace CloseWait.Commands
         /// <summary>What to ask the socket table for; refuses -NetworkNamespace off Linux.</summary>
         internal SocketQuery BuildQuery(ConnectionFilter filter)
         {
-            if (NetworkNamespace != null && !PlatformServices.IsLinux)
-            {
-                ThrowTerminatingError(PlatformServices.NetworkNamespaceNotSupported(NetworkNamespace).ToErrorRecord());
-            }
-
+            var where = NamespaceScanReporter.Resolve(this, AllNetworkNamespaces ? null : NetworkNamespace);
             return new SocketQuery
             {
                 States = RequestedStates,
                 LocalPorts = filter.LocalPorts,
                 RemotePorts = filter.RemotePorts,
                 AddressFamily = filter.AddressFamily,
-                NetworkNamespace = NetworkNamespace,
+                Namespace = where,
                 AllNetworkNamespaces = AllNetworkNamespaces,
             };
         }

@@ -65,10 +65,10 @@ namespace CloseWait
             var result = new List<TcpCloseWaitDiagnosis>();
             var groups = closeWait
                 .Where(c => c.State == TcpState.CloseWait)
-                .GroupBy(c => c.ProcessId ?? -1);
+                .GroupBy(c => (Pid: c.ProcessId ?? -1, UnownedIn: c.ProcessId == null ? c.NetworkNamespaceId : null)); // unowned sockets: one row per namespace
             foreach (var g in groups)
             {
-                result.Add(Diagnose(g.ToList(), g.Key >= 0 ? g.Key : (int?)null, listeners, descriptors, thresholds));
+                result.Add(Diagnose(g.ToList(), g.Key.Pid >= 0 ? g.Key.Pid : (int?)null, listeners, descriptors, thresholds));
             }
 
             return result
@@ -82,12 +82,12 @@ namespace CloseWait
         /// <summary>Whether the table lists every process holding a socket (Linux: /proc/&lt;pid&gt;/fd); Windows and macOS name one.</summary>
         internal static bool ListsEveryOwner(TcpConnection c) => c.Source == "Netlink" || c.Source == "ProcNet";
 
-        /// <summary>The listener that would have accepted this socket: same port, same or wildcard address.</summary>
+        /// <summary>The listener that would have accepted this socket: same namespace, same port, same or wildcard address.</summary>
         internal static TcpConnection? ListenerOf(TcpConnection c, IReadOnlyList<TcpConnection> listeners)
         {
             foreach (var l in listeners)
             {
-                if (l.LocalPort != c.LocalPort)
+                if (l.LocalPort != c.LocalPort || l.NetworkNamespaceId != c.NetworkNamespaceId)
                 {
                     continue;
                 }
@@ -208,6 +208,7 @@ namespace CloseWait
                 Count = sockets.Count,
                 Connections = sockets.ToArray(),
             };
+            d.LocateFrom(sockets);
 
             var idles = sockets.Where(c => c.IdleTime != null).Select(c => c.IdleTime!.Value).ToList();
             d.LongestIdleTime = idles.Count > 0 ? idles.Max() : (TimeSpan?)null;

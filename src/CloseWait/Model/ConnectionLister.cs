@@ -45,9 +45,10 @@ namespace CloseWait
 
         public IEnumerable<TcpConnection> List(ConnectionFilter filter, SocketQuery query, bool resolveOwners, CancellationToken cancellationToken)
         {
-            // Every connection says where it was listed; read once, when the first one comes.
-            ConnectionOrigin? origin = null;
-            TcpConnection Stamp(TcpConnection c) => (origin ??= PlatformServices.Origin(query.NetworkNamespace)).Stamp(c);
+            // Every connection says where it was listed: the namespace the command resolved, or the
+            // one a scan of every namespace read it in.
+            var here = query.Namespace ??= PlatformServices.ResolveNamespace(null);
+            TcpConnection Stamp(TcpConnection c) => (c.ListedIn ?? here).Locate(c);
 
             bool needOwners = (resolveOwners || filter.FiltersByOwner) && _owners != null;
             if (!needOwners)

@@ -147,6 +147,36 @@ namespace CloseWait
         /// <summary>The CLOSE_WAIT sockets themselves, for Close-TcpConnection or a closer look.</summary>
         public TcpConnection[] Connections { get; internal set; } = NoConnections;
 
+        /// <summary>The network namespace of these sockets (as -NetworkNamespace takes it back) when they share one; null for the caller's own or several.</summary>
+        public string? NetworkNamespace { get; internal set; }
+
+        /// <summary>Linux: the inode of that namespace, when the sockets share one.</summary>
+        public ulong? NetworkNamespaceId { get; internal set; }
+
+        /// <summary>The host name of the machine that listed the sockets.</summary>
+        public string? ComputerName { get; internal set; }
+
+        /// <summary>The machine and boot that listed the sockets.</summary>
+        public string? BootId { get; internal set; }
+
+        /// <summary>The location fields of the sockets, when they all share one namespace (else only host and boot).</summary>
+        internal void LocateFrom(IReadOnlyList<TcpConnection> sockets)
+        {
+            if (sockets.Count == 0)
+            {
+                return;
+            }
+
+            var first = sockets[0];
+            ComputerName = first.ComputerName;
+            BootId = first.BootId;
+            if (sockets.All(c => c.NetworkNamespaceId == first.NetworkNamespaceId && c.NetworkNamespace == first.NetworkNamespace))
+            {
+                NetworkNamespace = first.NetworkNamespace;
+                NetworkNamespaceId = first.NetworkNamespaceId;
+            }
+        }
+
         /// <summary>The causes as values, in their declaration order.</summary>
         internal TcpCloseWaitCause[] Causes
         {

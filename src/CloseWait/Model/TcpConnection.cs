@@ -8,7 +8,7 @@ namespace CloseWait
     /// One TCP socket as the operating system's socket table reports it. Values the platform
     /// cannot give are null ($null in PowerShell), never made up.
     /// </summary>
-    public sealed class TcpConnection
+    public sealed class TcpConnection : ILocated
     {
         private static readonly TcpSocketOwner[] NoOwners = new TcpSocketOwner[0];
 
@@ -151,6 +151,18 @@ namespace CloseWait
 
         /// <summary>The name the caller reached its host by (PSComputerName after remoting), for advice.</summary>
         internal string? ReachedAs { get; set; }
+
+        /// <summary>The namespace a scan of every namespace read it in; null when read in the query's own.</summary>
+        internal NamespaceIdentity? ListedIn { get; set; }
+
+        void ILocated.SetLocation(NamespaceIdentity where)
+        {
+            NetworkNamespace = where.Spec;
+            NetworkNamespaceId = where.Inode;
+            NetworkNamespaceName = where.Name;
+            ComputerName = where.ComputerName;
+            BootId = where.BootId;
+        }
 
         internal IPAddress LocalIPAddress { get; set; } = IPAddress.None;
 

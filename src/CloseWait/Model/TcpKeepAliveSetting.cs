@@ -8,7 +8,7 @@ namespace CloseWait
     /// Applies to sockets whose application turns SO_KEEPALIVE on. Pipe it into
     /// Set-TcpKeepAliveSetting (here or on another machine) to apply it as a baseline.
     /// </summary>
-    public sealed class TcpKeepAliveSetting
+    public sealed class TcpKeepAliveSetting : ILocated
     {
         /// <summary>Linux, Windows or macOS.</summary>
         public string Platform { get; internal set; } = string.Empty;
@@ -16,8 +16,22 @@ namespace CloseWait
         /// <summary>The network namespace read (a PID or a path) when not the caller's own; null for the caller's.</summary>
         public string? NetworkNamespace { get; internal set; }
 
-        /// <summary>Linux, with -AllNetworkNamespaces: the namespace's inode.</summary>
+        /// <summary>Linux: the inode of the network namespace read; Set-TcpKeepAliveSetting refuses it when its NetworkNamespace names another one now.</summary>
         public ulong? NetworkNamespaceId { get; internal set; }
+
+        /// <summary>The host name of the machine that read it.</summary>
+        public string? ComputerName { get; internal set; }
+
+        /// <summary>The machine and boot that read it (Linux boot_id); Set-* refuse a setting read on another machine or boot.</summary>
+        public string? BootId { get; internal set; }
+
+        void ILocated.SetLocation(NamespaceIdentity where)
+        {
+            NetworkNamespace = where.Spec;
+            NetworkNamespaceId = where.Inode;
+            ComputerName = where.ComputerName;
+            BootId = where.BootId;
+        }
 
         /// <summary>With -AllNetworkNamespaces: the containers whose processes use the namespace (name, else id); empty for the host's.</summary>
         public string[]? Containers { get; internal set; }

@@ -10,13 +10,30 @@ namespace CloseWait
     /// range (macOS). A value a platform does not have or cannot give is null. Details carries each
     /// with its meaning, default and source.
     /// </summary>
-    public sealed class TcpTimeWaitSetting
+    public sealed class TcpTimeWaitSetting : ILocated
     {
         /// <summary>Linux, Windows or macOS.</summary>
         public string Platform { get; internal set; } = string.Empty;
 
         /// <summary>The network namespace read (a PID or a path) when not the caller's own; null for the caller's.</summary>
         public string? NetworkNamespace { get; internal set; }
+
+        /// <summary>Linux: the inode of the network namespace read; Set-TcpTimeWaitSetting refuses it when its NetworkNamespace names another one now.</summary>
+        public ulong? NetworkNamespaceId { get; internal set; }
+
+        /// <summary>The host name of the machine that read it.</summary>
+        public string? ComputerName { get; internal set; }
+
+        /// <summary>The machine and boot that read it (Linux boot_id); Set-* refuse a setting read on another machine or boot.</summary>
+        public string? BootId { get; internal set; }
+
+        void ILocated.SetLocation(NamespaceIdentity where)
+        {
+            NetworkNamespace = where.Spec;
+            NetworkNamespaceId = where.Inode;
+            ComputerName = where.ComputerName;
+            BootId = where.BootId;
+        }
 
         /// <summary>The ephemeral port range as START-END, the form Set-TcpTimeWaitSetting -PortRange takes.</summary>
         public string? PortRange => PortRangeStart == null || PortRangeEnd == null ? null : PortRangeStart + "-" + PortRangeEnd;

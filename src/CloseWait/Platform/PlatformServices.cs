@@ -62,13 +62,26 @@ namespace CloseWait.Platform
         /// <summary>The machine and boot whose kernel numbers this machine's socket cookies; null where unknown (macOS).</summary>
         internal static string? BootId => Boot.Value;
 
-        /// <summary>The inode of a network namespace (null: this process's own); null off Linux or when it cannot be read.</summary>
-        internal static ulong? NetworkNamespaceInode(string? networkNamespace) =>
-            IsLinux ? LinuxHostIdentity.NamespaceInode(networkNamespace) : null;
+        /// <summary>
+        /// The one resolution of -NetworkNamespace (null: the caller's own), at the command boundary:
+        /// the spec as typed, its inode (read from the namespace file, without entering it), how to
+        /// enter it, and this host and boot. Throws CloseWaitException when it names nothing, and off
+        /// Linux when a namespace is given.
+        /// </summary>
+        internal static NamespaceIdentity ResolveNamespace(string? networkNamespace)
+        {
+            if (IsLinux)
+            {
+                return LinuxNetworkNamespace.Identify(networkNamespace, Environment.MachineName, BootId);
+            }
 
-        /// <summary>Where a listing of the given network namespace (null: this process's own) takes place.</summary>
-        internal static ConnectionOrigin Origin(string? networkNamespace) =>
-            new ConnectionOrigin(Environment.MachineName, BootId, NetworkNamespaceInode(networkNamespace));
+            RefuseNetworkNamespace(networkNamespace);
+            return Here();
+        }
+
+        /// <summary>The caller's own namespace on this host and boot, with no inode (off Linux, and for tables with none).</summary>
+        internal static NamespaceIdentity Here() =>
+            new NamespaceIdentity(null, null, Array.Empty<string>(), Environment.MachineName, BootId);
         /// <summary>A container resolver for one call (it caches what it reads); null where there are no containers to name.</summary>
         internal static IContainerResolver? CreateContainerResolver() => IsLinux && _owners.Value is LinuxOwnerResolver ? new LinuxContainers() : null;
 

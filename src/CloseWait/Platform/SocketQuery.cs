@@ -26,8 +26,14 @@ namespace CloseWait.Platform
         /// <summary>Ask for per-socket TCP details (Linux tcp_info: idle time). Costs a little more per socket.</summary>
         public bool IncludeDetails { get; set; } = true;
 
-        /// <summary>A network namespace to read (Linux: a PID or a path such as /run/netns/name); null for the caller's.</summary>
-        public string? NetworkNamespace { get; set; }
+        /// <summary>
+        /// The namespace to read, resolved once by the command (<see cref="PlatformServices.ResolveNamespace"/>);
+        /// null for the caller's own. Every connection read is located by it, unless a scan of every namespace names its own.
+        /// </summary>
+        public NamespaceIdentity? Namespace { get; set; }
+
+        /// <summary>The spec of <see cref="Namespace"/>; null for the caller's.</summary>
+        public string? NetworkNamespace => Namespace?.Spec;
 
         /// <summary>Read every network namespace in use on the host (Linux); NetworkNamespace is then ignored.</summary>
         public bool AllNetworkNamespaces { get; set; }

@@ -25,24 +25,5 @@ namespace CloseWait.Platform.Linux
             }
         }
 
-        /// <summary>
-        /// The inode of the network namespace: the process's own for null, else the named one (read
-        /// from a thread that joined it); null when it cannot be read.
-        /// </summary>
-        internal static ulong? NamespaceInode(string? networkNamespace)
-        {
-            try
-            {
-                return networkNamespace == null
-                    ? InodeOfLink("/proc/self/ns/net")
-                    : LinuxNetworkNamespace.Run(networkNamespace, () => InodeOfLink("/proc/thread-self/ns/net"));
-            }
-            catch (CloseWaitException)
-            {
-                return null;
-            }
-        }
-
-        private static ulong? InodeOfLink(string path) => LinuxNetworkNamespace.ParseNamespaceLink(LinuxNetworkNamespace.ReadLink(path));
     }
 }

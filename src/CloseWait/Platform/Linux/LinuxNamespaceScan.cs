@@ -34,6 +34,10 @@ namespace CloseWait.Platform.Linux
         internal static NamespaceTarget Of(string spec) =>
             new NamespaceTarget(spec, null, new[] { LinuxNetworkNamespace.ResolvePath(spec) }, searchProc: false);
 
+        /// <summary>A resolved identity: its paths, each entered only when it still leads to its inode.</summary>
+        internal static NamespaceTarget Of(NamespaceIdentity identity) =>
+            new NamespaceTarget(identity.Spec, identity.Inode, identity.EntryPaths, searchProc: false);
+
         /// <summary>
         /// The namespace a connection was listed in: its inode first, through the path it was listed
         /// by when that still leads there, else through any process now in it.
@@ -111,6 +115,13 @@ namespace CloseWait.Platform.Linux
         /// </summary>
         public string? Spec =>
             IsOwn ? null : Name ?? (ProcessIds.Count > 0 ? ProcessIds[0].ToString(CultureInfo.InvariantCulture) : null);
+
+        /// <summary>This namespace as the identity its connections and settings are located by.</summary>
+        internal NamespaceIdentity Identity(string? computerName, string? bootId)
+        {
+            var target = Target;
+            return new NamespaceIdentity(Spec, Inode, target.Paths().ToList(), computerName, bootId, Name);
+        }
 
         internal NamespaceTarget Target
         {

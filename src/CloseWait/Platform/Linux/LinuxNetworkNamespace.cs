@@ -59,8 +59,42 @@ namespace CloseWait.Platform.Linux
             return path;
         }
 
+        /// <summary>
+        /// Resolves a spec (null: the caller's own namespace) once: its path, and the inode read from
+        /// that path without entering it; container names cost one cgroup scan here and none later.
+        /// </summary>
+        internal static NamespaceIdentity Identify(string? spec, string? computerName, string? bootId)
+        {
+            if (spec == null)
+            {
+                ulong? own = OwnInode();
+                return new NamespaceIdentity(null, own, new[] { "/proc/thread-self/ns/net" }, computerName, bootId, own is ulong o ? NetnsNameOf(o) : null);
+            }
+
+            string path = ResolvePath(spec);
+            ulong? inode = InodeOf(path);
+            return new NamespaceIdentity(spec, inode, new[] { path }, computerName, bootId, inode is ulong i ? NetnsNameOf(i) : null);
+        }
+
+        /// <summary>The `ip netns` name of a namespace, null when it has none.</summary>
+        internal static string? NetnsNameOf(ulong inode)
+        {
+            foreach (var (name, path) in LinuxNamespaceScan.NetnsNames())
+            {
+                if (InodeOf(path) == inode)
+                {
+                    return name;
+                }
+            }
+
+            return null;
+        }
+
         /// <summary>Runs <paramref name="body"/> on a new thread that has joined the namespace; rethrows its exception.</summary>
         internal static T Run<T>(string spec, Func<T> body) => Run(NamespaceTarget.Of(spec), body);
+
+        /// <summary>Runs <paramref name="body"/> on a new thread that has joined the resolved namespace (its inode checked); rethrows its exception.</summary>
+        internal static T Run<T>(NamespaceIdentity identity, Func<T> body) => Run(NamespaceTarget.Of(identity), body);
 
         /// <summary>Runs <paramref name="body"/> on a new thread that has joined the target namespace; rethrows its exception.</summary>
         internal static T Run<T>(NamespaceTarget target, Func<T> body)

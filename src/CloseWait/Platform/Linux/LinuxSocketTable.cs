@@ -36,13 +36,12 @@ namespace CloseWait.Platform.Linux
                 return ReadAll(query, cancellationToken);
             }
 
-            if (query.NetworkNamespace != null)
+            if (query.Namespace is NamespaceIdentity ns && !ns.IsOwn)
             {
-                string ns = query.NetworkNamespace;
-                return LinuxNetworkNamespace.Stream(ns, ct => Tag(ReadHere(query, inNamespace: true, ct), ns, LinuxNetworkNamespace.OwnInode()), cancellationToken);
+                return LinuxNetworkNamespace.Stream(NamespaceTarget.Of(ns), ct => ReadHere(query, inNamespace: true, ct), cancellationToken);
             }
 
-            return Tag(ReadHere(query, inNamespace: false, cancellationToken), null, LinuxNetworkNamespace.OwnInode());
+            return ReadHere(query, inNamespace: false, cancellationToken);
         }
 
         /// <summary>
@@ -55,9 +54,12 @@ namespace CloseWait.Platform.Linux
             var progress = query.Progress ?? new NamespaceScanProgress(null);
             var namespaces = LinuxNamespaceScan.Enumerate(cancellationToken);
             progress.Total = namespaces.Count;
+            string? host = query.Namespace?.ComputerName ?? Environment.MachineName;
+            string? boot = query.Namespace?.BootId ?? PlatformServices.BootId;
             foreach (var ns in namespaces)
             {
                 progress.Report();
+                var identity = ns.Identity(host, boot);
                 var source = ns.IsOwn
                     ? ReadHere(query, inNamespace: false, cancellationToken)
                     : LinuxNetworkNamespace.Stream(ns.Target, ct => ReadHere(query, inNamespace: true, ct), cancellationToken);
@@ -79,9 +81,7 @@ namespace CloseWait.Platform.Linux
                         }
 
                         var c = e.Current;
-                        c.NetworkNamespace = ns.Spec;
-                        c.NetworkNamespaceId = ns.Inode;
-                        c.NetworkNamespaceName = ns.Name;
+                        c.ListedIn = identity;
                         yield return c;
                     }
                 }
@@ -90,32 +90,6 @@ namespace CloseWait.Platform.Linux
             }
 
             progress.Report();
-        }
-
-        private static IEnumerable<TcpConnection> Tag(IEnumerable<TcpConnection> connections, string? spec, ulong? inode)
-        {
-            string? name = inode is ulong id ? NetnsNameOf(id) : null;
-            foreach (var c in connections)
-            {
-                c.NetworkNamespace = spec;
-                c.NetworkNamespaceId = inode;
-                c.NetworkNamespaceName = name;
-                yield return c;
-            }
-        }
-
-        /// <summary>The `ip netns` name of a namespace, null when it has none.</summary>
-        private static string? NetnsNameOf(ulong inode)
-        {
-            foreach (var (name, path) in LinuxNamespaceScan.NetnsNames())
-            {
-                if (LinuxNetworkNamespace.InodeOf(path) == inode)
-                {
-                    return name;
-                }
-            }
-
-            return null;
         }
 
         /// <summary>
@@ -127,8 +101,8 @@ namespace CloseWait.Platform.Linux
         internal LinuxSocketStates? ReadStates(SocketQuery query, bool keepInodes, CancellationToken cancellationToken)
         {
             // The whole dump runs on the namespace's thread and hands back only the compact result.
-            return query.NetworkNamespace != null
-                ? LinuxNetworkNamespace.Run(query.NetworkNamespace, () => ReadStatesHere(query, keepInodes, cancellationToken))
+            return query.Namespace is NamespaceIdentity ns && !ns.IsOwn
+                ? LinuxNetworkNamespace.Run(ns, () => ReadStatesHere(query, keepInodes, cancellationToken))
                 : ReadStatesHere(query, keepInodes, cancellationToken);
         }
 

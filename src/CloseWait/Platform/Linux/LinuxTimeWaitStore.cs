@@ -77,7 +77,7 @@ namespace CloseWait.Platform.Linux
 
         public ICollection<int> ListeningPorts(string? networkNamespace)
         {
-            var query = new SocketQuery { States = new[] { TcpState.Listen }, IncludeDetails = false, NetworkNamespace = networkNamespace };
+            var query = new SocketQuery { States = new[] { TcpState.Listen }, IncludeDetails = false, Namespace = networkNamespace == null ? null : LinuxNetworkNamespace.Identify(networkNamespace, null, null) };
             return new HashSet<int>(PlatformServices.SocketTable.Read(query, default).Select(c => c.LocalPort));
         }
 

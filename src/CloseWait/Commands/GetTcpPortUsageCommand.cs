@@ -83,10 +83,10 @@ namespace CloseWait.Commands
                 try
                 {
                     var setting = Store.Read(ns.Spec);
-                    setting.NetworkNamespace = ns.Spec;
+                    ns.Identity().Locate(setting);
                     Report(setting, ns.Spec, ns.Inode);
                 }
-                catch (CloseWaitException e) when (ns.Spec != null && (e.ErrorId == "NetworkNamespaceNotFound" || e.ErrorId == ErrorIds.NetworkNamespaceGone))
+                catch (CloseWaitException e) when (ns.Spec != null && (e.ErrorId == ErrorIds.NetworkNamespaceNotFound || e.ErrorId == ErrorIds.NetworkNamespaceGone))
                 {
                     vanished.Add(ns.Spec);
                 }

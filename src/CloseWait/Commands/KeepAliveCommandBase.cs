@@ -49,7 +49,7 @@ namespace CloseWait.Commands
                 {
                     setting = Store.Read(ns.Spec);
                 }
-                catch (CloseWaitException e) when (ns.Spec != null && (e.ErrorId == "NetworkNamespaceNotFound" || e.ErrorId == ErrorIds.NetworkNamespaceGone))
+                catch (CloseWaitException e) when (ns.Spec != null && (e.ErrorId == ErrorIds.NetworkNamespaceNotFound || e.ErrorId == ErrorIds.NetworkNamespaceGone))
                 {
                     vanished.Add(ns.Spec);
                     continue;
@@ -60,8 +60,7 @@ namespace CloseWait.Commands
                     continue;
                 }
 
-                setting.NetworkNamespace = ns.Spec;
-                setting.NetworkNamespaceId = ns.Inode;
+                ns.Identity().Locate(setting);
                 setting.Containers = ns.Containers;
                 setting.PodNamespace = ns.PodNamespace;
                 setting.PodName = ns.PodName;

@@ -22,14 +22,65 @@ namespace CloseWait.Commands
         [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
         public string? NetworkNamespace { get; set; }
 
+        /// <summary>From a piped setting: the inode of the namespace it was read in. Hidden: it is where a record comes from, not a choice.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true, DontShow = true)]
+        public ulong? NetworkNamespaceId { get; set; }
+
+        /// <summary>From a piped setting: the host that read it.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true, DontShow = true)]
+        public string? ComputerName { get; set; }
+
+        /// <summary>From a piped setting: the boot that read it.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true, DontShow = true)]
+        public string? BootId { get; set; }
+
         private bool _namespaceGiven;
 
         /// <summary>The namespace this record acts on: the one given, or the piped record's; null for the caller's own.</summary>
         internal string? TargetNamespace => _namespaceGiven || !string.IsNullOrWhiteSpace(NetworkNamespace) ? NetworkNamespace : null;
 
-        /// <summary>Off Linux a namespace cannot be honoured: the error for this record, else null.</summary>
-        internal CloseWaitException? RefuseNamespaceHere() =>
-            TargetNamespace != null && !PlatformServices.IsLinux ? PlatformServices.NetworkNamespaceNotSupported(TargetNamespace) : null;
+        /// <summary>
+        /// The error for this record, else null: a namespace off Linux, or a piped setting read on
+        /// another host, boot or namespace than its NetworkNamespace names now (a container restarted,
+        /// a PID reused, a record from another machine), which must not change what the spec names here.
+        /// </summary>
+        internal CloseWaitException? RefuseNamespaceHere()
+        {
+            if (TargetNamespace != null && !PlatformServices.IsLinux)
+            {
+                return PlatformServices.NetworkNamespaceNotSupported(TargetNamespace);
+            }
+
+            if (NetworkNamespaceId == null && BootId == null && ComputerName == null)
+            {
+                return null;
+            }
+
+            NamespaceIdentity now;
+            try
+            {
+                now = PlatformServices.ResolveNamespace(TargetNamespace);
+            }
+            catch (CloseWaitException e)
+            {
+                return e;
+            }
+
+            string? elsewhere = now.Elsewhere(ComputerName, BootId, NetworkNamespaceId);
+            if (elsewhere == null)
+            {
+                return null;
+            }
+
+            string ns = TargetNamespace != null ? $" -NetworkNamespace {TargetNamespace}" : string.Empty;
+            return new CloseWaitException(ErrorIds.SettingListedElsewhere, ErrorCategory.InvalidArgument,
+                $"This setting was read on {elsewhere}, so it was not changed: what it names here now is another namespace or machine. " +
+                $"Read the setting again where it should change (Get-{SettingNoun}{ns}, or Invoke-Command -HostName {ComputerName ?? "<host>"} {{ ... }}) and pipe that.",
+                TargetNamespace);
+        }
+
+        /// <summary>The noun of the Get- cmdlet that reads this command's setting, for advice.</summary>
+        private string SettingNoun => MyInvocation.MyCommand.Name.Substring(MyInvocation.MyCommand.Name.IndexOf('-') + 1);
 
         /// <summary>The platform's store for this command; a platform without one stops the command with its error.</summary>
         internal TStore OpenStore<TStore>(Func<TStore> open) where TStore : class
@@ -56,7 +107,14 @@ namespace CloseWait.Commands
                     throw refused;
                 }
 
-                return read(TargetNamespace);
+                var setting = read(TargetNamespace);
+                if (setting is ILocated located)
+                {
+                    // Read through the spec just resolved: the location is what it names now.
+                    PlatformServices.ResolveNamespace(TargetNamespace).Locate(located);
+                }
+
+                return setting;
             }
             catch (CloseWaitException e)
             {

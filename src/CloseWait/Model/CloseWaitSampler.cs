@@ -61,68 +61,79 @@ namespace CloseWait
         /// <summary>Sockets in the last sample whose owner stayed unknown.</summary>
         internal int UnownedSockets { get; private set; }
 
+        /// <summary>
+        /// One sample through the listing pipeline (read, filter, owners for new sockets only,
+        /// stamp): every connection says which host, boot and namespace it was listed in.
+        /// </summary>
         internal List<TcpConnection> Read(CancellationToken cancellationToken)
         {
-            var seen = new Dictionary<SocketIdentity, TcpConnection>(_known.Count + 16);
-            var lookUp = new List<TcpConnection>();
-            foreach (var c in _table.Read(_query, cancellationToken))
+            var lister = new ConnectionLister(_table, _owners != null ? new NewOwnersOnly(this) : null);
+            var sample = new List<TcpConnection>();
+            var seen = new HashSet<SocketIdentity>();
+            foreach (var c in lister.List(_filter, _query, _owners != null, cancellationToken))
             {
-                if (!_filter.MatchesSocket(c, checkIdle: false))
+                // With owners the policy already dropped duplicates; without, the sample does.
+                if (_owners != null || seen.Add(SocketIdentity.Of(c)))
                 {
-                    continue;
-                }
-
-                var id = SocketIdentity.Of(c);
-                if (seen.ContainsKey(id))
-                {
-                    continue;
-                }
-
-                seen[id] = c;
-                if (_owners == null)
-                {
-                    continue;
-                }
-
-                if (_known.TryGetValue(id, out var before) && before.ProcessId != null)
-                {
-                    c.ProcessId = before.ProcessId;
-                    c.ProcessName = before.ProcessName;
-                    c.Owners = before.Owners;
-                }
-                else
-                {
-                    lookUp.Add(c);
+                    sample.Add(c);
                 }
             }
 
-            if (lookUp.Count > 0)
-            {
-                PlaceOwners(lookUp, seen.Values, cancellationToken);
-            }
-
-            _known = seen;
-            var sample = new List<TcpConnection>(seen.Count);
-            int unowned = 0;
-            foreach (var c in seen.Values)
-            {
-                if (_owners != null && !_filter.MatchesOwner(c))
-                {
-                    continue;
-                }
-
-                if (_owners != null && c.ProcessId == null && c.Inode != null)
-                {
-                    unowned++;
-                }
-
-                sample.Add(c);
-            }
-
-            UnownedSockets = unowned;
+            UnownedSockets = lister.UnownedSockets;
             return sample;
         }
-    
+
+        /// <summary>
+        /// The pipeline's owner step for Watch: known sockets keep the owner found when first seen,
+        /// and the resolver is handed only the new ones (and those still unplaced).
+        /// </summary>
+        private sealed class NewOwnersOnly : IOwnerPolicy
+        {
+            private readonly CloseWaitSampler _sampler;
+
+            internal NewOwnersOnly(CloseWaitSampler sampler)
+            {
+                _sampler = sampler;
+            }
+
+            public int Place(List<TcpConnection> matched, CancellationToken cancellationToken)
+            {
+                var known = _sampler._known;
+                var seen = new Dictionary<SocketIdentity, TcpConnection>(known.Count + 16);
+                var lookUp = new List<TcpConnection>();
+                matched.RemoveAll(c =>
+                {
+                    var id = SocketIdentity.Of(c);
+                    if (seen.ContainsKey(id))
+                    {
+                        return true;
+                    }
+
+                    seen[id] = c;
+                    if (known.TryGetValue(id, out var before) && before.ProcessId != null)
+                    {
+                        c.ProcessId = before.ProcessId;
+                        c.ProcessName = before.ProcessName;
+                        c.Owners = before.Owners;
+                    }
+                    else
+                    {
+                        lookUp.Add(c);
+                    }
+
+                    return false;
+                });
+
+                if (lookUp.Count > 0)
+                {
+                    _sampler.PlaceOwners(lookUp, seen.Values, cancellationToken);
+                }
+
+                _sampler._known = seen;
+                return _sampler.InaccessibleProcesses;
+            }
+        }
+
         /// <summary>
         /// Looks for the owners of <paramref name="lookUp"/> (sockets with none yet): first in the
         /// processes that hold the other sockets, then in every process, each kind of walk spaced by

@@ -13,11 +13,17 @@ namespace CloseWait
     internal sealed class ConnectionLister
     {
         private readonly ISocketTable _table;
-        private readonly IOwnerResolver? _owners;
+        private readonly IOwnerPolicy? _owners;
         private readonly IContainerResolver? _containers;
 
         /// <param name="containers">Names each owner's container after the owner walk; null to skip (and off Linux).</param>
         internal ConnectionLister(ISocketTable table, IOwnerResolver? owners, IContainerResolver? containers = null)
+            : this(table, owners != null ? new AllOwners(owners) : null, containers)
+        {
+        }
+
+        /// <param name="owners">Which sockets get owners looked up: all (<see cref="AllOwners"/>), or only new ones (Watch); null for none.</param>
+        internal ConnectionLister(ISocketTable table, IOwnerPolicy? owners, IContainerResolver? containers = null)
         {
             _table = table;
             _owners = owners;
@@ -51,6 +57,7 @@ namespace CloseWait
             TcpConnection Stamp(TcpConnection c) => (c.ListedIn ?? here).Locate(c);
 
             bool needOwners = (resolveOwners || filter.FiltersByOwner) && _owners != null;
+            UnownedSockets = 0;
             if (!needOwners)
             {
                 foreach (var c in _table.Read(query, cancellationToken))
@@ -88,11 +95,11 @@ namespace CloseWait
                 var all = new List<TcpConnection>(matched.Count + Listeners.Count);
                 all.AddRange(matched);
                 all.AddRange(Listeners);
-                InaccessibleProcesses = _owners!.Resolve(all, cancellationToken);
+                InaccessibleProcesses = _owners!.Place(all, cancellationToken);
             }
             else
             {
-                InaccessibleProcesses = _owners!.Resolve(matched, cancellationToken);
+                InaccessibleProcesses = _owners!.Place(matched, cancellationToken);
             }
 
             _containers?.Describe(matched, cancellationToken);
@@ -164,5 +171,29 @@ namespace CloseWait
                 ? text + " -ProcessId and -ProcessName cannot match a socket whose owner is not visible, so the result may be incomplete."
                 : text;
         }
+    }
+
+    /// <summary>
+    /// Which of the matched sockets get their owners looked up, the pipeline's owner step: every
+    /// one (<see cref="AllOwners"/>), or only those not seen before (Watch's sampler, which carries
+    /// known owners forward and hands the resolver only the new sockets it wants). May drop
+    /// duplicates from the list. Returns the processes that could not be inspected.
+    /// </summary>
+    internal interface IOwnerPolicy
+    {
+        int Place(List<TcpConnection> matched, CancellationToken cancellationToken);
+    }
+
+    /// <summary>Owners for every matched socket, in one walk.</summary>
+    internal sealed class AllOwners : IOwnerPolicy
+    {
+        private readonly IOwnerResolver _resolver;
+
+        internal AllOwners(IOwnerResolver resolver)
+        {
+            _resolver = resolver;
+        }
+
+        public int Place(List<TcpConnection> matched, CancellationToken cancellationToken) => _resolver.Resolve(matched, cancellationToken);
     }
 }

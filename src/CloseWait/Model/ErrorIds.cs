@@ -97,5 +97,8 @@ namespace CloseWait
 
         /// <summary>Close-TcpConnection got a connection listed on another machine, boot or network namespace.</summary>
         internal const string ConnectionListedElsewhere = "ConnectionListedElsewhere";
+
+        /// <summary>A piped setting was read on another host, boot or network namespace than its NetworkNamespace names now.</summary>
+        internal const string SettingListedElsewhere = nameof(SettingListedElsewhere);
     }
 }

@@ -27,5 +27,12 @@ namespace CloseWait
         public string? PodName { get; internal set; }
 
         public string? PodUid { get; internal set; }
+
+        /// <summary>The scan's identity of the namespace (how to enter it, inode-checked), set by the scan.</summary>
+        internal NamespaceIdentity? Where { get; set; }
+
+        /// <summary>The identity settings and rows read in this namespace are located by.</summary>
+        internal NamespaceIdentity Identity() =>
+            Where ?? new NamespaceIdentity(Spec, Inode, new string[0], System.Environment.MachineName, Platform.PlatformServices.BootId, Name);
     }
 }

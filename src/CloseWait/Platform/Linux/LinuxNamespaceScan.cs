@@ -200,7 +200,7 @@ namespace CloseWait.Platform.Linux
             var entries = new List<NetworkNamespaceEntry>();
             foreach (var ns in Enumerate(cancellationToken))
             {
-                var entry = new NetworkNamespaceEntry { Spec = ns.Spec, Inode = ns.Inode, Name = ns.Name };
+                var entry = new NetworkNamespaceEntry { Spec = ns.Spec, Inode = ns.Inode, Name = ns.Name, Where = ns.Identity(Environment.MachineName, PlatformServices.BootId) };
                 if (!ns.IsOwn)
                 {
                     var all = ns.ProcessIds.Select(containers.Of).ToList();

@@ -1,0 +1,91 @@
+#Requires -Version 7.0
+#Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0.0' }
+<#
+    Issue 20: a namespace is resolved once and carried. Get-TcpConnection -NetworkNamespace enters
+    the namespace once (counted under strace); its connections and settings say which host, boot
+    and namespace they were read in; a setting read in a namespace that its name no longer leads to
+    is refused by Set-TcpKeepAliveSetting. Linux, root, private namespaces only.
+#>
+
+BeforeDiscovery {
+    $script:linuxRoot = $IsLinux -and ((id -u) -eq '0') -and [bool](Get-Command unshare -ErrorAction SilentlyContinue) -and [bool](Get-Command socat -ErrorAction SilentlyContinue)
+    $script:hasStrace = [bool](Get-Command strace -ErrorAction SilentlyContinue)
+}
+
+Describe 'One namespace identity' -Skip:(-not $linuxRoot) {
+    BeforeAll {
+        $script:modulePath = Join-Path $PSScriptRoot '../out/CloseWait/CloseWait.psd1'
+        Import-Module $modulePath -Force
+        $script:port = Get-Random -Minimum 20000 -Maximum 30000
+        $script:script = New-TemporaryFile
+        Set-Content -Path $script.FullName -Value "ip link set lo up; exec socat TCP-LISTEN:$port,reuseaddr,fork EXEC:/bin/cat"
+        $script:child = Start-Process -FilePath unshare -PassThru -ArgumentList @('--net', 'sh', $script.FullName)
+        $deadline = [DateTime]::UtcNow.AddSeconds(30)
+        while (-not $child.HasExited -and [DateTime]::UtcNow -lt $deadline -and
+            -not (& { try { Get-TcpConnection -NetworkNamespace $child.Id -State Listen -LocalPort $port -NoOwner } catch { } })) {
+            Start-Sleep -Milliseconds 100
+        }
+        $script:nsInode = [uint64](((Get-Item "/proc/$($child.Id)/ns/net").LinkTarget) -replace '\D')
+        $script:bootId = (Get-Content /proc/sys/kernel/random/boot_id).Trim()
+        $script:netnsName = "cw20-$PID"
+    }
+    AfterAll {
+        if ($child -and -not $child.HasExited) { $child.Kill(); $null = $child.WaitForExit(10000) }
+        ip netns del $netnsName 2>$null
+        if ($script) { Remove-Item $script.FullName -ErrorAction SilentlyContinue }
+    }
+
+    It 'Get-TcpConnection -NetworkNamespace <pid> enters the namespace once' -Skip:(-not $hasStrace) {
+        $trace = New-TemporaryFile
+        try {
+            $pwsh = Join-Path $PSHOME 'pwsh'
+            $null = strace -f -qq -e trace=setns -o $trace.FullName $pwsh -NoProfile -NonInteractive -Command "Import-Module '$modulePath'; @(Get-TcpConnection -NetworkNamespace $($child.Id) -LocalPort $port).Count"
+            $joins = @(Get-Content $trace.FullName | Where-Object { $_ -match 'setns\(.*CLONE_NEWNET\)\s+=\s+0' })
+            $joins.Count | Should -Be 1
+        }
+        finally { Remove-Item $trace.FullName -ErrorAction SilentlyContinue }
+    }
+
+    It 'connections read in a namespace say which host, boot and namespace' {
+        $c = @(Get-TcpConnection -NetworkNamespace $child.Id -State Listen -LocalPort $port)
+        $c.Count | Should -Be 1
+        $c[0].NetworkNamespace | Should -Be ([string]$child.Id)
+        $c[0].NetworkNamespaceId | Should -Be $nsInode
+        $c[0].ComputerName | Should -Be ([Environment]::MachineName)
+        $c[0].BootId | Should -Be $bootId
+    }
+
+    It 'a setting says which host, boot and namespace it was read in' {
+        $s = Get-TcpKeepAliveSetting -NetworkNamespace $child.Id
+        $s.NetworkNamespaceId | Should -Be $nsInode
+        $s.ComputerName | Should -Be ([Environment]::MachineName)
+        $s.BootId | Should -Be $bootId
+    }
+
+    It 'Set-TcpKeepAliveSetting refuses a setting whose namespace name now leads to another namespace' {
+        ip netns add $netnsName
+        $old = Get-TcpKeepAliveSetting -NetworkNamespace $netnsName
+        $old.NetworkNamespaceId | Should -Not -BeNullOrEmpty
+        # The "container" restarts: the same name now names a new namespace.
+        ip netns del $netnsName
+        ip netns add $netnsName
+        $before = Get-TcpKeepAliveSetting -NetworkNamespace $netnsName
+        $before.NetworkNamespaceId | Should -Not -Be $old.NetworkNamespaceId
+        $old | Set-TcpKeepAliveSetting -Time 123 -ErrorVariable failed -ErrorAction SilentlyContinue
+        $failed.Count | Should -Be 1
+        $failed[0].FullyQualifiedErrorId | Should -Be 'SettingListedElsewhere,CloseWait.Commands.SetTcpKeepAliveSettingCommand'
+        (Get-TcpKeepAliveSetting -NetworkNamespace $netnsName).Time | Should -Be $before.Time
+        # The fresh record goes through.
+        $before | Set-TcpKeepAliveSetting -Time 123 -ErrorAction Stop
+        (Get-TcpKeepAliveSetting -NetworkNamespace $netnsName).Time | Should -Be ([timespan]::FromSeconds(123))
+    }
+
+    It 'Set-TcpTimeWaitSetting refuses a setting from another boot' {
+        $s = Get-TcpTimeWaitSetting -NetworkNamespace $child.Id
+        $s.NetworkNamespaceId | Should -Be $nsInode
+        $record = [pscustomobject]@{ NetworkNamespace = [string]$child.Id; NetworkNamespaceId = $s.NetworkNamespaceId; BootId = 'another-boot'; ComputerName = 'elsewhere'; TimeWaitReuse = 1 }
+        $record | Set-TcpTimeWaitSetting -ErrorVariable failed -ErrorAction SilentlyContinue
+        $failed.Count | Should -Be 1
+        $failed[0].FullyQualifiedErrorId | Should -Be 'SettingListedElsewhere,CloseWait.Commands.SetTcpTimeWaitSettingCommand'
+    }
+}

@@ -40,6 +40,18 @@ namespace CloseWait.Commands
         [Parameter]
         public SwitchParameter PassThru { get; set; }
 
+        /// <summary>From a piped setting: the inode of the namespace it was read in (checked against what its NetworkNamespace names now).</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true, DontShow = true)]
+        public ulong? NetworkNamespaceId { get; set; }
+
+        /// <summary>From a piped setting: the host that read it.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true, DontShow = true)]
+        public string? ComputerName { get; set; }
+
+        /// <summary>From a piped setting: the boot that read it.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true, DontShow = true)]
+        public string? BootId { get; set; }
+
         protected override void ProcessRecord()
         {
             var change = new KeepAliveChange(Time, Interval, Probes);
@@ -50,7 +62,7 @@ namespace CloseWait.Commands
                 return;
             }
 
-            var invalid = RefuseNamespaceHere() ?? (Persist && TargetNamespace != null ? PersistRefused(TargetNamespace) : null) ?? Store.Rules.Validate(change);
+            var invalid = RefuseNamespaceHere() ?? RefuseListedElsewhere(NetworkNamespaceId, ComputerName, BootId) ?? (Persist && TargetNamespace != null ? PersistRefused(TargetNamespace) : null) ?? Store.Rules.Validate(change);
             if (invalid != null)
             {
                 WriteError(invalid.ToErrorRecord());

@@ -58,6 +58,18 @@ namespace CloseWait.Commands
         [Parameter]
         public SwitchParameter PassThru { get; set; }
 
+        /// <summary>From a piped setting: the inode of the namespace it was read in (checked against what its NetworkNamespace names now).</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true, DontShow = true)]
+        public ulong? NetworkNamespaceId { get; set; }
+
+        /// <summary>From a piped setting: the host that read it.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true, DontShow = true)]
+        public string? ComputerName { get; set; }
+
+        /// <summary>From a piped setting: the boot that read it.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true, DontShow = true)]
+        public string? BootId { get; set; }
+
         protected override void ProcessRecord()
         {
             var change = Change(out CloseWaitException? invalid);
@@ -67,7 +79,7 @@ namespace CloseWait.Commands
                     "Nothing to set: give -PortRange, -ReservedPorts, -TimeWaitReuse, -MaxTimeWaitBuckets or -FinWait2Timeout (or pipe in a setting).");
             }
 
-            invalid ??= RefuseNamespaceHere();
+            invalid ??= RefuseNamespaceHere() ?? RefuseListedElsewhere(NetworkNamespaceId, ComputerName, BootId);
             if (invalid == null && Persist && TargetNamespace != null)
             {
                 invalid = new CloseWaitException(ErrorIds.PersistNotSupportedForNetworkNamespace, ErrorCategory.InvalidArgument,

@@ -22,36 +22,25 @@ namespace CloseWait.Commands
         [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
         public string? NetworkNamespace { get; set; }
 
-        /// <summary>From a piped setting: the inode of the namespace it was read in. Hidden: it is where a record comes from, not a choice.</summary>
-        [Parameter(ValueFromPipelineByPropertyName = true, DontShow = true)]
-        public ulong? NetworkNamespaceId { get; set; }
-
-        /// <summary>From a piped setting: the host that read it.</summary>
-        [Parameter(ValueFromPipelineByPropertyName = true, DontShow = true)]
-        public string? ComputerName { get; set; }
-
-        /// <summary>From a piped setting: the boot that read it.</summary>
-        [Parameter(ValueFromPipelineByPropertyName = true, DontShow = true)]
-        public string? BootId { get; set; }
-
         private bool _namespaceGiven;
 
         /// <summary>The namespace this record acts on: the one given, or the piped record's; null for the caller's own.</summary>
         internal string? TargetNamespace => _namespaceGiven || !string.IsNullOrWhiteSpace(NetworkNamespace) ? NetworkNamespace : null;
 
-        /// <summary>
-        /// The error for this record, else null: a namespace off Linux, or a piped setting read on
-        /// another host, boot or namespace than its NetworkNamespace names now (a container restarted,
-        /// a PID reused, a record from another machine), which must not change what the spec names here.
-        /// </summary>
-        internal CloseWaitException? RefuseNamespaceHere()
-        {
-            if (TargetNamespace != null && !PlatformServices.IsLinux)
-            {
-                return PlatformServices.NetworkNamespaceNotSupported(TargetNamespace);
-            }
+        /// <summary>Off Linux a namespace cannot be honoured: the error for this record, else null.</summary>
+        internal CloseWaitException? RefuseNamespaceHere() =>
+            TargetNamespace != null && !PlatformServices.IsLinux ? PlatformServices.NetworkNamespaceNotSupported(TargetNamespace) : null;
 
-            if (NetworkNamespaceId == null && BootId == null && ComputerName == null)
+        /// <summary>
+        /// The Set-* check of a piped setting whose NetworkNamespace picks the target: refused when it
+        /// was read on another host, boot or namespace than that spec names now (a container
+        /// restarted, a PID reused, a record from another machine), so it never changes whatever the
+        /// spec leads to now, the host included. A typed -NetworkNamespace, and a setting of a host's
+        /// own namespace (a baseline for any machine), are taken as given.
+        /// </summary>
+        internal CloseWaitException? RefuseListedElsewhere(ulong? namespaceId, string? computerName, string? bootId)
+        {
+            if (_namespaceGiven || TargetNamespace == null)
             {
                 return null;
             }
@@ -66,21 +55,18 @@ namespace CloseWait.Commands
                 return e;
             }
 
-            string? elsewhere = now.Elsewhere(ComputerName, BootId, NetworkNamespaceId);
+            string? elsewhere = now.Elsewhere(computerName, bootId, namespaceId);
             if (elsewhere == null)
             {
                 return null;
             }
 
-            string ns = TargetNamespace != null ? $" -NetworkNamespace {TargetNamespace}" : string.Empty;
+            string noun = MyInvocation.MyCommand.Name.Substring(MyInvocation.MyCommand.Name.IndexOf('-') + 1);
             return new CloseWaitException(ErrorIds.SettingListedElsewhere, ErrorCategory.InvalidArgument,
-                $"This setting was read on {elsewhere}, so it was not changed: what it names here now is another namespace or machine. " +
-                $"Read the setting again where it should change (Get-{SettingNoun}{ns}, or Invoke-Command -HostName {ComputerName ?? "<host>"} {{ ... }}) and pipe that.",
+                $"This setting was read on {elsewhere}, so nothing was changed: '{TargetNamespace}' leads elsewhere now. " +
+                $"Read the setting again where it should change (Get-{noun} -NetworkNamespace {TargetNamespace}, on host {computerName ?? "<host>"}) and pipe that, or give -NetworkNamespace to choose the target yourself.",
                 TargetNamespace);
         }
-
-        /// <summary>The noun of the Get- cmdlet that reads this command's setting, for advice.</summary>
-        private string SettingNoun => MyInvocation.MyCommand.Name.Substring(MyInvocation.MyCommand.Name.IndexOf('-') + 1);
 
         /// <summary>The platform's store for this command; a platform without one stops the command with its error.</summary>
         internal TStore OpenStore<TStore>(Func<TStore> open) where TStore : class

@@ -71,8 +71,20 @@ namespace CloseWait.Platform.Linux
                 return new NamespaceIdentity(null, own, new[] { "/proc/thread-self/ns/net" }, computerName, bootId, own is ulong o ? NetnsNameOf(o) : null);
             }
 
+            // Opened and checked as for entering (nsfs, a network namespace, no fifo or device
+            // opened), then closed: the inode comes from the descriptor, nothing is joined.
             string path = ResolvePath(spec);
-            ulong? inode = InodeOf(path);
+            int fd = OpenNetworkNamespace(path, spec);
+            ulong? inode;
+            try
+            {
+                inode = InodeOfDescriptor(fd);
+            }
+            finally
+            {
+                Interop.Libc.close(fd);
+            }
+
             return new NamespaceIdentity(spec, inode, new[] { path }, computerName, bootId, inode is ulong i ? NetnsNameOf(i) : null);
         }
 

@@ -1,7 +1,6 @@
 using System;
 using System.Management.Automation;
 using CloseWait.Platform;
-using CloseWait.Platform.Linux;
 using CloseWait.Commands.Completers;
 
 namespace CloseWait.Commands
@@ -33,26 +32,6 @@ namespace CloseWait.Commands
 
         protected override void StopProcessing() => _stop.Cancel();
 
-        /// <summary>
-        /// Linux counts from the netlink bytes without a connection object per socket (a large
-        /// table costs no more memory than its inodes); other platforms, and substituted back
-        /// ends, go through <see cref="ConnectionLister"/>.
-        /// </summary>
-        private LinuxSummaryCounter? LinuxCounter()
-        {
-            if (!(PlatformServices.SocketTable is LinuxSocketTable table))
-            {
-                return null;
-            }
-
-            if (NoOwner)
-            {
-                return new LinuxSummaryCounter(table, null);
-            }
-
-            return PlatformServices.OwnerResolver is LinuxOwnerResolver owners ? new LinuxSummaryCounter(table, owners) : null;
-        }
-
         protected override void EndProcessing()
         {
             NamespaceScanReporter.Validate(this, AllNetworkNamespaces, NetworkNamespace);
@@ -72,7 +51,7 @@ namespace CloseWait.Commands
             try
             {
                 // Across namespaces the counts come from connection objects: the compact counter reads one namespace.
-                var counter = AllNetworkNamespaces ? null : LinuxCounter();
+                var counter = AllNetworkNamespaces ? null : PlatformServices.CreateSummaryCounter(!NoOwner);
                 if (counter != null && counter.TryCount(query, builder, _stop.Token))
                 {
                     inaccessible = counter.InaccessibleProcesses;

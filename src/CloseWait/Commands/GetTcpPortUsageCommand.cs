@@ -77,7 +77,8 @@ namespace CloseWait.Commands
                 return;
             }
 
-            var vanished = new List<string>();
+            var scan = new NamespaceScanReporter(this);
+            scan.Begin(entries.Count);
             foreach (var ns in entries)
             {
                 try
@@ -86,9 +87,8 @@ namespace CloseWait.Commands
                     ns.Identity().Locate(setting);
                     Report(setting, ns.Spec, ns.Inode);
                 }
-                catch (CloseWaitException e) when (ns.Spec != null && (e.ErrorId == ErrorIds.NetworkNamespaceNotFound || e.ErrorId == ErrorIds.NetworkNamespaceGone))
+                catch (CloseWaitException e) when (scan.Vanished(ns, e))
                 {
-                    vanished.Add(ns.Spec);
                 }
                 catch (CloseWaitException e)
                 {
@@ -98,13 +98,13 @@ namespace CloseWait.Commands
                 {
                     return;
                 }
+                finally
+                {
+                    scan.Next();
+                }
             }
 
-            if (vanished.Count > 0)
-            {
-                WriteWarning(HostWarning.Text(this, string.Format(CultureInfo.InvariantCulture,
-                    "{0} network namespace(s) vanished during the scan (their last process exited) and were skipped: {1}.", vanished.Count, string.Join(", ", vanished.Take(10)))));
-            }
+            scan.Complete();
         }
 
         /// <summary>The rows of one network namespace (<paramref name="ns"/>, null for the caller's).</summary>

@@ -1,5 +1,4 @@
 using System.Collections.Generic;
-using System.Globalization;
 using System.Linq;
 using System.Management.Automation;
 using CloseWait.Platform;
@@ -30,7 +29,7 @@ namespace CloseWait.Commands
         {
             NamespaceScanReporter.Validate(this, true, NetworkNamespace);
             var settings = new List<TcpKeepAliveSetting>();
-            var vanished = new List<string>();
+            var scan = new NamespaceScanReporter(this);
             List<NetworkNamespaceEntry> entries;
             try
             {
@@ -42,6 +41,7 @@ namespace CloseWait.Commands
                 return settings;
             }
 
+            scan.Begin(entries.Count);
             foreach (var ns in entries)
             {
                 TcpKeepAliveSetting setting;
@@ -49,15 +49,18 @@ namespace CloseWait.Commands
                 {
                     setting = Store.Read(ns.Spec);
                 }
-                catch (CloseWaitException e) when (ns.Spec != null && (e.ErrorId == ErrorIds.NetworkNamespaceNotFound || e.ErrorId == ErrorIds.NetworkNamespaceGone))
+                catch (CloseWaitException e) when (scan.Vanished(ns, e))
                 {
-                    vanished.Add(ns.Spec);
                     continue;
                 }
                 catch (CloseWaitException e)
                 {
                     WriteError(e.ToErrorRecord());
                     continue;
+                }
+                finally
+                {
+                    scan.Next();
                 }
 
                 ns.Identity().Locate(setting);
@@ -67,12 +70,7 @@ namespace CloseWait.Commands
                 settings.Add(setting);
             }
 
-            if (vanished.Count > 0)
-            {
-                WriteWarning(HostWarning.Text(this, string.Format(CultureInfo.InvariantCulture,
-                    "{0} network namespace(s) vanished during the scan (their last process exited) and were skipped: {1}.", vanished.Count, string.Join(", ", vanished.Take(10)))));
-            }
-
+            scan.Complete();
             return settings;
         }
 

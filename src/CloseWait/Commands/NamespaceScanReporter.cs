@@ -87,6 +87,35 @@ namespace CloseWait.Commands
             _cmdlet.WriteProgress(record);
         }
 
+        /// <summary>A scan a command walks itself (settings, port usage): how many namespaces it will read.</summary>
+        internal void Begin(int total)
+        {
+            Progress.Total = total;
+            Progress.Report();
+        }
+
+        /// <summary>One namespace of such a scan is done.</summary>
+        internal void Next()
+        {
+            Progress.Done++;
+            Progress.Report();
+        }
+
+        /// <summary>
+        /// True (and recorded for the one warning) when <paramref name="e"/> says the namespace
+        /// vanished between the scan and the read: its last process exited.
+        /// </summary>
+        internal bool Vanished(NetworkNamespaceEntry ns, CloseWaitException e)
+        {
+            if (ns.Spec == null || (e.ErrorId != ErrorIds.NetworkNamespaceNotFound && e.ErrorId != ErrorIds.NetworkNamespaceGone))
+            {
+                return false;
+            }
+
+            Progress.Vanished.Add(ns.Spec);
+            return true;
+        }
+
         /// <summary>Ends the progress bar and warns once about the namespaces that vanished.</summary>
         internal void Complete()
         {

@@ -7,7 +7,6 @@ using System.Management.Automation;
 using System.Net.Sockets;
 using System.Threading;
 using CloseWait.Platform;
-using CloseWait.Platform.Linux;
 using CloseWait.Commands.Completers;
 
 namespace CloseWait.Commands
@@ -254,27 +253,7 @@ namespace CloseWait.Commands
             }
         }
 
-        /// <summary>Maps a back end failure to the ErrorRecord a user sees; null for exceptions that are bugs.</summary>
-        internal static ErrorRecord? TranslateFailure(Exception ex)
-        {
-            switch (ex)
-            {
-                case CloseWaitException cw:
-                    return cw.ToErrorRecord();
-                case NetlinkErrorException nl when nl.Errno == Interop.Libc.EACCES || nl.Errno == Interop.Libc.EPERM:
-                    return new ErrorRecord(new UnauthorizedAccessException($"The kernel refused to list sockets ({nl.Message}). " + LinuxErrno.PermissionAdvice("NETLINK_SOCK_DIAG"), nl),
-                        ErrorIds.SocketTableAccessDenied, ErrorCategory.PermissionDenied, null);
-                case NetlinkErrorException nl:
-                    return new ErrorRecord(nl, ErrorIds.SocketTableReadFailed, ErrorCategory.ReadError, null);
-                case InvalidDataException bad:
-                    return new ErrorRecord(bad, ErrorIds.SocketTableMalformed, ErrorCategory.InvalidData, null);
-                case UnauthorizedAccessException denied:
-                    return new ErrorRecord(denied, ErrorIds.SocketTableAccessDenied, ErrorCategory.PermissionDenied, null);
-                case IOException io:
-                    return new ErrorRecord(io, ErrorIds.SocketTableReadFailed, ErrorCategory.ReadError, null);
-                default:
-                    return null;
-            }
-        }
+        /// <summary>The ErrorRecord of a back end failure (the platforms translate theirs to CloseWaitException); null for exceptions that are bugs.</summary>
+        internal static ErrorRecord? TranslateFailure(Exception ex) => ex is CloseWaitException cw ? cw.ToErrorRecord() : null;
     }
 }

@@ -28,6 +28,9 @@ namespace CloseWait
 
         public string? PodUid { get; internal set; }
 
+        /// <summary>The lowest PID in the namespace (what its Spec is when it has no `ip netns` name); null when none.</summary>
+        internal int? FirstProcessId { get; set; }
+
         /// <summary>The scan's identity of the namespace (how to enter it, inode-checked), set by the scan.</summary>
         internal NamespaceIdentity? Where { get; set; }
 

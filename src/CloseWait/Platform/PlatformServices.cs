@@ -82,6 +82,26 @@ namespace CloseWait.Platform
         /// <summary>The caller's own namespace on this host and boot, with no inode (off Linux, and for tables with none).</summary>
         internal static NamespaceIdentity Here() =>
             new NamespaceIdentity(null, null, Array.Empty<string>(), Environment.MachineName, BootId);
+        /// <summary>
+        /// The compact counter of the current back ends (Linux netlink, with the /proc owner walk
+        /// unless <paramref name="withOwners"/> is false); null where the back ends have none
+        /// (other platforms, substituted back ends): the summary then lists connections.
+        /// </summary>
+        internal static ISummaryCounter? CreateSummaryCounter(bool withOwners)
+        {
+            if (!(SocketTable is LinuxSocketTable table))
+            {
+                return null;
+            }
+
+            if (!withOwners)
+            {
+                return new LinuxSummaryCounter(table, null);
+            }
+
+            return OwnerResolver is LinuxOwnerResolver owners ? new LinuxSummaryCounter(table, owners) : null;
+        }
+
         /// <summary>A container resolver for one call (it caches what it reads); null where there are no containers to name.</summary>
         internal static IContainerResolver? CreateContainerResolver() => IsLinux && _owners.Value is LinuxOwnerResolver ? new LinuxContainers() : null;
 

@@ -2,10 +2,10 @@ using System.Collections;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
+using System.Linq;
 using System.Management.Automation;
 using System.Management.Automation.Language;
 using CloseWait.Platform;
-using CloseWait.Platform.Linux;
 
 namespace CloseWait.Commands.Completers
 {
@@ -24,54 +24,50 @@ namespace CloseWait.Commands.Completers
                 return results;
             }
 
-            foreach (var (name, path) in LinuxNamespaceScan.NetnsNames())
-            {
-                if (CompletionText.Matches(name, wordToComplete))
-                {
-                    results.Add(CompletionText.Result(name, $"{name} ({path})"));
-                }
-            }
-
-            // One process per other namespace (a container's), the lowest PID: the scan -AllNetworkNamespaces uses.
+            // One scan (the one -AllNetworkNamespaces uses) gives names, PIDs and containers; best effort, as the rest of completion.
+            List<NetworkNamespaceEntry> entries;
             try
             {
-                foreach (var ns in LinuxNamespaceScan.Enumerate(default))
-                {
-                    if (ns.IsOwn || ns.ProcessIds.Count == 0)
-                    {
-                        continue;
-                    }
+                entries = PlatformServices.ListNetworkNamespaces(default);
+            }
+            catch (System.Exception e) when (e is CloseWaitException || e is System.IO.IOException || e is System.UnauthorizedAccessException)
+            {
+                return results;
+            }
 
-                    int first = ns.ProcessIds[0];
-                    string pid = first.ToString(CultureInfo.InvariantCulture);
-                    if (CompletionText.Matches(pid, wordToComplete))
-                    {
-                        results.Add(CompletionText.Result(pid, $"{pid} {ProcessName(first)} (net:[{ns.Inode.ToString(CultureInfo.InvariantCulture)}])"));
-                    }
+            foreach (var ns in entries.Where(n => n.Name != null).OrderBy(n => n.Name, System.StringComparer.Ordinal))
+            {
+                if (CompletionText.Matches(ns.Name!, wordToComplete))
+                {
+                    results.Add(CompletionText.Result(ns.Name!, $"{ns.Name} (/run/netns/{ns.Name})"));
                 }
             }
-            catch (System.Exception e) when (e is System.IO.IOException || e is System.UnauthorizedAccessException)
+
+            // One process per other namespace (a container's), the lowest PID.
+            foreach (var ns in entries)
             {
-                // Best effort, as the rest of completion.
+                if (ns.Spec == null || ns.FirstProcessId is not int first)
+                {
+                    continue;
+                }
+
+                string pid = first.ToString(CultureInfo.InvariantCulture);
+                if (CompletionText.Matches(pid, wordToComplete))
+                {
+                    results.Add(CompletionText.Result(pid, $"{pid} {ProcessName(first)} (net:[{ns.Inode.ToString(CultureInfo.InvariantCulture)}])"));
+                }
             }
 
             // Running containers by name (or id), as -NetworkNamespace accepts them.
-            try
+            foreach (var ns in entries)
             {
-                foreach (var ns in LinuxNamespaceScan.Describe(default))
+                foreach (string container in ns.Containers)
                 {
-                    foreach (string container in ns.Containers)
+                    if (CompletionText.Matches(container, wordToComplete))
                     {
-                        if (CompletionText.Matches(container, wordToComplete))
-                        {
-                            results.Add(CompletionText.Result(container, $"{container} (container, {ns.ContainerRuntime ?? "runtime unknown"}, network namespace {ns.Inode.ToString(CultureInfo.InvariantCulture)})"));
-                        }
+                        results.Add(CompletionText.Result(container, $"{container} (container, {ns.ContainerRuntime ?? "runtime unknown"}, network namespace {ns.Inode.ToString(CultureInfo.InvariantCulture)})"));
                     }
                 }
-            }
-            catch (System.Exception e) when (e is System.IO.IOException || e is System.UnauthorizedAccessException)
-            {
-                // Best effort, as the rest of completion.
             }
 
             return results;

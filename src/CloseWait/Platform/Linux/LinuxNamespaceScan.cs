@@ -200,7 +200,8 @@ namespace CloseWait.Platform.Linux
             var entries = new List<NetworkNamespaceEntry>();
             foreach (var ns in Enumerate(cancellationToken))
             {
-                var entry = new NetworkNamespaceEntry { Spec = ns.Spec, Inode = ns.Inode, Name = ns.Name, Where = ns.Identity(Environment.MachineName, PlatformServices.BootId) };
+                var entry = new NetworkNamespaceEntry { Spec = ns.Spec, Inode = ns.Inode, Name = ns.Name, Where = ns.Identity(Environment.MachineName, PlatformServices.BootId),
+                    FirstProcessId = ns.ProcessIds.Count > 0 ? ns.ProcessIds[0] : (int?)null };
                 if (!ns.IsOwn)
                 {
                     var all = ns.ProcessIds.Select(containers.Of).ToList();

@@ -29,7 +29,10 @@ namespace CloseWait.Platform.Linux
         /// </summary>
         internal bool BothFamiliesAtOnce { get; set; } = true;
 
-        public IEnumerable<TcpConnection> Read(SocketQuery query, CancellationToken cancellationToken)
+        public IEnumerable<TcpConnection> Read(SocketQuery query, CancellationToken cancellationToken) =>
+            LinuxTableFailures.Translated(ReadUntranslated(query, cancellationToken));
+
+        private IEnumerable<TcpConnection> ReadUntranslated(SocketQuery query, CancellationToken cancellationToken)
         {
             if (query.AllNetworkNamespaces)
             {
@@ -101,9 +104,9 @@ namespace CloseWait.Platform.Linux
         internal LinuxSocketStates? ReadStates(SocketQuery query, bool keepInodes, CancellationToken cancellationToken)
         {
             // The whole dump runs on the namespace's thread and hands back only the compact result.
-            return query.Namespace is NamespaceIdentity ns && !ns.IsOwn
+            return LinuxTableFailures.Run(() => query.Namespace is NamespaceIdentity ns && !ns.IsOwn
                 ? LinuxNetworkNamespace.Run(ns, () => ReadStatesHere(query, keepInodes, cancellationToken))
-                : ReadStatesHere(query, keepInodes, cancellationToken);
+                : ReadStatesHere(query, keepInodes, cancellationToken));
         }
 
         private LinuxSocketStates? ReadStatesHere(SocketQuery query, bool keepInodes, CancellationToken cancellationToken)

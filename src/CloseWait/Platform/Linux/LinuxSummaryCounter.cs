@@ -10,7 +10,7 @@ namespace CloseWait.Platform.Linux
     /// rules as <see cref="SummaryBuilder.Add"/>: a socket shared after fork counts once for each
     /// process that holds it, however many descriptors each has.
     /// </summary>
-    internal sealed class LinuxSummaryCounter
+    internal sealed class LinuxSummaryCounter : ISummaryCounter
     {
         private readonly LinuxSocketTable _table;
         private readonly LinuxOwnerResolver? _owners;

@@ -127,7 +127,7 @@ namespace CloseWait.Commands
                 return;
             }
 
-            Store.Write(change, ns);
+            Store.Write(change, ns, planned: current); // exactly the confirmed steps, or nothing if the values moved
             if (Persist)
             {
                 PersistOrPutBack(current, target, steps, ns);

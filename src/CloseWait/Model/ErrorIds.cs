@@ -46,6 +46,7 @@ namespace CloseWait
         internal const string KeepAlivePersistNotSupported = nameof(KeepAlivePersistNotSupported);
         internal const string KeepAliveRollbackFailed = nameof(KeepAliveRollbackFailed);
         internal const string KeepAliveNothingToSet = nameof(KeepAliveNothingToSet);
+        internal const string KeepAliveChangedMeanwhile = nameof(KeepAliveChangedMeanwhile);
         internal const string KeepAliveTimeOutOfRange = nameof(KeepAliveTimeOutOfRange);
         internal const string KeepAliveTimeNotWhole = nameof(KeepAliveTimeNotWhole);
         internal const string KeepAliveIntervalOutOfRange = nameof(KeepAliveIntervalOutOfRange);

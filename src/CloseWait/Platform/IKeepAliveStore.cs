@@ -18,8 +18,10 @@ namespace CloseWait.Platform
         /// <summary>
         /// Writes the values the change gives, all or nothing: when one write fails, those already
         /// written are put back and the CloseWaitException names the value that failed and why.
+        /// With <paramref name="planned"/> (the values the caller read, planned and confirmed), the
+        /// write fails with nothing changed when the values have moved since (KeepAliveChangedMeanwhile).
         /// </summary>
-        void Write(KeepAliveChange change, string? networkNamespace);
+        void Write(KeepAliveChange change, string? networkNamespace, TcpKeepAliveSetting? planned = null);
 
         /// <summary>Makes the full set of values survive a reboot (every value of <paramref name="values"/> is given).</summary>
         void Persist(KeepAliveChange values);

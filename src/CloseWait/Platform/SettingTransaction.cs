@@ -121,6 +121,26 @@ namespace CloseWait.Platform
                 .ToList();
         }
 
+        /// <summary>
+        /// The steps to write now: those planned from <paramref name="planned"/> (the values read,
+        /// planned and confirmed), failing with nothing written when the values have moved since
+        /// (compare-and-fail); without <paramref name="planned"/>, planned from <paramref name="now"/>.
+        /// </summary>
+        internal static List<Step> PlanChecked(KeepAliveRules rules, TcpKeepAliveSetting now, KeepAliveChange change, TcpKeepAliveSetting? planned)
+        {
+            if (planned != null)
+            {
+                var moved = KeepAliveChange.Fields.Where(f => now.Raw(rules, f) != planned.Raw(rules, f)).ToList();
+                if (moved.Count > 0)
+                {
+                    throw new CloseWaitException(ErrorIds.KeepAliveChangedMeanwhile, System.Management.Automation.ErrorCategory.ResourceBusy,
+                        $"{string.Join(" and ", moved.Select(f => $"{f} changed from {rules.Describe(f, planned.Raw(rules, f))} to {rules.Describe(f, now.Raw(rules, f))}"))} since it was read, so the confirmed plan no longer applies. Nothing was changed; run the command again.");
+                }
+            }
+
+            return Plan(rules, now, change);
+        }
+
         internal static void Apply(KeepAliveRules rules, IReadOnlyList<Step> steps, Action<KeepAliveField, long> write, Action<KeepAliveField, long>? check = null) =>
             SettingTransaction.Apply(steps, write, check, rules.Describe, ErrorIds.KeepAliveRollbackFailed);
     }

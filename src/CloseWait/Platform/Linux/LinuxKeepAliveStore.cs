@@ -66,17 +66,17 @@ namespace CloseWait.Platform.Linux
             return setting;
         }
 
-        public void Write(KeepAliveChange change, string? networkNamespace)
+        public void Write(KeepAliveChange change, string? networkNamespace, TcpKeepAliveSetting? planned = null)
         {
             if (networkNamespace == null)
             {
-                WriteHere(change);
+                WriteHere(change, planned);
             }
             else
             {
                 LinuxNetworkNamespace.Run(networkNamespace, () =>
                 {
-                    WriteHere(change);
+                    WriteHere(change, planned);
                     return true;
                 });
             }
@@ -103,10 +103,10 @@ namespace CloseWait.Platform.Linux
                 FilePath(KeepAliveField.Time), FilePath(KeepAliveField.Interval), FilePath(KeepAliveField.Probes));
         }
 
-        private void WriteHere(KeepAliveChange change)
+        private void WriteHere(KeepAliveChange change, TcpKeepAliveSetting? planned)
         {
             // Opening every file for writing first makes "not root" and "read-only /proc/sys" fail before anything is written.
-            KeepAliveTransaction.Apply(Rules, KeepAliveTransaction.Plan(Rules, ReadHere(), change), WriteValue, CheckWritable);
+            KeepAliveTransaction.Apply(Rules, KeepAliveTransaction.PlanChecked(Rules, ReadHere(), change, planned), WriteValue, CheckWritable);
         }
 
         /// <summary>

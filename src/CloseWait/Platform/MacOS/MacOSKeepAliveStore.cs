@@ -27,10 +27,10 @@ namespace CloseWait.Platform.MacOS
                 "sysctl " + SysctlName(KeepAliveField.Time), "sysctl " + SysctlName(KeepAliveField.Interval), "sysctl " + SysctlName(KeepAliveField.Probes));
         }
 
-        public void Write(KeepAliveChange change, string? networkNamespace)
+        public void Write(KeepAliveChange change, string? networkNamespace, TcpKeepAliveSetting? planned = null)
         {
             PlatformServices.RefuseNetworkNamespace(networkNamespace);
-            KeepAliveTransaction.Apply(Rules, KeepAliveTransaction.Plan(Rules, Read(null), change), Set);
+            KeepAliveTransaction.Apply(Rules, KeepAliveTransaction.PlanChecked(Rules, Read(null), change, planned), Set);
         }
 
         public void Persist(KeepAliveChange values) => throw PersistNotSupported(values);

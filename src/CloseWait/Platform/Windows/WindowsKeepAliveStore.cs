@@ -63,7 +63,7 @@ namespace CloseWait.Platform.Windows
             }
         }
 
-        public void Write(KeepAliveChange change, string? networkNamespace)
+        public void Write(KeepAliveChange change, string? networkNamespace, TcpKeepAliveSetting? planned = null)
         {
             PlatformServices.RefuseNetworkNamespace(networkNamespace);
 
@@ -74,7 +74,7 @@ namespace CloseWait.Platform.Windows
                 throw invalid;
             }
 
-            var steps = KeepAliveTransaction.Plan(Rules, Read(null), change);
+            var steps = KeepAliveTransaction.PlanChecked(Rules, Read(null), change, planned);
             if (steps.Count == 0)
             {
                 return;

@@ -35,6 +35,41 @@ Describe 'One namespace identity' -Skip:(-not $linuxRoot) {
         if ($script) { Remove-Item $script.FullName -ErrorAction SilentlyContinue }
     }
 
+    It 'Test-TcpCloseWait -AllNetworkNamespaces does not take a listener of another namespace for the socket''s own' {
+        # Namespace A: an outbound connection from local port $port whose peer closed (CLOSE_WAIT, unread FIN);
+        # the socat namespace (B) listens on that same port number.
+        $readyFile = New-TemporaryFile
+        $pool = Start-Process -FilePath unshare -PassThru -ArgumentList @('--net', (Join-Path $PSHOME 'pwsh'),
+            '-NoProfile', '-NonInteractive', '-Command', @"
+ip link set lo up
+`$l = [System.Net.Sockets.Socket]::new('InterNetwork', 'Stream', 'Tcp')
+`$l.Bind([System.Net.IPEndPoint]::new([System.Net.IPAddress]::Loopback, 0)); `$l.Listen(4)
+`$c = [System.Net.Sockets.Socket]::new('InterNetwork', 'Stream', 'Tcp')
+`$c.Bind([System.Net.IPEndPoint]::new([System.Net.IPAddress]::Loopback, $port)); `$c.Connect(`$l.LocalEndPoint)
+`$s = `$l.Accept(); `$s.Close()
+Set-Content -Path '$($readyFile.FullName)' -Value ready
+Start-Sleep -Seconds 120
+"@)
+        try {
+            $deadline = [DateTime]::UtcNow.AddSeconds(60)
+            while (-not (Get-Content $readyFile.FullName -ErrorAction SilentlyContinue) -and -not $pool.HasExited -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
+            $d = $null
+            $deadline = [DateTime]::UtcNow.AddSeconds(30)
+            while (-not $d -and [DateTime]::UtcNow -lt $deadline) {
+                $d = @(Test-TcpCloseWait -AllNetworkNamespaces -LocalPort $port -StuckAfter 0 -MinimumCount 1 | Where-Object ProcessId -eq $pool.Id)
+                if (-not $d) { Start-Sleep -Milliseconds 200 }
+            }
+            $d.Count | Should -Be 1
+            $d[0].Cause | Should -Contain 'IdlePool'
+            $d[0].Cause | Should -Not -Contain 'NotRead'
+            $d[0].NetworkNamespaceId | Should -Be ([uint64](((Get-Item "/proc/$($pool.Id)/ns/net").LinkTarget) -replace '\D'))
+        }
+        finally {
+            if (-not $pool.HasExited) { $pool.Kill(); $null = $pool.WaitForExit(10000) }
+            Remove-Item $readyFile.FullName -ErrorAction SilentlyContinue
+        }
+    }
+
     It 'Get-TcpConnection -NetworkNamespace <pid> enters the namespace once' -Skip:(-not $hasStrace) {
         $trace = New-TemporaryFile
         try {

@@ -159,7 +159,7 @@ namespace CloseWait.Tests
                 ReservedPorts = reserved,
                 MaxTimeWaitBuckets = buckets,
             };
-            var e = TimeWaitRules.Validate("Linux", change, current, new HashSet<int> { 45000, 22 });
+            var e = TimeWaitRules.Validate("Linux", CloseWait.Platform.Linux.LinuxTimeWaitStore.SettableFields, change, current, new HashSet<int> { 45000, 22 });
             Assert.Equal(errorId, e?.ErrorId);
             if (e != null)
             {
@@ -171,12 +171,12 @@ namespace CloseWait.Tests
         public void TheOtherPlatformsTakeOnlyTheirOwnSettings()
         {
             var current = new TcpTimeWaitSetting();
-            Assert.Null(TimeWaitRules.Validate("Windows", new TimeWaitChange { TimeWaitDuration = TimeSpan.FromSeconds(30) }, current, Array.Empty<int>()));
-            Assert.Equal("TimeWaitDurationOutOfRange", TimeWaitRules.Validate("Windows", new TimeWaitChange { TimeWaitDuration = TimeSpan.FromSeconds(29) }, current, Array.Empty<int>())!.ErrorId);
-            Assert.Equal("TimeWaitSettingNotSupported", TimeWaitRules.Validate("Windows", new TimeWaitChange { TimeWaitReuse = 1 }, current, Array.Empty<int>())!.ErrorId);
-            Assert.Contains("netsh", TimeWaitRules.Validate("Windows", new TimeWaitChange { PortRange = (49152, 65535) }, current, Array.Empty<int>())!.Message);
-            Assert.Null(TimeWaitRules.Validate("macOS", new TimeWaitChange { MaximumSegmentLifetime = TimeSpan.FromSeconds(5), PortRange = (49152, 65535) }, current, Array.Empty<int>()));
-            Assert.Contains("TCP_TIMEWAIT_LEN", TimeWaitRules.Validate("Linux", new TimeWaitChange { TimeWaitDuration = TimeSpan.FromSeconds(30) }, current, Array.Empty<int>())!.Message);
+            Assert.Null(TimeWaitRules.Validate("Windows", CloseWait.Platform.Windows.WindowsTimeWaitStore.SettableFields, new TimeWaitChange { TimeWaitDuration = TimeSpan.FromSeconds(30) }, current, Array.Empty<int>()));
+            Assert.Equal("TimeWaitDurationOutOfRange", TimeWaitRules.Validate("Windows", CloseWait.Platform.Windows.WindowsTimeWaitStore.SettableFields, new TimeWaitChange { TimeWaitDuration = TimeSpan.FromSeconds(29) }, current, Array.Empty<int>())!.ErrorId);
+            Assert.Equal("TimeWaitSettingNotSupported", TimeWaitRules.Validate("Windows", CloseWait.Platform.Windows.WindowsTimeWaitStore.SettableFields, new TimeWaitChange { TimeWaitReuse = 1 }, current, Array.Empty<int>())!.ErrorId);
+            Assert.Contains("netsh", TimeWaitRules.Validate("Windows", CloseWait.Platform.Windows.WindowsTimeWaitStore.SettableFields, new TimeWaitChange { PortRange = (49152, 65535) }, current, Array.Empty<int>())!.Message);
+            Assert.Null(TimeWaitRules.Validate("macOS", CloseWait.Platform.MacOS.MacOSTimeWaitStore.SettableFields, new TimeWaitChange { MaximumSegmentLifetime = TimeSpan.FromSeconds(5), PortRange = (49152, 65535) }, current, Array.Empty<int>()));
+            Assert.Contains("TCP_TIMEWAIT_LEN", TimeWaitRules.Validate("Linux", CloseWait.Platform.Linux.LinuxTimeWaitStore.SettableFields, new TimeWaitChange { TimeWaitDuration = TimeSpan.FromSeconds(30) }, current, Array.Empty<int>())!.Message);
             Assert.Contains("4.12", TimeWaitRules.RecycleRemoved().Message);
         }
 

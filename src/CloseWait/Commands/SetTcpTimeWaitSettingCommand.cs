@@ -137,7 +137,7 @@ namespace CloseWait.Commands
         {
             var current = Store.Read(ns);
             var listening = change.PortRange != null ? Store.ListeningPorts(ns) : Array.Empty<int>();
-            var invalid = TimeWaitRules.Validate(Store.Platform, change, current, listening);
+            var invalid = TimeWaitRules.Validate(Store.Platform, Store.Fields, change, current, listening);
             if (invalid != null)
             {
                 throw invalid;

@@ -68,7 +68,7 @@ namespace CloseWait
                     }
                     else
                     {
-                        KeepListener(filter, c);
+                        KeepListener(filter, c, here);
                     }
                 }
 
@@ -84,7 +84,7 @@ namespace CloseWait
                 }
                 else
                 {
-                    KeepListener(filter, c);
+                    KeepListener(filter, c, here);
                 }
             }
 
@@ -124,13 +124,14 @@ namespace CloseWait
             }
         }
 
-        private void KeepListener(ConnectionFilter filter, TcpConnection c)
+        /// <summary>Keeps a listener (located like every connection: the diagnosis matches sockets with listeners of their own namespace).</summary>
+        private void KeepListener(ConnectionFilter filter, TcpConnection c, NamespaceIdentity here)
         {
             if (Listeners != null && c.State == TcpState.Listen
                 && (filter.LocalPorts == null || filter.LocalPorts.Contains(c.LocalPort))
                 && (filter.AddressFamily == null || filter.AddressFamily == c.AddressFamily))
             {
-                Listeners.Add(c);
+                Listeners.Add((c.ListedIn ?? here).Locate(c));
             }
         }
 

@@ -130,11 +130,11 @@ namespace CloseWait
         /// myth, as the error the cmdlet writes; null when all is well. <paramref name="listening"/>
         /// holds the ports that have a listener where the range applies.
         /// </summary>
-        internal static CloseWaitException? Validate(string platform, TimeWaitChange change, TcpTimeWaitSetting current, ICollection<int> listening)
+        internal static CloseWaitException? Validate(string platform, IReadOnlyCollection<TimeWaitField> fields, TimeWaitChange change, TcpTimeWaitSetting current, ICollection<int> listening)
         {
             foreach (var field in change.Given())
             {
-                if (!Supports(platform, field))
+                if (!fields.Contains(field))
                 {
                     return new CloseWaitException(ErrorIds.TimeWaitSettingNotSupported, ErrorCategory.InvalidArgument,
                         $"{platform} has no {field} setting{NotSupportedHint(platform, field)}. Nothing was changed.", field.ToString());
@@ -214,21 +214,6 @@ namespace CloseWait
             new CloseWaitException(ErrorIds.TimeWaitRecycleRemoved, ErrorCategory.InvalidArgument,
                 "tcp_tw_recycle was removed in Linux 4.12: it dropped connections from clients behind NAT (their TCP timestamps do not increase together). " +
                 "For many outbound connections to one destination use -TimeWaitReuse 1 (with TCP timestamps), widen -PortRange, or reuse connections (HTTP keep-alive, connection pooling). Nothing was changed.");
-
-        internal static bool Supports(string platform, TimeWaitField field)
-        {
-            switch (platform)
-            {
-                case "Linux":
-                    return field != TimeWaitField.TimeWaitDuration && field != TimeWaitField.MaximumSegmentLifetime;
-                case "Windows":
-                    return field == TimeWaitField.TimeWaitDuration;
-                case "macOS":
-                    return field == TimeWaitField.PortRange || field == TimeWaitField.MaximumSegmentLifetime;
-                default:
-                    return false;
-            }
-        }
 
         private static string NotSupportedHint(string platform, TimeWaitField field)
         {

@@ -8,6 +8,9 @@ namespace CloseWait.Platform
         /// <summary>Linux, Windows or macOS: which TimeWaitRules apply.</summary>
         string Platform { get; }
 
+        /// <summary>The settings this platform has, and so can set (declared by the store, not inferred from its name).</summary>
+        IReadOnlyCollection<TimeWaitField> Fields { get; }
+
         /// <summary>Where -Persist writes (a file, a registry key); null when this platform cannot persist.</summary>
         string? PersistTarget { get; }
 

@@ -38,6 +38,14 @@ namespace CloseWait.Platform.Linux
 
         public string Platform => PlatformServices.Linux;
 
+        /// <summary>The settings Linux has.</summary>
+        internal static readonly IReadOnlyCollection<TimeWaitField> SettableFields = new[]
+        {
+            TimeWaitField.PortRange, TimeWaitField.ReservedPorts, TimeWaitField.TimeWaitReuse, TimeWaitField.MaxTimeWaitBuckets, TimeWaitField.FinWait2Timeout,
+        };
+
+        public IReadOnlyCollection<TimeWaitField> Fields => SettableFields;
+
         public string? PersistTarget => Path.Combine(LinuxSysctlConfig.Under(_configRoot, "/etc/sysctl.d"), DropInName);
 
         public bool AppliesAtRestart => false;

@@ -18,6 +18,11 @@ namespace CloseWait.Platform.MacOS
 
         public string Platform => PlatformServices.MacOS;
 
+        /// <summary>The settings macOS has.</summary>
+        internal static readonly IReadOnlyCollection<TimeWaitField> SettableFields = new[] { TimeWaitField.PortRange, TimeWaitField.MaximumSegmentLifetime };
+
+        public IReadOnlyCollection<TimeWaitField> Fields => SettableFields;
+
         public string? PersistTarget => null;
 
         public bool AppliesAtRestart => false;

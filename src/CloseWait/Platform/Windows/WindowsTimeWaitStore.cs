@@ -33,6 +33,11 @@ namespace CloseWait.Platform.Windows
 
         public string Platform => PlatformServices.Windows;
 
+        /// <summary>The settings Windows has.</summary>
+        internal static readonly IReadOnlyCollection<TimeWaitField> SettableFields = new[] { TimeWaitField.TimeWaitDuration };
+
+        public IReadOnlyCollection<TimeWaitField> Fields => SettableFields;
+
         public string? PersistTarget => _keyPath;
 
         public bool AppliesAtRestart => true;

@@ -66,6 +66,12 @@ namespace CloseWait.Commands
             }
 
             NamespaceScanReporter.Validate(this, AllNetworkNamespaces, null);
+            // Asked before the collection: with -WhatIf there is nothing to collect for.
+            if (file != null && !ShouldProcess(file, "Replace the metrics file"))
+            {
+                return;
+            }
+
             var options = new MetricOptions
             {
                 Thresholds = new CloseWaitThresholds { StuckAfter = StuckAfter, MinimumCount = MinimumCount },
@@ -99,7 +105,7 @@ namespace CloseWait.Commands
             {
                 WriteObject(text);
             }
-            else if (ShouldProcess(file, "Replace the metrics file"))
+            else
             {
                 WriteFile(file, text);
             }

@@ -22,9 +22,9 @@ Describe 'Install-PSResource CloseWait from a local repository' -Skip:(-not $Has
         $version = (Import-PowerShellDataFile (Join-Path $module 'CloseWait.psd1')).ModuleVersion
 
         $work = Join-Path ([IO.Path]::GetTempPath()) ("closewait-install-" + [guid]::NewGuid().ToString('N').Substring(0, 8))
-        $script:home = Join-Path $work 'home'
+        $script:childHome = Join-Path $work 'home'
         $repo = Join-Path $work 'repo'
-        $null = New-Item -ItemType Directory -Force $home, $repo
+        $null = New-Item -ItemType Directory -Force $childHome, $repo
 
         # A child `dotnet pwsh` (the pinned pwsh, found from the repository's tool manifest) with its
         # own HOME: PSResourceGet's repository list and the CurrentUser module path live under it.
@@ -37,10 +37,10 @@ Describe 'Install-PSResource CloseWait from a local repository' -Skip:(-not $Has
             $psi.RedirectStandardOutput = $true
             $psi.RedirectStandardError = $true
             $realHome = [Environment]::GetFolderPath('UserProfile')
-            $psi.Environment['HOME'] = $script:home
-            $psi.Environment['XDG_DATA_HOME'] = Join-Path $script:home '.local/share'
-            $psi.Environment['XDG_CONFIG_HOME'] = Join-Path $script:home '.config'
-            $psi.Environment['XDG_CACHE_HOME'] = Join-Path $script:home '.cache'
+            $psi.Environment['HOME'] = $script:childHome
+            $psi.Environment['XDG_DATA_HOME'] = Join-Path $script:childHome '.local/share'
+            $psi.Environment['XDG_CONFIG_HOME'] = Join-Path $script:childHome '.config'
+            $psi.Environment['XDG_CACHE_HOME'] = Join-Path $script:childHome '.cache'
             $psi.Environment['DOTNET_CLI_HOME'] = if ($env:DOTNET_CLI_HOME) { $env:DOTNET_CLI_HOME } else { $realHome }
             $psi.Environment['NUGET_PACKAGES'] = if ($env:NUGET_PACKAGES) { $env:NUGET_PACKAGES } else { Join-Path $realHome '.nuget/packages' }
             # The new pwsh builds its own module path: nothing from this session's.
@@ -75,7 +75,7 @@ $cw = @(Get-TcpCloseWait)
 'listed:' + $cw.Count
 'commands:' + ((Get-Command -Module CloseWait).Name -join ',')
 '@
-        $script:expectedBase = Join-Path $home ".local/share/powershell/Modules/CloseWait/$version"
+        $script:expectedBase = Join-Path $childHome ".local/share/powershell/Modules/CloseWait/$version"
         $script:version = $version
     }
 
@@ -86,7 +86,7 @@ $cw = @(Get-TcpCloseWait)
     It 'publishes the module to a local folder repository as a .nupkg and installs it' {
         $publish.ExitCode | Should -Be 0 -Because $publish.Err
         Test-Path $nupkg | Should -BeTrue
-        $publish.Out | Should -Match ([regex]::Escape('installed:' + (Join-Path $home '.local/share/powershell/Modules')))
+        $publish.Out | Should -Match ([regex]::Escape('installed:' + (Join-Path $childHome '.local/share/powershell/Modules')))
     }
 
     It 'imports it by name in a new pwsh from the fresh module path, and Get-TcpCloseWait runs' {

@@ -24,12 +24,14 @@ Describe 'Install-PSResource CloseWait from a local repository' -Skip:(-not $Has
         $work = Join-Path ([IO.Path]::GetTempPath()) ("closewait-install-" + [guid]::NewGuid().ToString('N').Substring(0, 8))
         $script:childHome = Join-Path $work 'home'
         $repo = Join-Path $work 'repo'
-        $null = New-Item -ItemType Directory -Force $childHome, $repo
+        # .NET gives an XDG folder only when it exists (else an empty path: PSResourceGet and NuGet
+        # would then write their settings under the working folder), so they are made first.
+        $null = New-Item -ItemType Directory -Force $repo, (Join-Path $childHome '.local/share'), (Join-Path $childHome '.config'), (Join-Path $childHome '.cache')
 
         # A child `dotnet pwsh` (the pinned pwsh, found from the repository's tool manifest) with its
         # own HOME: PSResourceGet's repository list and the CurrentUser module path live under it.
         # The .NET tool cache and the NuGet packages stay the real user's, so the tool still resolves.
-        function Invoke-ChildPwsh([string] $Script) {
+        function Invoke-ChildPwsh([string] $Script, [string] $ChildHome) {
             $psi = [System.Diagnostics.ProcessStartInfo]::new('dotnet')
             foreach ($a in 'pwsh', '-NoProfile', '-NonInteractive', '-Command', $Script) { $psi.ArgumentList.Add($a) }
             $psi.WorkingDirectory = $root
@@ -37,10 +39,10 @@ Describe 'Install-PSResource CloseWait from a local repository' -Skip:(-not $Has
             $psi.RedirectStandardOutput = $true
             $psi.RedirectStandardError = $true
             $realHome = [Environment]::GetFolderPath('UserProfile')
-            $psi.Environment['HOME'] = $script:childHome
-            $psi.Environment['XDG_DATA_HOME'] = Join-Path $script:childHome '.local/share'
-            $psi.Environment['XDG_CONFIG_HOME'] = Join-Path $script:childHome '.config'
-            $psi.Environment['XDG_CACHE_HOME'] = Join-Path $script:childHome '.cache'
+            $psi.Environment['HOME'] = $ChildHome
+            $psi.Environment['XDG_DATA_HOME'] = Join-Path $ChildHome '.local/share'
+            $psi.Environment['XDG_CONFIG_HOME'] = Join-Path $ChildHome '.config'
+            $psi.Environment['XDG_CACHE_HOME'] = Join-Path $ChildHome '.cache'
             $psi.Environment['DOTNET_CLI_HOME'] = if ($env:DOTNET_CLI_HOME) { $env:DOTNET_CLI_HOME } else { $realHome }
             $psi.Environment['NUGET_PACKAGES'] = if ($env:NUGET_PACKAGES) { $env:NUGET_PACKAGES } else { Join-Path $realHome '.nuget/packages' }
             # The new pwsh builds its own module path: nothing from this session's.
@@ -53,8 +55,9 @@ Describe 'Install-PSResource CloseWait from a local repository' -Skip:(-not $Has
             [pscustomobject]@{ ExitCode = $p.ExitCode; Out = $stdout.Result; Err = $stderr.Result }
         }
 
-        $publish = Invoke-ChildPwsh @"
+        $publish = Invoke-ChildPwsh -ChildHome $childHome -Script @"
 `$ErrorActionPreference = 'Stop'
+'home:' + [Environment]::GetFolderPath('LocalApplicationData')
 Register-PSResourceRepository -Name CloseWaitLocal -Uri '$repo' -Trusted
 Publish-PSResource -Path '$module' -Repository CloseWaitLocal
 Install-PSResource -Name CloseWait -Repository CloseWaitLocal -Scope CurrentUser -TrustRepository
@@ -64,7 +67,7 @@ Install-PSResource -Name CloseWait -Repository CloseWaitLocal -Scope CurrentUser
         $script:nupkg = Join-Path $repo "CloseWait.$version.nupkg"
 
         # A new pwsh: import by name (module autoload path), then run the cmdlet.
-        $script:run = Invoke-ChildPwsh @'
+        $script:run = Invoke-ChildPwsh -ChildHome $childHome -Script @'
 $ErrorActionPreference = 'Stop'
 Import-Module CloseWait
 $m = Get-Module CloseWait
@@ -86,6 +89,10 @@ $cw = @(Get-TcpCloseWait)
     It 'publishes the module to a local folder repository as a .nupkg and installs it' {
         $publish.ExitCode | Should -Be 0 -Because $publish.Err
         Test-Path $nupkg | Should -BeTrue
+        # PSResourceGet's settings went to the child's own HOME, not the real user's or the working folder.
+        $publish.Out | Should -Match ('(?m)^home:' + [regex]::Escape((Join-Path $childHome '.local/share')) + '$')
+        Join-Path $childHome '.local/share/PSResourceGet/PSResourceRepository.xml' | Should -Exist
+        Join-Path $root 'PSResourceGet' | Should -Not -Exist
         $publish.Out | Should -Match ([regex]::Escape('installed:' + (Join-Path $childHome '.local/share/powershell/Modules')))
     }
 

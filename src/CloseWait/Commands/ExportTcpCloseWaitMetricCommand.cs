@@ -170,6 +170,35 @@ namespace CloseWait.Commands
         }
 
         /// <summary>
+        /// Renames the written file over the target. On Windows a scrape that has the target open
+        /// (without FILE_SHARE_DELETE, as Go opens files) makes ReplaceFile fail for that moment:
+        /// a few short retries, then the error.
+        /// </summary>
+        private static void MoveIntoPlace(string temp, string file)
+        {
+            for (int attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    if (File.Exists(file))
+                    {
+                        File.Replace(temp, file, null);
+                    }
+                    else
+                    {
+                        File.Move(temp, file);
+                    }
+
+                    return;
+                }
+                catch (IOException) when (attempt < 5 && PlatformServices.IsWindows)
+                {
+                    Thread.Sleep(50 * attempt);
+                }
+            }
+        }
+
+        /// <summary>
         /// Writes a temporary file beside the target (same folder, so the same file system), flushes
         /// it to disk, then renames it over the target: rename(2) on Unix, ReplaceFile on Windows.
         /// The temporary name does not end in .prom, so the collector never reads it.
@@ -186,14 +215,7 @@ namespace CloseWait.Commands
                     stream.Flush(true);
                 }
 
-                if (File.Exists(file))
-                {
-                    File.Replace(temp, file, null);
-                }
-                else
-                {
-                    File.Move(temp, file);
-                }
+                MoveIntoPlace(temp, file);
             }
             catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
             {

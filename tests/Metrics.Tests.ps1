@@ -94,8 +94,11 @@ Describe 'Export-TcpCloseWaitMetric' {
         $folder = Join-Path $work 'replace'
         $null = New-Item -ItemType Directory $folder
         $file = Join-Path $folder 'closewait.prom'
-        1..2 | ForEach-Object { Export-TcpCloseWaitMetric -Path $file }
+        # An earlier file (as a scrape might be reading it) is replaced by one export.
+        Set-Content -Path $file -Value '# an earlier export' -NoNewline
+        Export-TcpCloseWaitMetric -Path $file
         @(Get-ChildItem $folder -Force).Name | Should -Be @('closewait.prom')
+        Get-Content -Raw $file | Should -Not -Match 'an earlier export'
         Get-Content -Raw $file | Should -Match '(?m)^closewait_collection_success 1$'
     }
 

@@ -271,6 +271,31 @@ namespace CloseWait.Tests
             Assert.Contains("closewait_ephemeral_ports_in_use{destination=\"other\"} 1\n", text);
         }
 
+        [Fact]
+        public void WithoutCloseWaitThereIsNoOwnerWalk()
+        {
+            var table = new FakeTable(new[] { Listener(), Outbound("10.0.0.50", 5432) });
+            var owners = new CountingOwners();
+            var snapshot = new MetricCollector(table, owners, null, null, null).Collect(new SocketQuery(), new CloseWaitThresholds(), CancellationToken.None);
+            Assert.Equal(0, owners.Walks);
+            Assert.Empty(snapshot.Diagnoses);
+
+            table = new FakeTable(new[] { Listener(), CloseWait(200, "app") });
+            new MetricCollector(table, owners, null, null, null).Collect(new SocketQuery(), new CloseWaitThresholds(), CancellationToken.None);
+            Assert.Equal(1, owners.Walks);
+        }
+
+        private sealed class CountingOwners : IOwnerResolver
+        {
+            public int Walks { get; private set; }
+
+            public int Resolve(IReadOnlyList<TcpConnection> connections, CancellationToken cancellationToken)
+            {
+                Walks++;
+                return 0;
+            }
+        }
+
         private sealed class Descriptors : Dictionary<int, (int Open, long Limit)>, IProcessDescriptors
         {
             public bool TryGet(int pid, out int open, out long? limit)

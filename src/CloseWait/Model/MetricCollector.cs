@@ -65,7 +65,8 @@ namespace CloseWait
 
             query.States = null;
             query.IncludeDetails = true;
-            var lister = new ConnectionLister(observed, _owners, _containers) { Listeners = snapshot.Listeners };
+            var owners = _owners != null ? new OwnersOfCloseWait(_owners) : null;
+            var lister = new ConnectionLister(observed, owners, _containers) { Listeners = snapshot.Listeners };
             var closeWait = lister.List(new ConnectionFilter { States = CloseWaitOnly }, query, resolveOwners: true, cancellationToken).ToList();
             Reads = observed.Reads;
             UnownedSockets = lister.UnownedSockets;
@@ -100,6 +101,20 @@ namespace CloseWait
             }
 
             return snapshot;
+        }
+
+        /// <summary>
+        /// The owner walk (every process's descriptors: most of a collection's cost on a busy host)
+        /// only when there is a CLOSE_WAIT socket to diagnose: the listeners alone need no owners.
+        /// </summary>
+        private sealed class OwnersOfCloseWait : IOwnerResolver
+        {
+            private readonly IOwnerResolver _inner;
+
+            internal OwnersOfCloseWait(IOwnerResolver inner) => _inner = inner;
+
+            public int Resolve(IReadOnlyList<TcpConnection> connections, CancellationToken cancellationToken) =>
+                connections.Any(c => c.State == TcpState.CloseWait) ? _inner.Resolve(connections, cancellationToken) : 0;
         }
 
         /// <summary>A socket table that shows every socket it streams to an observer on the way.</summary>

@@ -23,6 +23,7 @@
         'Get-TcpPortUsage'
         'Get-TcpTimeWaitSetting'
         'Set-TcpTimeWaitSetting'
+        'Export-TcpCloseWaitMetric'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -19,7 +19,7 @@
 .EXAMPLE
     ./build.ps1 -Test -PesterPath tests/TcpConnection.Tests.ps1 -SkipXunit   # one Pester file
 .EXAMPLE
-    ./build.ps1 -Package        # build, then zip out/CloseWait into out/CloseWait-<version>.zip
+    ./build.ps1 -Package        # build, then out/CloseWait-<version>.zip and out/CloseWait.<version>.nupkg
 #>
 [CmdletBinding()]
 param(
@@ -105,4 +105,13 @@ if ($Package) {
     $zip = Join-Path $PSScriptRoot "out/CloseWait-$version.zip"
     Compress-Archive -Path $module -DestinationPath $zip -Force
     Write-Host "Packaged $zip"
+
+    # The .nupkg a PowerShell repository serves (Install-PSResource CloseWait), made by PSResourceGet
+    # (shipped in pwsh 7.4+) from the module folder, as Publish-PSResource would put it in a repository.
+    $nupkg = Join-Path $PSScriptRoot "out/CloseWait.$version.nupkg"
+    Remove-Item $nupkg -ErrorAction SilentlyContinue
+    Import-Module Microsoft.PowerShell.PSResourceGet
+    Compress-PSResource -Path $module -DestinationPath (Join-Path $PSScriptRoot 'out')
+    if (-not (Test-Path $nupkg)) { throw "Compress-PSResource did not write $nupkg" }
+    Write-Host "Packaged $nupkg (publish: Publish-PSResource -NupkgPath $nupkg -Repository <name>)"
 }

@@ -91,6 +91,10 @@ Describe 'build.ps1 -Package' {
         $zip | Should -Exist
     }
 
+    It 'writes out/CloseWait.<version>.nupkg, the package a PowerShell repository serves (Install.Tests.ps1 installs one)' {
+        Join-Path $root "out/CloseWait.$version.nupkg" | Should -Exist
+    }
+
     It 'holds the DLL, manifest, views, types, license and en-US help with the about topic' {
         Add-Type -AssemblyName System.IO.Compression.FileSystem
         $archive = [System.IO.Compression.ZipFile]::OpenRead($zip)

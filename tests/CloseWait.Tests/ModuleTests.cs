@@ -27,7 +27,7 @@ namespace CloseWait.Tests
             Assert.Contains("Core", info.CompatiblePSEditions);
             Assert.Equal("5.1", info.PowerShellVersion.ToString());
             var manifestText = File.ReadAllText(_ps.ManifestPath);
-            var declared = Regex.Matches(manifestText, @"'((?:Get|Set|Test|Close|Watch)-Tcp\w+)'").Select(x => x.Groups[1].Value).ToHashSet();
+            var declared = Regex.Matches(manifestText, @"'((?:Get|Set|Test|Close|Watch|Export)-Tcp\w+)'").Select(x => x.Groups[1].Value).ToHashSet();
             var names = Cmdlets().Select(c => c.Name).ToList();
             Assert.Contains("Get-TcpConnection", names);
             Assert.Contains("Get-TcpCloseWait", names);

@@ -61,6 +61,14 @@ namespace CloseWait
 
         // Watch-TcpCloseWait.
 
+        // Export-TcpCloseWaitMetric.
+
+        /// <summary>The folder of -Path does not exist (the textfile collector's directory is created by its package, not by the export).</summary>
+        internal const string MetricFolderNotFound = nameof(MetricFolderNotFound);
+
+        /// <summary>The metrics file could not be written or renamed into place.</summary>
+        internal const string MetricWriteFailed = nameof(MetricWriteFailed);
+
         // Get-TcpPortUsage, Get-/Set-TcpTimeWaitSetting.
         internal const string TimeWaitSettingNotSupported = nameof(TimeWaitSettingNotSupported);
         internal const string PortRangeBelow1024 = nameof(PortRangeBelow1024);

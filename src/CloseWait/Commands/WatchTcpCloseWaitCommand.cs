@@ -8,7 +8,7 @@ namespace CloseWait.Commands
 {
     /// <summary>
     /// Samples the CLOSE_WAIT sockets every -Interval and writes what changed as it happens:
-    /// Entered, Left (with the measured Duration), Growing (a process whose count keeps rising).
+    /// Entered, Left (with the measured Duration), Growing (a service whose count keeps rising: a program with its workers, backends and children).
     /// Runs until -Duration or -Count is reached, or until Ctrl+C.
     /// </summary>
     [Cmdlet(VerbsCommon.Watch, "TcpCloseWait")]
@@ -62,7 +62,9 @@ namespace CloseWait.Commands
                 return;
             }
 
-            var tracker = new CloseWaitTracker(DescriptorUsage);
+            // Growing per service: the listing here has no listeners, so a service is a program and its
+            // same-named children (workers, backends, forked jobs); unowned sockets count per local port.
+            var tracker = new CloseWaitTracker(DescriptorUsage, new ServiceMap(PlatformServices.ProcessTable));
             var clock = Stopwatch.StartNew();
             DateTime start = DateTime.Now;
             TimeSpan? end = Duration;

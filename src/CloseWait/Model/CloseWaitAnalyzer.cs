@@ -454,8 +454,9 @@ namespace CloseWait
 
             if (undetermined.Count > 0)
             {
-                finding.Add(Undetermined(undetermined, pid == null && g.Holders.Count == 0));
-                advice.Add(pid == null && g.Holders.Count == 0
+                bool hidden = undetermined.All(c => c.ProcessId == null);
+                finding.Add(Undetermined(undetermined, hidden));
+                advice.Add(hidden
                     ? "Run Test-TcpCloseWait as root (sudo) to see every owner."
                     : "Watch whether they keep coming (Watch-TcpCloseWait) before acting.");
             }

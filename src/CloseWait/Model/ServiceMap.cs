@@ -120,7 +120,7 @@ namespace CloseWait
                     break;
                 }
 
-                if (!OwnsListener(parent) && !(f.Name != null && string.Equals(f.Name, pf.Name, StringComparison.Ordinal)))
+                if (!OwnsListener(parent) && !SameProgram(f, pf))
                 {
                     break;
                 }
@@ -130,6 +130,28 @@ namespace CloseWait
 
             _roots[pid] = p;
             return p;
+        }
+
+        /// <summary>
+        /// A child of the same program: same name, and the same command line (forked without exec:
+        /// multiprocessing, socat) or a server known to fork its workers or backends (PostgreSQL,
+        /// nginx, gunicorn). Not a program that runs another of its interpreter (python3 running a
+        /// python3 script, dotnet test running its test host).
+        /// </summary>
+        private static bool SameProgram(ProcessFacts child, ProcessFacts parent)
+        {
+            if (child.Name == null || !string.Equals(child.Name, parent.Name, StringComparison.Ordinal))
+            {
+                return false;
+            }
+
+            if (child.CommandLine != null && string.Equals(child.CommandLine, parent.CommandLine, StringComparison.Ordinal))
+            {
+                return true;
+            }
+
+            var software = SoftwareKnowledge.Recognize(new[] { parent });
+            return software != null && software.Model != SoftwareModel.Runtime && software.Model != SoftwareModel.Unknown;
         }
 
         /// <summary>

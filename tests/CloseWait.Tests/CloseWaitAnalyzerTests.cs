@@ -243,6 +243,17 @@ namespace CloseWait.Tests
             var d = One(sockets);
             Assert.False(d.Healthy);
             Assert.Equal(3, d.StuckCount);
+
+            // A keepalive time longer than the socket's whole idle time (IdleTime + expiry): no probe went out, exact.
+            var exact = One(Many(3, i =>
+            {
+                var c = Socket(stuckSeconds: 1, idleBeforeFin: 600 + i);
+                c.KeepAliveTimer = true;
+                c.TimerExpiresIn = TimeSpan.FromSeconds(7199);
+                return c;
+            }));
+            Assert.True(exact.Healthy);
+            Assert.Equal(exact.LongestStuckTime, exact.LongestStuckTimeAtMost);
             Assert.Equal(TimeSpan.FromSeconds(1), d.LongestStuckTime);
             Assert.Equal(TimeSpan.FromSeconds(603), d.LongestStuckTimeAtMost);
             Assert.Contains("between 1 s and 10 min 3 s", d.Finding);
@@ -480,11 +491,12 @@ namespace CloseWait.Tests
             Assert.Contains("requests.Session", d.Advice);
             Assert.DoesNotContain("Set-TcpKeepAliveSetting", d.Advice);
 
-            // Without an idle-timeout cluster, a pool within urllib3's 10 per host is benign: no advice.
+            // Without an idle-timeout cluster, a pool within urllib3's 10 per host is benign: nothing to free.
             var few = Enumerable.Range(0, 3).Select(i => Owned(Socket(pid: 500, local: "127.0.0.1", remote: "127.0.0.1", remotePort: 8081, localPort: 46000 + i, endOfStreamRead: false), "python3")).ToList();
             var benign = Assert.Single(CloseWaitAnalyzer.Analyze(few, new[] { nginx }, null, Defaults, ps));
             Assert.Contains("benign", benign.Finding);
-            Assert.Equal(string.Empty, benign.Advice);
+            Assert.Contains("Nothing to fix while the count stays bounded", benign.Advice);
+            Assert.DoesNotContain("Close-TcpConnection", benign.Advice);
         }
 
         [Fact]

@@ -188,11 +188,22 @@ namespace CloseWait
         }
 
         /// <summary>
-        /// True when the socket's stuck time is only known within bounds: ACKs after the FIN (of
-        /// keepalive probes, or of data the owner still sends) have moved IdleTime on.
+        /// True when the socket's stuck time is only known within bounds: the ACKs of keepalive probes
+        /// sent after the FIN may have moved IdleTime on. A running keepalive timer fires at the last
+        /// ACK plus the socket's keepalive time (before any probe) or interval (between probes), so
+        /// IdleTime + TimerExpiresIn is that period; probes can have gone out since the FIN only where
+        /// the period is shorter than DataIdleTime (PostgreSQL's backends run a 2 h keepalive: exact).
+        /// Without the timer's expiry, a running keepalive timer alone bounds it.
         /// </summary>
-        internal static bool StuckTimeIsBounded(TcpConnection c) =>
-            (c.KeepAliveTimer == true || c.SendQueue > 0) && c.DataIdleTime is TimeSpan data && c.IdleTime is TimeSpan idle && data > idle;
+        internal static bool StuckTimeIsBounded(TcpConnection c)
+        {
+            if (c.KeepAliveTimer != true || !(c.DataIdleTime is TimeSpan data) || !(c.IdleTime is TimeSpan idle) || data <= idle)
+            {
+                return false;
+            }
+
+            return !(c.TimerExpiresIn is TimeSpan expires) || idle + expires < data;
+        }
 
         /// <summary>The longest the socket may have been in CLOSE_WAIT: DataIdleTime where bounded, else IdleTime.</summary>
         internal static TimeSpan? StuckAtMost(TcpConnection c) => StuckTimeIsBounded(c) ? c.DataIdleTime : c.IdleTime;
@@ -506,7 +517,7 @@ namespace CloseWait
                 var bounded = stuck.Where(StuckTimeIsBounded).ToList();
                 if (bounded.Count > 0)
                 {
-                    text += $" {bounded.Count} of them only within bounds: between {FormatDuration(bounded.Min(c => c.IdleTime!.Value))} and {FormatDuration(bounded.Max(c => c.DataIdleTime!.Value))} (the ACKs of keepalive probes or of data sent after the peer's FIN move its idle time on).";
+                    text += $" {bounded.Count} of them only within bounds: between {FormatDuration(bounded.Min(c => c.IdleTime!.Value))} and {FormatDuration(bounded.Max(c => c.DataIdleTime!.Value))} (the ACKs of keepalive probes sent after the peer's FIN move its idle time on).";
                 }
 
                 return text;
@@ -636,7 +647,8 @@ namespace CloseWait
             int perPeer = those.GroupBy(c => (c.RemoteAddress, c.RemotePort, c.ProcessId)).Max(p => p.Count());
             if (sw?.PoolPerHost is int bound && perPeer <= bound && x.Diagnosis.PeerIdleTimeout == null && x.ByCause.Count == 1)
             {
-                x.Finding.Add($"At most {perPeer} per server and process, within {sw.Name}'s pool of {bound} per host: a bounded pool, benign; each is dropped when next taken from the pool. A count that keeps rising (Watch-TcpCloseWait: Growing) means clients created and never closed.");
+                x.Finding.Add($"At most {perPeer} per server and process, within {sw.Name}'s pool of {bound} per host: a bounded pool, benign; each is dropped when next taken from the pool.");
+                x.Advice.Add($"Nothing to fix while the count stays bounded; if it keeps rising (Watch-TcpCloseWait -ProcessId {x.MainPid}: Growing), the program creates clients and never closes them.");
                 x.Benign = true;
                 return;
             }

@@ -34,6 +34,7 @@ namespace CloseWait
 
         private readonly Func<int, (long? Open, long? Limit)>? _descriptors;
         private readonly ServiceMap? _services;
+        private readonly Dictionary<int, long> _portServices = new Dictionary<int, long>();
         private Dictionary<SocketIdentity, Tracked> _sockets = new Dictionary<SocketIdentity, Tracked>();
         private readonly Dictionary<long, Growth> _groups = new Dictionary<long, Growth>();
         private DateTime? _previous;
@@ -132,9 +133,24 @@ namespace CloseWait
         private void ObserveGrowth(DateTime time, List<TcpCloseWaitEvent> events)
         {
             var now = new Dictionary<long, Tally>();
+            // A socket whose owner the sampler has not found yet counts with the service that owns
+            // other sockets on its local port (an accepted socket shares its listener's port).
+            if (_services != null)
+            {
+                foreach (var t in _sockets.Values)
+                {
+                    if (t.Last.ProcessId != null)
+                    {
+                        _portServices[t.Last.LocalPort] = _services.KeyOf(t.Last, unownedPerPort: true);
+                    }
+                }
+            }
+
             foreach (var t in _sockets.Values)
             {
-                long key = _services != null ? _services.KeyOf(t.Last, unownedPerPort: true) : t.Last.ProcessId ?? NoProcess;
+                long key = _services == null ? t.Last.ProcessId ?? NoProcess
+                    : t.Last.ProcessId == null && _portServices.TryGetValue(t.Last.LocalPort, out long known) ? known
+                    : _services.KeyOf(t.Last, unownedPerPort: true);
                 if (!now.TryGetValue(key, out var tally))
                 {
                     now[key] = tally = new Tally(t.Last, key, _services);
@@ -296,6 +312,7 @@ namespace CloseWait
         private sealed class Tally
         {
             private readonly ServiceMap? _services;
+        private readonly Dictionary<int, long> _portServices = new Dictionary<int, long>();
             private readonly Dictionary<int, int> _holders = new Dictionary<int, int>();
             private bool _manyPorts;
 

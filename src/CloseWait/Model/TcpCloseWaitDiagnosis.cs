@@ -127,7 +127,7 @@ namespace CloseWait
 
         /// <summary>
         /// The longest time a socket has surely been in CLOSE_WAIT (its IdleTime: a lower bound, as the
-        /// ACKs of keepalive probes or of data sent after the FIN move it on); null where unknown.
+        /// ACKs of keepalive probes sent after the FIN move it on); null where unknown.
         /// </summary>
         public TimeSpan? LongestStuckTime { get; internal set; }
 

@@ -7,7 +7,7 @@ _fork = multiprocessing.get_context("fork")
 
 
 def _job():
-    time.sleep(40)
+    time.sleep(120)
 
 
 def app(environ, start_response):

@@ -6,14 +6,16 @@
 Each mode prints "ready <pid>" once its part is done, then holds what it holds until stdin closes.
 
 requests_pool PORT N GAP     N requests.Sessions, one GET each, GAP seconds apart, kept open (never closed)
-redis_stall PORT N GAP       redis-py: N clients connected, then DEBUG SLEEP blocks the server, then the N
+redis_stall PORT N GAP       redis-py: N clients connected, then DEBUG SLEEP 60 blocks the server, then the N
                              clients and N more (never accepted) ask GET with socket_timeout 1 s, GAP apart
 pg_leave SOCKDIR PORT N GAP WAIT
-                             psycopg2: N connections each start SELECT pg_sleep(60), GAP apart, and leave
+                             psycopg2: N connections each start SELECT pg_sleep(120), GAP apart, and leave
                              WAIT seconds later with a FIN and nothing else (as a client timeout does)
-connect PORT N GAP           N plain connections that send a line and close, GAP apart
+connect PORT N GAP           N plain connections that send a line and close, GAP apart (N 0: print
+                             "leaking", go on until a line on stdin; "ready" then tells how many)
 hold PORT                    a silent backend: accepts and holds every connection
 gunicorn_forks PORT N GAP    N requests to a gunicorn app that forks a multiprocessing child per request
+                             (N 0: as for connect)
 """
 import os
 import socket
@@ -24,8 +26,25 @@ import time
 LOOPBACK = "127.0.0.1"
 
 
-def ready():
-    print(f"ready {os.getpid()}", flush=True)
+def ready(*extra):
+    print(" ".join(["ready", str(os.getpid())] + [str(e) for e in extra]), flush=True)
+
+
+def leak_until_told(n, gap, one):
+    """Calls one() every gap seconds: n times, or with n 0 until a line on stdin (at most 80 times)."""
+    stop = threading.Event()
+    if n == 0:
+        threading.Thread(target=lambda: (sys.stdin.readline(), stop.set()), daemon=True).start()
+        print("leaking", flush=True)
+    made = 0
+    while made < (n or 80) and not stop.is_set():
+        if made:
+            stop.wait(gap)
+            if stop.is_set():
+                break
+        one()
+        made += 1
+    return made
 
 
 def hold():
@@ -60,7 +79,7 @@ def redis_stall(port, n, gap):
 
     def block():
         try:
-            blocker.execute_command("DEBUG", "SLEEP", "30")
+            blocker.execute_command("DEBUG", "SLEEP", "60")
         except Exception:
             pass
 
@@ -106,7 +125,7 @@ def pg_leave(sockdir, port, n, gap, wait):
         conn = psycopg2.connect(host=LOOPBACK, port=port, user="postgres", dbname="postgres", async_=1)
         psycopg2.extras.wait_select(conn)
         cur = conn.cursor()
-        cur.execute("SELECT pg_sleep(60)")
+        cur.execute("SELECT pg_sleep(120)")
         conns.append((conn, cur))
         t = threading.Timer(wait, leave, args=(conn,))
         t.start()
@@ -118,13 +137,12 @@ def pg_leave(sockdir, port, n, gap, wait):
 
 
 def connect(port, n, gap):
-    for i in range(n):
-        if i:
-            time.sleep(gap)
+    def one():
         c = socket.create_connection((LOOPBACK, port), timeout=10)
         c.sendall(b"hello\n")
         c.close()
-    ready()
+
+    ready(leak_until_told(n, gap, one))
     hold()
 
 
@@ -148,13 +166,12 @@ def hold_backend(port):
 def gunicorn_forks(port, n, gap):
     import requests
 
-    for i in range(n):
-        if i:
-            time.sleep(gap)
+    def one():
         r = requests.get(f"http://{LOOPBACK}:{port}/", headers={"Connection": "close"})
         r.content
         r.close()
-    ready()
+
+    ready(leak_until_told(n, gap, one))
     hold()
 
 

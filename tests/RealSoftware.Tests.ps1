@@ -141,8 +141,13 @@ http {
         $script:gunicornClient = Start-Client gunicorn_forks @("$($port.gunicorn)", '0', '0.3')
         $script:socatClient = Start-Client connect @("$($port.socat)", '0', '0.4')
         foreach ($c in $gunicornClient, $socatClient) { Read-Line $c 'a leaking client' | Should -Be 'leaking' }
-        $script:events = @(Watch-TcpCloseWait -LocalPort $port.gunicorn, $port.socat -Interval 0.5 -Count 10)
-        foreach ($c in $gunicornClient, $socatClient) { $c.StandardInput.WriteLine('stop') }
+        # The leak goes on from the watch's first sample (which sees the first socket of each) to its end.
+        $go = $false
+        $script:events = @(Watch-TcpCloseWait -LocalPort $port.gunicorn, $port.socat -Interval 0.5 -Count 10 | ForEach-Object {
+                if (-not $go) { $go = $true; foreach ($c in $gunicornClient, $socatClient) { $c.StandardInput.WriteLine('go') } }
+                $_
+            })
+        foreach ($c in $gunicornClient, $socatClient) { $c.StandardInput.WriteLine($(if ($go) { 'stop' } else { "go`nstop" })) }
 
         # Redis stays blocked for DEBUG SLEEP's 60 s from here.
         $script:redisClients = Start-Client redis_stall @("$($port.redis)", '3', '0.2')

@@ -11,8 +11,8 @@ redis_stall PORT N GAP       redis-py: N clients connected, then DEBUG SLEEP 60 
 pg_leave SOCKDIR PORT N GAP WAIT
                              psycopg2: N connections each start SELECT pg_sleep(120), GAP apart, and leave
                              WAIT seconds later with a FIN and nothing else (as a client timeout does)
-connect PORT N GAP           N plain connections that send a line and close, GAP apart (N 0: print
-                             "leaking", go on until a line on stdin; "ready" then tells how many)
+connect PORT N GAP           N plain connections that send a line and close, GAP apart (N 0: one, then
+                             "leaking"; more from a "go" line to a "stop" line; "ready" tells how many)
 hold PORT                    a silent backend: accepts and holds every connection
 gunicorn_forks PORT N GAP    N requests to a gunicorn app that forks a multiprocessing child per request
                              (N 0: as for connect)
@@ -31,19 +31,24 @@ def ready(*extra):
 
 
 def leak_until_told(n, gap, one):
-    """Calls one() every gap seconds: n times, or with n 0 until a line on stdin (at most 80 times)."""
+    """Calls one() every gap seconds, n times. With n 0: once, then "leaking", then on a line on
+    stdin ("go") on until the next line ("stop"), at most 150 times: the leak spans the watch."""
+    if n:
+        for i in range(n):
+            if i:
+                time.sleep(gap)
+            one()
+        return n
+    one()
+    print("leaking", flush=True)
+    sys.stdin.readline()
     stop = threading.Event()
-    if n == 0:
-        threading.Thread(target=lambda: (sys.stdin.readline(), stop.set()), daemon=True).start()
-        print("leaking", flush=True)
-    made = 0
-    while made < (n or 80) and not stop.is_set():
-        if made:
-            stop.wait(gap)
-            if stop.is_set():
-                break
+    threading.Thread(target=lambda: (sys.stdin.readline(), stop.set()), daemon=True).start()
+    made = 1
+    while made < 150 and not stop.wait(gap):
         one()
         made += 1
+    stop.wait(120)
     return made
 
 

@@ -401,6 +401,8 @@ namespace CloseWait.Tests
         /// <summary>A process tree: pid -> (parent, name, command line).</summary>
         private sealed class FakeProcesses : Dictionary<int, (int Parent, string Name, string CommandLine)>, IProcessTable
         {
+            public bool GivesParents => true;
+
             public ProcessFacts? Get(int pid) =>
                 TryGetValue(pid, out var p) ? new ProcessFacts(pid, p.Parent, p.Name, "/usr/bin/" + p.Name, p.CommandLine) : null;
         }

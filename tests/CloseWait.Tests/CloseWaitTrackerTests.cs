@@ -159,6 +159,8 @@ namespace CloseWait.Tests
 
         private sealed class Tree : Dictionary<int, (int Parent, string Name)>, IProcessTable
         {
+            public bool GivesParents => true;
+
             public ProcessFacts? Get(int pid) => TryGetValue(pid, out var p) ? new ProcessFacts(pid, p.Parent, p.Name, null, "server") : null;
         }
 

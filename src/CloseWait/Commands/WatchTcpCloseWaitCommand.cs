@@ -43,12 +43,13 @@ namespace CloseWait.Commands
 
         /// <summary>
         /// The listening sockets on the watched ports with their owners, read once at the start (a
-        /// service's listener outlives the watch's sockets); none with -AllNetworkNamespaces or when
-        /// they cannot be read, and each PID then groups with its same-named parents only.
+        /// service's listener outlives the watch's sockets); none with -AllNetworkNamespaces, where the
+        /// platform gives no parents (each PID is its own service there), or when they cannot be read,
+        /// and each PID then groups with its same-named parents only.
         /// </summary>
         private IReadOnlyList<TcpConnection> ReadListeners(ConnectionFilter watched)
         {
-            if (AllNetworkNamespaces || NoOwner)
+            if (AllNetworkNamespaces || NoOwner || !PlatformServices.ProcessTable.GivesParents)
             {
                 return new TcpConnection[0];
             }

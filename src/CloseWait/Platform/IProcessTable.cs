@@ -30,6 +30,9 @@ namespace CloseWait.Platform
     /// <summary>Parents, names and command lines of processes, for grouping sockets into services.</summary>
     internal interface IProcessTable
     {
+        /// <summary>Whether this platform gives parents: without them each PID is its own service.</summary>
+        bool GivesParents { get; }
+
         /// <summary>The process's facts; null when it is gone or cannot be read.</summary>
         ProcessFacts? Get(int pid);
     }
@@ -37,6 +40,8 @@ namespace CloseWait.Platform
     /// <summary>Where nothing more than the table's owner is known (Windows, macOS for now): each PID stands alone.</summary>
     internal sealed class NoProcessTable : IProcessTable
     {
+        public bool GivesParents => false;
+
         public ProcessFacts? Get(int pid) => null;
     }
 }

@@ -15,6 +15,8 @@ namespace CloseWait.Platform.Linux
         /// <summary>Enough of a command line to recognise the software; the rest is not read.</summary>
         private const int CommandLineLimit = 4096;
 
+        public bool GivesParents => true;
+
         public ProcessFacts? Get(int pid)
         {
             string dir = Path.Combine(LinuxOwnerResolver.ProcRoot, pid.ToString(CultureInfo.InvariantCulture));

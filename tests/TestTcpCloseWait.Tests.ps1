@@ -118,13 +118,14 @@ Describe 'Test-TcpCloseWait on one process per cause' -Skip:(-not $CanRun) {
         $d.DescriptorLimit | Should -BeGreaterThan 0
     }
 
-    It 'infers the peer idle timeout within a second and advises keepalive below it' {
+    It 'infers the peer idle timeout within half a second and advises the server''s keep-alive, never TCP keepalive' {
         $d = Get-Diagnosis 'peeridle'
         $d.Count | Should -Be 4
-        $d.PeerIdleTimeout.TotalSeconds | Should -BeGreaterOrEqual ($PeerIdle - 1)
-        $d.PeerIdleTimeout.TotalSeconds | Should -BeLessOrEqual ($PeerIdle + 1)
-        $d.Finding | Should -Match 'load balancer'
-        $d.Advice | Should -Match "Test-TcpKeepAliveSetting -IdleTimeout $([Math]::Round($d.PeerIdleTimeout.TotalSeconds))"
+        $d.PeerIdleTimeout.TotalSeconds | Should -BeGreaterOrEqual ($PeerIdle - 0.5)
+        $d.PeerIdleTimeout.TotalSeconds | Should -BeLessOrEqual ($PeerIdle + 0.5)
+        $d.Finding | Should -Match 'closes keep-alive connections idle'
+        $d.Advice | Should -Match "keep-alive above the client's idle gaps"
+        $d.Advice | Should -Not -Match '(?i)TCP keepalive|Set-TcpKeepAlive|Test-TcpKeepAlive|SO_KEEPALIVE'
         (Get-Diagnosis 'idlepool').PeerIdleTimeout | Should -BeNullOrEmpty
     }
 
@@ -140,10 +141,12 @@ Describe 'Test-TcpCloseWait on one process per cause' -Skip:(-not $CanRun) {
         $d.Finding | Should -Match "sleep \(PID $($d.SharedWith[0])\)"
     }
 
-    It 'gives the sockets no process owns AcceptBacklog, naming the listener' {
+    It 'gives the sockets no process owns AcceptBacklog, in the listener''s service, naming the listener' {
         $unowned.Count | Should -Be 1
         $d = $unowned[0]
-        $d.ProcessId | Should -BeNullOrEmpty
+        $d.ProcessId | Should -Be $holders.acceptbacklog.Id
+        $d.Service | Should -Be "python3 :$($ports.acceptbacklog)"
+        @($d.ProcessIds).Count | Should -Be 0
         $d.Count | Should -Be 3
         @($d.Cause) | Should -Be @('AcceptBacklog')
         $d.Finding | Should -Match "port $($ports.acceptbacklog), held by python3 \(PID $($holders.acceptbacklog.Id)\)"

@@ -15,6 +15,9 @@ namespace CloseWait.Tests
         private static readonly CloseWaitThresholds Defaults = new CloseWaitThresholds();
         private static int _nextPort = 40000;
 
+        /// <summary>A TCP keepalive change in advice (an application's keep-alive knob, such as nginx keepalive_timeout, is no such change).</summary>
+        private const string KeepaliveChange = "(?i)TCP keepalive|Set-TcpKeepAlive|Test-TcpKeepAlive|SO_KEEPALIVE|tcp_keepalive_";
+
         private static TcpConnection Listener(int port = ServerPort, string address = "0.0.0.0", int? pid = 100, string source = "Netlink") =>
             new TcpConnection(AddressFamily.InterNetwork, IPAddress.Parse(address), port, IPAddress.Any, 0, TcpState.Listen, 10, source)
             {
@@ -92,7 +95,8 @@ namespace CloseWait.Tests
         {
             var d = One(Many(4, _ => Socket()));
             Assert.Equal(new[] { "NotClosed" }, d.Cause);
-            Assert.Contains("Get-TcpCloseWait -ProcessId 200 | Close-TcpConnection", d.Advice);
+            Assert.Contains("Get-TcpCloseWait -LocalPort 8080 | Close-TcpConnection", d.Advice);
+            Assert.Contains("not the work behind them", d.Advice);
             Assert.Equal(0, d.UnreadBytes);
         }
 
@@ -118,9 +122,23 @@ namespace CloseWait.Tests
         [Fact]
         public void AListenerOnAnotherAddressDoesNotMakeASocketInbound()
         {
-            var listeners = new[] { Listener(address: "127.0.0.1") };
-            Assert.Equal(new[] { "IdlePool" }, One(new[] { Socket(endOfStreamRead: false) }, listeners).Cause);
-            Assert.Equal(new[] { "NotRead" }, One(new[] { Socket(endOfStreamRead: false, local: "127.0.0.1") }, listeners).Cause);
+            // An ephemeral local port, one socket on it: only a listener on its address makes it inbound.
+            var listeners = new[] { Listener(port: 45000, address: "127.0.0.1") };
+            Assert.Equal(new[] { "IdlePool" }, One(new[] { Socket(endOfStreamRead: false, localPort: 45000, remotePort: 443) }, listeners).Cause);
+            Assert.Equal(new[] { "NotRead" }, One(new[] { Socket(endOfStreamRead: false, localPort: 45000, remotePort: 443, local: "127.0.0.1") }, listeners).Cause);
+        }
+
+        [Fact]
+        public void InboundDoesNotRestOnTheListenerStillExisting()
+        {
+            // The listener has closed: a server port below the ephemeral range, or one local port many share.
+            var none = new TcpConnection[0];
+            Assert.Equal(new[] { "NotRead" }, One(new[] { Socket(endOfStreamRead: false) }, none).Cause);
+            Assert.Equal(new[] { "NotRead" }, One(Many(2, _ => Socket(endOfStreamRead: false, localPort: 45000)), none).Cause);
+
+            // A connection to a listener of this host is outbound, whatever its local port.
+            var local = new[] { Listener(port: 6379, address: "127.0.0.1") };
+            Assert.Equal(new[] { "IdlePool" }, One(new[] { Socket(endOfStreamRead: false, localPort: 45001, local: "127.0.0.1", remote: "127.0.0.1", remotePort: 6379) }, local).Cause);
         }
 
         [Fact]
@@ -147,8 +165,11 @@ namespace CloseWait.Tests
         public void UnownedSocketsWithoutInodeOnAListeningPortAreAcceptBacklog()
         {
             var d = One(Many(5, _ => Socket(pid: null, inode: false, endOfStreamRead: false, unread: 7)));
-            Assert.Null(d.ProcessId);
-            Assert.Null(d.Id);
+
+            // They belong to the listener's service; no process holds them.
+            Assert.Equal(100, d.ProcessId);
+            Assert.Equal("server :8080", d.Service);
+            Assert.Empty(d.ProcessIds);
             Assert.Equal(new[] { "AcceptBacklog" }, d.Cause);
             Assert.Contains("port 8080, held by server (PID 100), 5 of 128 waiting", d.Finding);
             Assert.Null(d.OpenDescriptors);
@@ -168,17 +189,75 @@ namespace CloseWait.Tests
         public void ClusteredIdleBeforeTheFinIsPeerIdleTimeoutWithItsTime()
         {
             var gaps = new[] { 350.2, 349.8, 350.0, 350.6, 12.0 };
-            var d = One(gaps.Select(g => Socket(idleBeforeFin: g, endOfStreamRead: false, localPort: 51000, remotePort: 443)));
+            var d = One(gaps.Select((g, i) => Socket(stuckSeconds: 600 + (7 * i), idleBeforeFin: g, endOfStreamRead: false, localPort: 51000 + i, remotePort: 443)));
             Assert.Equal(new[] { "PeerIdleTimeout", "IdlePool" }, d.Cause);
             Assert.Equal(TimeSpan.FromSeconds(350.2), d.PeerIdleTimeout);
-            Assert.Contains("Test-TcpKeepAliveSetting -IdleTimeout 350", d.Advice);
             Assert.Contains("4 sat idle about 5 min 50 s", d.Finding);
-            Assert.Contains("Evict idle pooled connections before 350 s", d.Advice);
+            Assert.Contains("keep-alive above the client's idle gaps", d.Advice);
+            Assert.Contains("drop idle pooled connections before 5 min 50 s", d.Advice);
+            Assert.DoesNotMatch(KeepaliveChange, d.Advice);
 
-            // Inbound: the program's own keep-alive must outlast the balancer's.
-            var inbound = One(gaps.Select(g => Socket(idleBeforeFin: g)));
+            // Inbound, nothing unread after the response: the clients' pools close; the server keeps its end.
+            var inbound = One(gaps.Select((g, i) => Socket(stuckSeconds: 600 + (7 * i), idleBeforeFin: g)));
             Assert.Equal(new[] { "NotClosed", "PeerIdleTimeout" }, inbound.Cause);
-            Assert.Contains("gunicorn keepalive", inbound.Advice);
+            Assert.Contains("server's own keep-alive shorter than the clients' 5 min 50 s", inbound.Advice);
+            Assert.Null(inbound.ClientTimeout);
+        }
+
+        [Fact]
+        public void FinsAtOneInstantAreAMassCloseNotAnIdleTimeout()
+        {
+            var gaps = new[] { 350.2, 349.8, 350.0, 350.6 };
+            var d = One(gaps.Select((g, i) => Socket(stuckSeconds: 600 + (0.01 * i), idleBeforeFin: g, endOfStreamRead: false, localPort: 51000 + i, remotePort: 443)));
+            Assert.Equal(new[] { "IdlePool" }, d.Cause);
+            Assert.Null(d.PeerIdleTimeout);
+            Assert.Contains("mass close", d.Finding);
+        }
+
+        [Fact]
+        public void UnreadInboundWithClusteredGapsIsAClientTimeout()
+        {
+            // Clients sent a request, waited 30 s for an answer, gave up; some were never accepted.
+            var sockets = Enumerable.Range(0, 4).Select(i => Socket(pid: 100, stuckSeconds: 100 + i, idleBeforeFin: 30 + (0.1 * i), unread: 20))
+                .Concat(Enumerable.Range(0, 3).Select(i => Socket(pid: null, inode: false, stuckSeconds: 90 + i, idleBeforeFin: 30.1, unread: 20, endOfStreamRead: false)))
+                .ToList();
+            var d = One(sockets);
+            Assert.Equal(new[] { "NotRead", "AcceptBacklog" }, d.Cause);
+            Assert.Null(d.PeerIdleTimeout);
+            Assert.Equal(TimeSpan.FromSeconds(30.1), d.ClientTimeout);
+            Assert.Contains("clients gave up after about 30 s waiting for an answer", d.Finding);
+            Assert.Contains("stopped serving: 4 accepted and not read", d.Finding);
+            Assert.DoesNotContain(". AcceptBacklog: ", d.Finding);
+            Assert.DoesNotContain("more workers", d.Advice, StringComparison.OrdinalIgnoreCase);
+        }
+
+        [Fact]
+        public void AStuckTimeMovedOnByKeepaliveAcksIsBoundedAndNotBrief()
+        {
+            var sockets = Many(3, i =>
+            {
+                var c = Socket(stuckSeconds: 1, idleBeforeFin: 600 + i);
+                c.KeepAliveTimer = true;
+                return c;
+            });
+            var d = One(sockets);
+            Assert.False(d.Healthy);
+            Assert.Equal(3, d.StuckCount);
+
+            // A keepalive time longer than the socket's whole idle time (IdleTime + expiry): no probe went out, exact.
+            var exact = One(Many(3, i =>
+            {
+                var c = Socket(stuckSeconds: 1, idleBeforeFin: 600 + i);
+                c.KeepAliveTimer = true;
+                c.TimerExpiresIn = TimeSpan.FromSeconds(7199);
+                return c;
+            }));
+            Assert.True(exact.Healthy);
+            Assert.Equal(exact.LongestStuckTime, exact.LongestStuckTimeAtMost);
+            Assert.Equal(TimeSpan.FromSeconds(1), d.LongestStuckTime);
+            Assert.Equal(TimeSpan.FromSeconds(603), d.LongestStuckTimeAtMost);
+            Assert.Contains("between 1 s and 10 min 3 s", d.Finding);
+            Assert.Null(d.PeerIdleTimeout);
         }
 
         [Theory]
@@ -226,8 +305,9 @@ namespace CloseWait.Tests
             sockets.AddRange(Many(3, _ => Socket(pid: 300)));
             sockets.AddRange(Many(5, _ => Socket(pid: 400, unread: 1)));
             sockets.Add(Socket(pid: null, inode: false));
-            var all = Analyze(sockets);
+            var all = CloseWaitAnalyzer.Analyze(sockets, new[] { Listener() }, null, Defaults, null, TcpCloseWaitGrouping.Process);
             Assert.Equal(new int?[] { 400, 300, null, 200 }, all.Select(d => d.ProcessId).ToArray());
+            Assert.Equal("server :8080", all[2].Service);
             Assert.Equal(new[] { 5, 3, 1, 2 }, all.Select(d => d.Count).ToArray());
             Assert.Equal(11, all.Sum(d => d.Connections.Length));
         }
@@ -271,7 +351,7 @@ namespace CloseWait.Tests
             Assert.Empty(many.Cause);
             Assert.Null(many.UnreadBytes);
             Assert.Contains("NotRead, NotClosed, IdlePool, PeerIdleTimeout, Inherited cannot be told apart here", many.Finding);
-            Assert.Contains("Get-TcpCloseWait -ProcessId 200 | Close-TcpConnection", many.Advice);
+            Assert.Contains("Get-TcpCloseWait -LocalPort 8080 | Close-TcpConnection", many.Advice);
 
             // -MinimumCount moves the line.
             Assert.False(One(Many(3, _ => Row()), listeners, t: new CloseWaitThresholds { MinimumCount = 3 }).Healthy);
@@ -316,6 +396,152 @@ namespace CloseWait.Tests
         public void DurationsReadAsWords(double seconds, string text)
         {
             Assert.Equal(text, CloseWaitAnalyzer.FormatDuration(TimeSpan.FromSeconds(seconds)));
+        }
+
+        /// <summary>A process tree: pid -> (parent, name, command line).</summary>
+        private sealed class FakeProcesses : Dictionary<int, (int Parent, string Name, string CommandLine)>, IProcessTable
+        {
+            public bool GivesParents => true;
+
+            public ProcessFacts? Get(int pid) =>
+                TryGetValue(pid, out var p) ? new ProcessFacts(pid, p.Parent, p.Name, "/usr/bin/" + p.Name, p.CommandLine) : null;
+        }
+
+        private static TcpConnection Owned(TcpConnection c, string name)
+        {
+            c.ProcessName = name;
+            c.Owners = c.Owners.Select(o => new TcpSocketOwner(o.ProcessId, name, o.FileDescriptor)).ToArray();
+            return c;
+        }
+
+        [Fact]
+        public void BackendsOfOneServerAreOneServiceWithItsSoftwareAndNoKill()
+        {
+            // A postmaster (100) listens on 5432; its backends (201..218) hold one unread socket each.
+            var ps = new FakeProcesses { [100] = (1, "postgres", "/usr/lib/postgresql/15/bin/postgres -D /data") };
+            var sockets = new List<TcpConnection>();
+            for (int i = 0; i < 18; i++)
+            {
+                ps[201 + i] = (100, "postgres", "postgres: app db 127.0.0.1(4000) SELECT");
+                sockets.Add(Owned(Socket(pid: 201 + i, localPort: 5432, endOfStreamRead: false, stuckSeconds: 100 + i, idleBeforeFin: 20 + (0.05 * i)), "postgres"));
+            }
+
+            var listener = Listener(port: 5432);
+            listener.Owners = new[] { new TcpSocketOwner(100, "postgres", 5) };
+            var d = Assert.Single(CloseWaitAnalyzer.Analyze(sockets, new[] { listener }, null, Defaults, ps));
+            Assert.Equal("postgres :5432", d.Service);
+            Assert.Equal(100, d.ProcessId);
+            Assert.Equal("postgres", d.ProcessName);
+            Assert.Equal(18, d.ProcessIds.Count);
+            Assert.Equal("PostgreSQL", d.Software);
+            Assert.Equal(new[] { "NotRead" }, d.Cause);
+            Assert.InRange(d.ClientTimeout!.Value.TotalSeconds, 20.0, 20.9);
+            Assert.Contains("client_connection_check_interval", d.Advice);
+            Assert.Contains("pg_terminate_backend", d.Advice);
+            Assert.DoesNotContain("Stop-Process", d.Advice);
+            Assert.DoesNotMatch(KeepaliveChange, d.Advice);
+
+            // -GroupBy Process: one per backend, each still naming its service.
+            var each = CloseWaitAnalyzer.Analyze(sockets, new[] { listener }, null, Defaults, ps, TcpCloseWaitGrouping.Process);
+            Assert.Equal(18, each.Count);
+            Assert.All(each, e => Assert.Equal("postgres :5432", e.Service));
+        }
+
+        [Fact]
+        public void AChildForkedFromAWorkerHoldingTheListenerIsInherited()
+        {
+            // gunicorn master 100 and worker 200 hold the listener; the worker's fork 300 holds the listener and the socket.
+            var ps = new FakeProcesses
+            {
+                [100] = (1, "gunicorn", "/usr/bin/python3 /usr/bin/gunicorn app:app"),
+                [200] = (100, "gunicorn", "/usr/bin/python3 /usr/bin/gunicorn app:app"),
+                [300] = (200, "gunicorn", "/usr/bin/python3 /usr/bin/gunicorn app:app"),
+            };
+            var listener = Listener(port: 8000);
+            listener.Owners = new[] { new TcpSocketOwner(100, "gunicorn", 5), new TcpSocketOwner(200, "gunicorn", 5), new TcpSocketOwner(300, "gunicorn", 5) };
+            var sockets = Many(3, i => Owned(Socket(pid: 300, localPort: 8000, endOfStreamRead: false), "gunicorn"));
+            var d = Assert.Single(CloseWaitAnalyzer.Analyze(sockets, new[] { listener }, null, Defaults, ps));
+            Assert.Equal("gunicorn :8000", d.Service);
+            Assert.Equal(100, d.ProcessId);
+            Assert.Equal(new[] { 300 }, d.ProcessIds);
+            Assert.Equal("gunicorn", d.Software);
+            Assert.Equal(new[] { "Inherited" }, d.Cause);
+            Assert.Contains("set_start_method('spawn')", d.Advice);
+            Assert.DoesNotContain("close-on-exec", d.Advice);
+            Assert.DoesNotContain("Stop-Process", d.Advice);
+            Assert.Contains("kill -TERM", d.Advice);
+
+            // The worker's own accepted sockets stay NotRead: the listener's owner is one level up.
+            var worker = Many(3, i => Owned(Socket(pid: 200, localPort: 8000, endOfStreamRead: false), "gunicorn"));
+            Assert.Equal(new[] { "NotRead" }, Assert.Single(CloseWaitAnalyzer.Analyze(worker, new[] { listener }, null, Defaults, ps)).Cause);
+        }
+
+        [Fact]
+        public void AnOutboundPoolNamesTheLocalServersKnobAndABoundedPoolIsBenign()
+        {
+            var ps = new FakeProcesses { [100] = (1, "nginx", "nginx: master process"), [500] = (1, "python3", "python3 client.py") };
+            var nginx = Listener(port: 8081, address: "127.0.0.1");
+            nginx.Owners = new[] { new TcpSocketOwner(100, "nginx", 6) };
+            var pool = Enumerable.Range(0, 6).Select(i => Owned(Socket(pid: 500, local: "127.0.0.1", remote: "127.0.0.1", remotePort: 8081, localPort: 45000 + i, endOfStreamRead: false, stuckSeconds: 90 + (0.3 * i), idleBeforeFin: 3.0 + (0.01 * i)), "python3")).ToList();
+            var d = Assert.Single(CloseWaitAnalyzer.Analyze(pool, new[] { nginx }, null, Defaults, ps));
+            Assert.Equal("python3 (500)", d.Service);
+            Assert.Equal("Python", d.Software);
+            Assert.Equal(new[] { "PeerIdleTimeout", "IdlePool" }, d.Cause);
+            Assert.Equal(TimeSpan.FromSeconds(3), d.PeerIdleTimeout);
+            Assert.Contains("nginx :8081 closes keep-alive connections idle 3 s", d.Finding);
+            Assert.Contains("nginx keepalive_timeout", d.Advice);
+            Assert.Contains("requests.Session", d.Advice);
+            Assert.DoesNotContain("Set-TcpKeepAliveSetting", d.Advice);
+
+            // Without an idle-timeout cluster, a pool within urllib3's 10 per host is benign: nothing to free.
+            var few = Enumerable.Range(0, 3).Select(i => Owned(Socket(pid: 500, local: "127.0.0.1", remote: "127.0.0.1", remotePort: 8081, localPort: 46000 + i, endOfStreamRead: false), "python3")).ToList();
+            var benign = Assert.Single(CloseWaitAnalyzer.Analyze(few, new[] { nginx }, null, Defaults, ps));
+            Assert.Contains("benign", benign.Finding);
+            Assert.Contains("Nothing to fix while the count stays bounded", benign.Advice);
+            Assert.DoesNotContain("Close-TcpConnection", benign.Advice);
+        }
+
+        [Fact]
+        public void EveryRowOfTheSoftwareTableHasASourceAndNoAdviceHarms()
+        {
+            foreach (var row in SoftwareKnowledge.Table)
+            {
+                Assert.StartsWith("http", row.Source);
+                foreach (var text in new[] { row.GracefulStop, row.ServerIdleTimeout, row.ClientPool, row.Stalled, row.NotClosed, row.Inherited })
+                {
+                    Assert.DoesNotContain("Stop-Process", text ?? string.Empty);
+                    Assert.DoesNotContain("Set-TcpKeepAlive", text ?? string.Empty);
+                    Assert.DoesNotContain("kill -9", text ?? string.Empty);
+                }
+            }
+
+            Assert.Equal("gunicorn", SoftwareKnowledge.Recognize(new[] { new ProcessFacts(1, null, "python3", "/usr/bin/python3.11", "/usr/bin/python3 -m gunicorn app:app") })!.Name);
+            Assert.Equal("Python", SoftwareKnowledge.Recognize(new[] { new ProcessFacts(1, null, "python3", "/usr/bin/python3.11", "python3 client.py") })!.Name);
+            Assert.Equal("Redis", SoftwareKnowledge.RecognizeName("redis-server")!.Name);
+            Assert.Equal("php-fpm", SoftwareKnowledge.RecognizeName("php-fpm8.2")!.Name);
+            Assert.Null(SoftwareKnowledge.RecognizeName("myapp"));
+        }
+
+        [Fact]
+        public void NoAdviceEverChangesKeepaliveOrStopsAProcess()
+        {
+            var cases = new List<IEnumerable<TcpConnection>>
+            {
+                Many(4, _ => Socket()),
+                Many(4, _ => Socket(unread: 10)),
+                Many(4, _ => Socket(endOfStreamRead: false, localPort: 50000, remotePort: 443)),
+                Many(4, _ => Socket(owners: new[] { 200, 300 })),
+                Many(4, _ => Socket(pid: null, inode: false, endOfStreamRead: false)),
+                Enumerable.Range(0, 4).Select(i => Socket(stuckSeconds: 100 + i, idleBeforeFin: 60, endOfStreamRead: false, localPort: 50100 + i, remotePort: 443)),
+            };
+            foreach (var sockets in cases)
+            {
+                foreach (var d in Analyze(sockets))
+                {
+                    Assert.DoesNotContain("Stop-Process", d.Advice);
+                    Assert.DoesNotMatch(KeepaliveChange, d.Advice);
+                }
+            }
         }
 
         private sealed class FakeDescriptors : Dictionary<int, (int Open, long? Limit)>, IProcessDescriptors

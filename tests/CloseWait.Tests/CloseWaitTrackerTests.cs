@@ -157,6 +157,52 @@ namespace CloseWait.Tests
             Assert.Throws<ArgumentOutOfRangeException>(() => tracker.Observe(At(4), new TcpConnection[0]));
         }
 
+        private sealed class Tree : Dictionary<int, (int Parent, string Name)>, IProcessTable
+        {
+            public bool GivesParents => true;
+
+            public ProcessFacts? Get(int pid) => TryGetValue(pid, out var p) ? new ProcessFacts(pid, p.Parent, p.Name, null, "server") : null;
+        }
+
+        [Fact]
+        public void ALeakSpreadOverChildrenIsGrowingPerService()
+        {
+            // A master (50) listens on 8080; each sample a new child of it holds one more socket,
+            // and every other sample that socket's owner is not found yet.
+            var tree = new Tree { [50] = (1, "server") };
+            var listener = new TcpConnection(AddressFamily.InterNetwork, IPAddress.Loopback, 8080, IPAddress.Any, 0, TcpState.Listen, 10, "Netlink")
+            {
+                ProcessId = 50,
+                ProcessName = "server",
+                Owners = new[] { new TcpSocketOwner(50, "server", 3) },
+            };
+            var tracker = new CloseWaitTracker(null, new ServiceMap(tree) { Listeners = new[] { listener } });
+            var growing = new List<TcpCloseWaitEvent>();
+            for (int s = 0; s < 8; s++)
+            {
+                tree[100 + s] = (50, "server");
+                var sample = Enumerable.Range(0, s + 1).Select(i => Linux((ulong)(i + 1), 30000 + i, 0, i == s && s % 2 == 1 ? (int?)null : 100 + i)).ToList();
+                growing.AddRange(tracker.Observe(At(s), sample).Where(e => e.Event == "Growing"));
+            }
+
+            var g = growing.First();
+            Assert.Equal(50, g.ProcessId);
+            Assert.Equal("server :8080", g.Service);
+            Assert.True(g.ProcessIds!.Count >= 5);
+            Assert.True(g.RatePerMinute > 0);
+
+            // Per process (no service map) nothing grows: each holds one socket.
+            var perProcess = new CloseWaitTracker();
+            var none = new List<TcpCloseWaitEvent>();
+            for (int s = 0; s < 8; s++)
+            {
+                var sample = Enumerable.Range(0, s + 1).Select(i => Linux((ulong)(i + 1), 30000 + i, 0, 100 + i)).ToList();
+                none.AddRange(perProcess.Observe(At(s), sample).Where(e => e.Event == "Growing"));
+            }
+
+            Assert.Empty(none);
+        }
+
         /// <summary>Feeds counts for PID 100 (one new socket per unit), one sample a second; returns the Growing events per sample.</summary>
         private static List<List<TcpCloseWaitEvent>> Feed(CloseWaitTracker tracker, IEnumerable<int> counts, int? pid = 100, int start = 0)
         {

@@ -339,6 +339,8 @@ namespace CloseWait.Tests
 
             public bool AppliesAtRestart => false;
 
+            public IReadOnlyCollection<TimeWaitField> Fields => new TimeWaitField[0];
+
             public TcpTimeWaitSetting Read(string? networkNamespace) =>
                 new TcpTimeWaitSetting { Platform = "Linux", PortRangeStart = 32768, PortRangeEnd = 60999, RangeSize = 28232 };
 

@@ -126,7 +126,7 @@ namespace CloseWait.Commands
             {
                 var collector = new MetricCollector(PlatformServices.SocketTable, PlatformServices.OwnerResolver,
                     AllNetworkNamespaces ? PlatformServices.CreateContainerResolver() : null,
-                    PlatformServices.ProcessDescriptors, PlatformServices.TimeWaitStore);
+                    PlatformServices.ProcessDescriptors, PlatformServices.TimeWaitStore, PlatformServices.ProcessTable);
                 var snapshot = collector.Collect(query, options.Thresholds, _stop.Token);
                 scan?.Complete();
                 if (collector.UnownedSockets > 0 && collector.InaccessibleProcesses > 0)

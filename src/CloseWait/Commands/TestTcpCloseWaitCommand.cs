@@ -7,8 +7,9 @@ using CloseWait.Platform;
 namespace CloseWait.Commands
 {
     /// <summary>
-    /// Diagnoses the CLOSE_WAIT sockets: one answer per owning process (and one for sockets no
-    /// process owns) with the cause, the finding and what to do. The reasoning is CloseWaitAnalyzer's.
+    /// Diagnoses the CLOSE_WAIT sockets: one answer per service (-GroupBy Process: per owning
+    /// process; and one for sockets no process owns) with the cause, the finding and what to do.
+    /// The reasoning is CloseWaitAnalyzer's.
     /// </summary>
     [Cmdlet(VerbsDiagnostic.Test, "TcpCloseWait")]
     [OutputType(typeof(TcpCloseWaitDiagnosis))]
@@ -27,6 +28,10 @@ namespace CloseWait.Commands
         [Parameter]
         [ValidateRange(1, int.MaxValue)]
         public int MinimumCount { get; set; } = 10;
+
+        /// <summary>Service (default): one diagnosis per service, its processes together; Process: one per holding process.</summary>
+        [Parameter]
+        public TcpCloseWaitGrouping GroupBy { get; set; } = TcpCloseWaitGrouping.Service;
 
         /// <summary>Return only $true (nothing wrong) or $false.</summary>
         [Parameter]
@@ -55,7 +60,7 @@ namespace CloseWait.Commands
             }
 
             var thresholds = new CloseWaitThresholds { StuckAfter = StuckAfter, MinimumCount = MinimumCount };
-            var diagnoses = CloseWaitAnalyzer.Analyze(sockets, Listeners, PlatformServices.ProcessDescriptors, thresholds);
+            var diagnoses = CloseWaitAnalyzer.Analyze(sockets, Listeners, PlatformServices.ProcessDescriptors, thresholds, PlatformServices.ProcessTable, GroupBy);
             if (Quiet)
             {
                 WriteObject(diagnoses.All(d => d.Healthy));

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
+using System.Linq;
 using System.Management.Automation;
 using CloseWait.Platform;
 
@@ -8,7 +9,7 @@ namespace CloseWait.Commands
 {
     /// <summary>
     /// Samples the CLOSE_WAIT sockets every -Interval and writes what changed as it happens:
-    /// Entered, Left (with the measured Duration), Growing (a process whose count keeps rising).
+    /// Entered, Left (with the measured Duration), Growing (a service whose count keeps rising: a program with its workers, backends and children).
     /// Runs until -Duration or -Count is reached, or until Ctrl+C.
     /// </summary>
     [Cmdlet(VerbsCommon.Watch, "TcpCloseWait")]
@@ -40,6 +41,35 @@ namespace CloseWait.Commands
         private static (long? Open, long? Limit) DescriptorUsage(int pid) =>
             PlatformServices.ProcessDescriptors.TryGet(pid, out int open, out long? limit) ? (open, limit) : ((long?)null, (long?)null);
 
+        /// <summary>
+        /// The listening sockets on the watched ports with their owners, read once at the start (a
+        /// service's listener outlives the watch's sockets); none with -AllNetworkNamespaces, where the
+        /// platform gives no parents (each PID is its own service there), or when they cannot be read,
+        /// and each PID then groups with its same-named parents only.
+        /// </summary>
+        private IReadOnlyList<TcpConnection> ReadListeners(ConnectionFilter watched)
+        {
+            if (AllNetworkNamespaces || NoOwner || !PlatformServices.ProcessTable.GivesParents)
+            {
+                return new TcpConnection[0];
+            }
+
+            var filter = new ConnectionFilter { States = new[] { TcpState.Listen }, LocalPorts = watched.LocalPorts, AddressFamily = watched.AddressFamily };
+            var query = BuildQuery(filter);
+            query.States = filter.States;
+            query.RemotePorts = null;
+            try
+            {
+                var lister = new ConnectionLister(PlatformServices.SocketTable, PlatformServices.OwnerResolver);
+                return lister.List(filter, query, true, StopToken).ToList();
+            }
+            catch (Exception ex) when (ex is CloseWaitException || ex is OperationCanceledException || ex is System.IO.IOException)
+            {
+                WriteVerbose($"No listeners for the service names: {ex.Message}");
+                return new TcpConnection[0];
+            }
+        }
+
         protected override void EndProcessing()
         {
             if (SelectsNothing)
@@ -62,7 +92,10 @@ namespace CloseWait.Commands
                 return;
             }
 
-            var tracker = new CloseWaitTracker(DescriptorUsage);
+            // Growing per service: a listener's owners and their children, a program and its children
+            // of the same name; unowned sockets count with the listener of their port, else per port.
+            var services = new ServiceMap(PlatformServices.ProcessTable) { Listeners = ReadListeners(filter) };
+            var tracker = new CloseWaitTracker(DescriptorUsage, services);
             var clock = Stopwatch.StartNew();
             DateTime start = DateTime.Now;
             TimeSpan? end = Duration;

@@ -34,25 +34,49 @@ namespace CloseWait
 
         /// <summary>How far apart idle times of one cluster may be: this fraction of the idle time, and at least one second.</summary>
         public double ClusterSpread { get; set; } = 0.1;
+
+        /// <summary>
+        /// FINs of one cluster that all arrived within this window came at one instant: the peer closed
+        /// them together (it restarted, or dropped its pool), which is no idle timeout.
+        /// </summary>
+        public TimeSpan MassCloseWindow { get; set; } = TimeSpan.FromMilliseconds(200);
+
+        /// <summary>Local ports below this are a server's (Linux's ip_local_port_range starts at 32768 by default).</summary>
+        public int EphemeralPortStart { get; set; } = 32768;
+    }
+
+    /// <summary>Test-TcpCloseWait's grouping: one diagnosis per service (default) or per process.</summary>
+    public enum TcpCloseWaitGrouping
+    {
+        Service,
+        Process,
     }
 
     /// <summary>
-    /// Turns CLOSE_WAIT sockets, the listening sockets beside them and the owners' descriptor
-    /// counts into one diagnosis per owning process, and one for sockets no process owns. Pure:
-    /// no I/O but through the descriptor reader it is given, so that Test-TcpCloseWait,
-    /// Watch-TcpCloseWait and a fleet overview share it and tests feed it constructed sockets.
+    /// Turns CLOSE_WAIT sockets, the listening sockets beside them, the process table and the
+    /// owners' descriptor counts into one diagnosis per service (or per process), and one for
+    /// sockets no process owns. Pure: no I/O but through the readers it is given, so that
+    /// Test-TcpCloseWait, Watch-TcpCloseWait and a fleet overview share it and tests feed it
+    /// constructed sockets and processes.
     /// </summary>
     /// <remarks>
     /// Evidence per socket (Linux gives all of it; other tables less, and what is missing is said,
-    /// never guessed): held by more than one process: Inherited (the FIN state then says nothing
-    /// about which holder should close); unread data: NotRead; end of stream read, nothing unread:
-    /// NotClosed; only the FIN unread: NotRead on an inbound socket, IdlePool on an outbound one
-    /// (its local port is no listening port: a pooled client connection nobody looked at since the
-    /// server closed it). No owner, no inode, on a listening port: AcceptBacklog (never accepted).
-    /// Across sockets: DataIdleTime minus IdleTime is how long each sat idle before the peer's FIN;
-    /// where enough agree, PeerIdleTimeout with that time. (Anything the peer sends after its FIN,
-    /// such as the ACK of a keepalive probe, moves IdleTime on and widens that gap: such sockets
-    /// fall out of the cluster rather than shift it.)
+    /// never guessed): held by more than one process, or only by a child forked from a worker that
+    /// holds the listening socket it never accepts on: Inherited; unread data: NotRead; end of stream
+    /// read, nothing unread: NotClosed; only the FIN unread: NotRead on an inbound socket, IdlePool on
+    /// an outbound one. No owner, no inode, on a listening port: AcceptBacklog (never accepted).
+    /// Inbound: on a listening port, or on a local port below the ephemeral range, or one local port
+    /// shared by several sockets; outbound: connected to a listener of this host, or none of those.
+    /// Across sockets: DataIdleTime minus IdleTime is how long each sat idle before the peer's FIN.
+    /// Where enough agree, and the FINs did not all come at one instant (a mass close): on sockets that
+    /// ended an idle keep-alive (outbound IdlePool, inbound with nothing unread) the peer's idle
+    /// timeout (PeerIdleTimeout); on inbound sockets left unread or unaccepted how long clients waited
+    /// for an answer (ClientTimeout). In CLOSE_WAIT only ACKs arrive after the FIN, so the FIN came no
+    /// later than the last data: the stuck time lies between IdleTime (which ACKs of keepalive probes
+    /// or of sent data move on) and DataIdleTime.
+    /// Advice comes from the cause and from <see cref="SoftwareKnowledge"/>: never a TCP keepalive
+    /// change (probes carry no data and reset no application timer), never a SIGKILL of a process that
+    /// is part of a service.
     /// </remarks>
     internal static class CloseWaitAnalyzer
     {
@@ -60,15 +84,25 @@ namespace CloseWait
             IEnumerable<TcpConnection> closeWait,
             IReadOnlyList<TcpConnection> listeners,
             IProcessDescriptors? descriptors,
-            CloseWaitThresholds thresholds)
+            CloseWaitThresholds thresholds,
+            IProcessTable? processes = null,
+            TcpCloseWaitGrouping groupBy = TcpCloseWaitGrouping.Service)
         {
+            var sockets = closeWait.Where(c => c.State == TcpState.CloseWait).ToList();
+            var map = new ServiceMap(processes) { Listeners = listeners };
+            var shared = sockets.GroupBy(c => (c.LocalAddress, c.LocalPort)).ToDictionary(g => g.Key, g => g.Count());
             var result = new List<TcpCloseWaitDiagnosis>();
-            var groups = closeWait
-                .Where(c => c.State == TcpState.CloseWait)
-                .GroupBy(c => (Pid: c.ProcessId ?? -1, UnownedIn: c.ProcessId == null ? c.NetworkNamespaceId : null)); // unowned sockets: one row per namespace
+            var groups = groupBy == TcpCloseWaitGrouping.Process
+                ? sockets.GroupBy(c => (Key: (long)(c.ProcessId ?? -1), UnownedIn: c.ProcessId == null ? c.NetworkNamespaceId : null))
+                : sockets.GroupBy(c =>
+                {
+                    long key = map.KeyOf(c, unownedPerPort: false);
+                    return (Key: key, UnownedIn: key < 0 ? c.NetworkNamespaceId : null); // unowned sockets: one row per namespace
+                });
             foreach (var g in groups)
             {
-                result.Add(Diagnose(g.ToList(), g.Key.Pid >= 0 ? g.Key.Pid : (int?)null, listeners, descriptors, thresholds));
+                var group = new Group(g.ToList(), g.Key.Key, map, shared, groupBy);
+                result.Add(Diagnose(group, descriptors, thresholds));
             }
 
             return result
@@ -83,23 +117,33 @@ namespace CloseWait
         internal static bool ListsEveryOwner(TcpConnection c) => c.Source == "Netlink" || c.Source == "ProcNet";
 
         /// <summary>The listener that would have accepted this socket: same namespace, same port, same or wildcard address.</summary>
-        internal static TcpConnection? ListenerOf(TcpConnection c, IReadOnlyList<TcpConnection> listeners)
-        {
-            foreach (var l in listeners)
-            {
-                if (l.LocalPort != c.LocalPort || l.NetworkNamespaceId != c.NetworkNamespaceId)
-                {
-                    continue;
-                }
+        internal static TcpConnection? ListenerOf(TcpConnection c, IReadOnlyList<TcpConnection> listeners) =>
+            new ServiceMap(null) { Listeners = listeners }.ListenerOf(c);
 
-                if (l.LocalIPAddress.Equals(IPAddress.Any) || l.LocalIPAddress.Equals(IPAddress.IPv6Any)
-                    || l.LocalAddress == c.LocalAddress)
-                {
-                    return l;
-                }
+        /// <summary>
+        /// Whether a socket was accepted (inbound) rather than connected (outbound), without resting on
+        /// the listener still existing: a listener on its port, or a local port below the ephemeral
+        /// range, or a local port several sockets share, make it inbound; a listener of this host at
+        /// its remote end makes it outbound.
+        /// </summary>
+        internal static bool IsInbound(TcpConnection c, ServiceMap map, IReadOnlyDictionary<(string, int), int> shared, CloseWaitThresholds t)
+        {
+            if (map.ListenerOf(c) != null)
+            {
+                return true;
             }
 
-            return null;
+            if (map.ListenerAtRemoteEnd(c) != null)
+            {
+                return false;
+            }
+
+            if (c.LocalPort < t.EphemeralPortStart && c.RemotePort >= t.EphemeralPortStart)
+            {
+                return true;
+            }
+
+            return shared.TryGetValue((c.LocalAddress, c.LocalPort), out int n) && n > 1;
         }
 
         /// <summary>One socket's cause from its own evidence; null when the table cannot tell.</summary>
@@ -148,18 +192,44 @@ namespace CloseWait
         }
 
         /// <summary>
+        /// True when the socket's stuck time is only known within bounds: the ACKs of keepalive probes
+        /// sent after the FIN may have moved IdleTime on. A running keepalive timer fires at the last
+        /// ACK plus the socket's keepalive time (before any probe) or interval (between probes), so
+        /// IdleTime + TimerExpiresIn is that period; probes can have gone out since the FIN only where
+        /// the period is shorter than DataIdleTime (PostgreSQL's backends run a 2 h keepalive: exact).
+        /// Without the timer's expiry, a running keepalive timer alone bounds it.
+        /// </summary>
+        internal static bool StuckTimeIsBounded(TcpConnection c)
+        {
+            if (c.KeepAliveTimer != true || !(c.DataIdleTime is TimeSpan data) || !(c.IdleTime is TimeSpan idle) || data <= idle)
+            {
+                return false;
+            }
+
+            return !(c.TimerExpiresIn is TimeSpan expires) || idle + expires < data;
+        }
+
+        /// <summary>The longest the socket may have been in CLOSE_WAIT: DataIdleTime where bounded, else IdleTime.</summary>
+        internal static TimeSpan? StuckAtMost(TcpConnection c) => StuckTimeIsBounded(c) ? c.DataIdleTime : c.IdleTime;
+
+        /// <summary>
         /// The idle time the peer's closes cluster around: the largest set of sockets (at least
         /// <see cref="CloseWaitThresholds.MinimumCluster"/>, and at least half of those that sat idle
         /// before the FIN) whose idle gaps lie within the spread; its median. Null when none.
         /// </summary>
-        internal static TimeSpan? InferPeerIdleTimeout(IEnumerable<TcpConnection> sockets, CloseWaitThresholds t, out int clustered)
+        internal static TimeSpan? InferPeerIdleTimeout(IEnumerable<TcpConnection> sockets, CloseWaitThresholds t, out int clustered) =>
+            InferIdleGap(sockets, t, out clustered, out _);
+
+        /// <summary>As <see cref="InferPeerIdleTimeout"/>; null also when the cluster's FINs all came at one instant (<paramref name="massClose"/>).</summary>
+        internal static TimeSpan? InferIdleGap(IEnumerable<TcpConnection> sockets, CloseWaitThresholds t, out int clustered, out int massClose)
         {
             clustered = 0;
+            massClose = 0;
             var gaps = sockets
-                .Where(c => c.IdleTime != null && c.DataIdleTime != null)
-                .Select(c => c.DataIdleTime!.Value - c.IdleTime!.Value)
-                .Where(g => g >= t.MinimumIdleGap)
-                .OrderBy(g => g)
+                .Where(c => c.IdleTime != null && c.DataIdleTime != null && !StuckTimeIsBounded(c))
+                .Select(c => (Gap: c.DataIdleTime!.Value - c.IdleTime!.Value, Fin: c.IdleTime!.Value))
+                .Where(g => g.Gap >= t.MinimumIdleGap)
+                .OrderBy(g => g.Gap)
                 .ToList();
             if (gaps.Count < t.MinimumCluster)
             {
@@ -170,13 +240,13 @@ namespace CloseWait
             int end = 0;
             for (int start = 0; start < gaps.Count; start++)
             {
-                var spread = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond, (long)(gaps[start].Ticks * t.ClusterSpread)));
+                var spread = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond, (long)(gaps[start].Gap.Ticks * t.ClusterSpread)));
                 if (end < start)
                 {
                     end = start;
                 }
 
-                while (end + 1 < gaps.Count && gaps[end + 1] - gaps[start] <= spread)
+                while (end + 1 < gaps.Count && gaps[end + 1].Gap - gaps[start].Gap <= spread)
                 {
                     end++;
                 }
@@ -193,33 +263,100 @@ namespace CloseWait
                 return null;
             }
 
+            var cluster = gaps.GetRange(bestStart, bestLength);
+            if (cluster.Max(g => g.Fin) - cluster.Min(g => g.Fin) <= t.MassCloseWindow)
+            {
+                massClose = bestLength;
+                return null;
+            }
+
             clustered = bestLength;
-            var median = gaps[bestStart + (bestLength / 2)];
+            var median = cluster[bestLength / 2].Gap;
             const long Tenth = TimeSpan.TicksPerSecond / 10;
             return TimeSpan.FromTicks((median.Ticks + (Tenth / 2)) / Tenth * Tenth);
         }
 
-        private static TcpCloseWaitDiagnosis Diagnose(List<TcpConnection> sockets, int? pid, IReadOnlyList<TcpConnection> listeners, IProcessDescriptors? descriptors, CloseWaitThresholds t)
+        /// <summary>The sockets of one diagnosis and what is known of the service behind them.</summary>
+        private sealed class Group
         {
+            internal Group(List<TcpConnection> sockets, long key, ServiceMap map, IReadOnlyDictionary<(string, int), int> shared, TcpCloseWaitGrouping groupBy)
+            {
+                Sockets = sockets;
+                Map = map;
+                Shared = shared;
+                Holders = sockets.SelectMany(c => c.Owners.Length > 0 ? c.Owners.Select(o => o.ProcessId) : c.ProcessId is int p ? new[] { p } : new int[0])
+                    .Distinct().OrderBy(p => p).ToList();
+                MainProcessId = key >= 0 ? (int)key : (int?)null;
+                MainName = MainProcessId is int main ? map.NameOf(main, sockets) : null;
+
+                // -GroupBy Process still names the service each process belongs to.
+                long serviceKey = groupBy == TcpCloseWaitGrouping.Service ? key
+                    : sockets.Select(c => map.KeyOf(c, unownedPerPort: false)).FirstOrDefault();
+                string? serviceMainName = serviceKey >= 0 ? map.NameOf((int)serviceKey, sockets) : null;
+                Service = map.ServiceName(serviceKey, serviceMainName, sockets);
+
+                // The software: the main process first, then the holders.
+                var candidates = new List<ProcessFacts?>();
+                if (serviceKey >= 0)
+                {
+                    candidates.Add(map.Facts((int)serviceKey));
+                }
+
+                candidates.AddRange(Holders.Select(map.Facts));
+                Software = SoftwareKnowledge.Recognize(candidates)
+                    ?? SoftwareKnowledge.RecognizeName(serviceMainName ?? MainName ?? sockets.Select(c => c.ProcessName).FirstOrDefault(n => n != null));
+                PartOfService = serviceKey >= 0 && (map.OwnsListener((int)serviceKey) || Holders.Any(h => h != serviceKey) || Software?.Stateful == true);
+            }
+
+            internal List<TcpConnection> Sockets { get; }
+
+            internal ServiceMap Map { get; }
+
+            internal IReadOnlyDictionary<(string, int), int> Shared { get; }
+
+            internal int? MainProcessId { get; }
+
+            internal string? MainName { get; }
+
+            internal string Service { get; }
+
+            internal List<int> Holders { get; }
+
+            internal SoftwareProfile? Software { get; }
+
+            /// <summary>The processes are a server's, or many of one program: stop them gracefully, never one by SIGKILL.</summary>
+            internal bool PartOfService { get; }
+        }
+
+        private static TcpCloseWaitDiagnosis Diagnose(Group g, IProcessDescriptors? descriptors, CloseWaitThresholds t)
+        {
+            var sockets = g.Sockets;
+            int? pid = g.MainProcessId;
             var d = new TcpCloseWaitDiagnosis
             {
+                Service = g.Service,
                 ProcessId = pid,
-                ProcessName = sockets.Select(c => c.ProcessName).FirstOrDefault(n => n != null),
+                ProcessName = g.MainName,
+                ProcessIds = new TextList<int>(g.Holders),
+                Software = g.Software?.Name,
                 Count = sockets.Count,
                 Connections = sockets.ToArray(),
             };
             d.LocateFrom(sockets);
 
+            var inbound = sockets.ToDictionary(c => c, c => IsInbound(c, g.Map, g.Shared, t));
             var idles = sockets.Where(c => c.IdleTime != null).Select(c => c.IdleTime!.Value).ToList();
             d.LongestIdleTime = idles.Count > 0 ? idles.Max() : (TimeSpan?)null;
-            d.StuckCount = idles.Count > 0 ? idles.Count(i => i >= t.StuckAfter) : (int?)null;
+            d.LongestStuckTime = d.LongestIdleTime;
+            d.LongestStuckTimeAtMost = idles.Count > 0 ? sockets.Where(c => c.IdleTime != null).Max(c => StuckAtMost(c)!.Value) : (TimeSpan?)null;
+            d.StuckCount = idles.Count > 0 ? sockets.Count(c => StuckAtMost(c) >= t.StuckAfter) : (int?)null;
             d.UnreadBytes = sockets.Any(c => c.ReceiveQueue != null) ? sockets.Sum(c => c.ReceiveQueue ?? 0) : (long?)null;
             d.Peers = new TextList<TcpCloseWaitPeer>(sockets
-                .GroupBy(c => (c.RemoteAddress, c.RemotePort))
+                .GroupBy(c => (c.RemoteAddress, inbound[c] ? 0 : c.RemotePort))
                 .Select(p => new TcpCloseWaitPeer
                 {
                     RemoteAddress = p.Key.RemoteAddress,
-                    RemotePort = p.Key.RemotePort,
+                    RemotePort = p.Key.Item2,
                     Count = p.Count(),
                     LongestIdleTime = p.Max(c => c.IdleTime),
                 })
@@ -232,14 +369,28 @@ namespace CloseWait
                 .Distinct()
                 .OrderBy(p => p));
 
-            if (pid is int id && descriptors != null && descriptors.TryGet(id, out int open, out long? limit))
+            // The descriptors of the holder nearest its limit: that one fails first.
+            if (descriptors != null)
             {
-                d.OpenDescriptors = open;
-                d.DescriptorLimit = limit;
+                double worst = -1;
+                foreach (int holder in g.Holders.Count > 0 ? g.Holders : (pid is int m ? new List<int> { m } : new List<int>()))
+                {
+                    if (descriptors.TryGet(holder, out int open, out long? limit))
+                    {
+                        double ratio = limit is long l && l > 0 ? (double)open / l : 0;
+                        if (ratio > worst)
+                        {
+                            worst = ratio;
+                            d.OpenDescriptors = open;
+                            d.DescriptorLimit = limit;
+                            d.DescriptorProcessId = holder;
+                        }
+                    }
+                }
             }
 
             // Sockets of unknown age count as stuck, but only as many as MinimumCount say so.
-            var stuck = sockets.Where(c => c.IdleTime >= t.StuckAfter).ToList();
+            var stuck = sockets.Where(c => StuckAtMost(c) >= t.StuckAfter).ToList();
             var ageless = sockets.Where(c => c.IdleTime == null).ToList();
             var considered = new List<TcpConnection>(stuck);
             if (stuck.Count > 0 || ageless.Count >= t.MinimumCount)
@@ -254,14 +405,17 @@ namespace CloseWait
                 return d;
             }
 
-            bool nearLimit = d.OpenDescriptors is int o && d.DescriptorLimit is long l && l > 0 && o >= l * t.CriticalDescriptorRatio;
+            bool nearLimit = d.OpenDescriptors is int o && d.DescriptorLimit is long lim0 && lim0 > 0 && o >= lim0 * t.CriticalDescriptorRatio;
             d.Severity = nearLimit || considered.Count >= t.CriticalCount ? TcpCloseWaitSeverity.Critical : TcpCloseWaitSeverity.Warning;
 
             var byCause = new Dictionary<TcpCloseWaitCause, List<TcpConnection>>();
             var undetermined = new List<TcpConnection>();
             foreach (var c in considered)
             {
-                var cause = Classify(c, ListenerOf(c, listeners) != null);
+                var listener = g.Map.ListenerOf(c);
+                var cause = c.ProcessId is int holder && ListsEveryOwner(c) && g.Map.IsForkedFromWorker(holder, listener)
+                    ? TcpCloseWaitCause.Inherited
+                    : Classify(c, inbound[c]);
                 if (cause is TcpCloseWaitCause k)
                 {
                     if (!byCause.TryGetValue(k, out var list))
@@ -277,7 +431,18 @@ namespace CloseWait
                 }
             }
 
-            d.PeerIdleTimeout = InferPeerIdleTimeout(considered, t, out int clustered);
+            // Idle keep-alive ended by the peer: outbound pooled sockets, inbound ones with nothing unread.
+            var keptAlive = considered.Where(c =>
+                (!inbound[c] && byCause.TryGetValue(TcpCloseWaitCause.IdlePool, out var pool) && pool.Contains(c))
+                || (inbound[c] && c.ReceiveQueue == 0 && c.EndOfStreamRead == true && c.Owners.Select(x => x.ProcessId).Distinct().Count() <= 1));
+            d.PeerIdleTimeout = InferIdleGap(keptAlive, t, out int clustered, out int massClosed);
+
+            // Clients that waited for an answer and gave up: inbound sockets left unread or unaccepted.
+            var waited = considered.Where(c => inbound[c]
+                && ((byCause.TryGetValue(TcpCloseWaitCause.NotRead, out var nr) && nr.Contains(c))
+                    || (byCause.TryGetValue(TcpCloseWaitCause.AcceptBacklog, out var ab) && ab.Contains(c))));
+            d.ClientTimeout = InferIdleGap(waited, t, out int gaveUp, out int massLeft);
+
             var causes = byCause.Keys.ToList();
             if (d.PeerIdleTimeout != null)
             {
@@ -285,35 +450,52 @@ namespace CloseWait
             }
 
             d.Causes = causes.ToArray();
-            var finding = new List<string> { Summary(d, stuck.Count, ageless.Count, t) };
+            var finding = new List<string> { Summary(d, stuck, ageless.Count, t) };
             var advice = new List<string>();
+            var ctx = new Explanation(g, d, byCause, inbound, finding, advice);
             foreach (var cause in d.Causes)
             {
-                byCause.TryGetValue(cause, out var those);
-                Explain(cause, those ?? considered, d, clustered, listeners, finding, advice);
+                Explain(cause, ctx, clustered);
+            }
+
+            if (d.ClientTimeout is TimeSpan waitedFor)
+            {
+                finding.Add($"ClientTimeout: {gaveUp} sat {FormatDuration(waitedFor)} between the client's last data and its FIN: clients gave up after about {FormatDuration(waitedFor)} waiting for an answer (a client or proxy timeout, not an idle one).");
+            }
+
+            if (massClosed + massLeft > 0)
+            {
+                finding.Add($"{massClosed + massLeft} were closed by their peers at one instant after different idle times: a mass close (the peer restarted or dropped its connections together), not an idle timeout.");
             }
 
             if (undetermined.Count > 0)
             {
-                finding.Add(Undetermined(undetermined, pid == null));
-                advice.Add(pid == null
+                bool hidden = undetermined.All(c => c.ProcessId == null);
+                finding.Add(Undetermined(undetermined, hidden));
+                advice.Add(hidden
                     ? "Run Test-TcpCloseWait as root (sudo) to see every owner."
-                    : $"Free them now: Get-TcpCloseWait -ProcessId {pid} | Close-TcpConnection, or restart the program; then watch whether they come back (Watch-TcpCloseWait).");
+                    : "Watch whether they keep coming (Watch-TcpCloseWait) before acting.");
             }
 
             if (d.OpenDescriptors is int open2)
             {
+                string whose = d.DescriptorProcessId is int dp && dp != pid ? $" (PID {dp}, the holder nearest its limit)" : string.Empty;
                 finding.Add(d.DescriptorLimit is long lim
-                    ? $"It has {open2} descriptors open of its limit of {lim} ({Percent(open2, lim)})."
-                    : $"It has {open2} descriptors open, with no limit.");
+                    ? $"It has {open2} descriptors open of its limit of {lim} ({Percent(open2, lim)}){whose}."
+                    : $"It has {open2} descriptors open, with no limit{whose}.");
                 if (nearLimit)
                 {
-                    advice.Add($"It will soon fail to open files and sockets (EMFILE): free the sockets now (Get-TcpCloseWait -ProcessId {pid} | Close-TcpConnection) or restart it.");
+                    advice.Add("It will soon fail to open files and sockets (EMFILE): free the sockets now (below).");
                 }
             }
 
+            if (!ctx.Benign)
+            {
+                advice.Add(FreeNow(g, d));
+            }
+
             d.Finding = string.Join(" ", finding);
-            d.Advice = string.Join("\n", advice);
+            d.Advice = string.Join("\n", advice.Distinct());
             return d;
         }
 
@@ -321,70 +503,257 @@ namespace CloseWait
         {
             if (!ageless)
             {
-                return $"{Sockets(d.Count)} in CLOSE_WAIT for at most {FormatDuration(d.LongestIdleTime ?? TimeSpan.Zero)}, under the {FormatDuration(t.StuckAfter)} threshold: brief CLOSE_WAIT is normal while the program closes them.";
+                return $"{Sockets(d.Count)} in CLOSE_WAIT for at most {FormatDuration(d.LongestStuckTimeAtMost ?? TimeSpan.Zero)}, under the {FormatDuration(t.StuckAfter)} threshold: brief CLOSE_WAIT is normal while the program closes them.";
             }
 
             return $"{Sockets(d.Count)} in CLOSE_WAIT, fewer than {t.MinimumCount}: this table gives no idle time, so how long they have waited is unknown and a few are taken as normal.";
         }
 
-        private static string Summary(TcpCloseWaitDiagnosis d, int stuck, int ageless, CloseWaitThresholds t)
+        private static string Summary(TcpCloseWaitDiagnosis d, List<TcpConnection> stuck, int ageless, CloseWaitThresholds t)
         {
-            string who = d.ProcessId is int pid ? $"{d.ProcessName ?? "?"} (PID {pid}) holds" : "No process owns";
+            string who = d.ProcessId is int pid
+                ? (d.ProcessIds.Count > 1 || d.Service != $"{d.ProcessName ?? "?"} ({pid})"
+                    ? $"{d.Service} ({d.ProcessName ?? "?"} PID {pid}; {Processes(d.ProcessIds.Count)}) holds"
+                    : $"{d.ProcessName ?? "?"} (PID {pid}) holds")
+                : d.ProcessIds.Count > 0 ? $"{d.Service} ({Processes(d.ProcessIds.Count)}) holds" : "No process owns";
             if (ageless == 0)
             {
-                return $"{who} {Sockets(d.Count)} in CLOSE_WAIT, {stuck} of them for {FormatDuration(t.StuckAfter)} or longer (longest {FormatDuration(d.LongestIdleTime ?? TimeSpan.Zero)}).";
+                string text = $"{who} {Sockets(d.Count)} in CLOSE_WAIT, {stuck.Count} of them for {FormatDuration(t.StuckAfter)} or longer (longest {FormatDuration(d.LongestStuckTime ?? TimeSpan.Zero)}).";
+                var bounded = stuck.Where(StuckTimeIsBounded).ToList();
+                if (bounded.Count > 0)
+                {
+                    text += $" {bounded.Count} of them only within bounds: between {FormatDuration(bounded.Min(c => c.IdleTime!.Value))} and {FormatDuration(bounded.Max(c => c.DataIdleTime!.Value))} (the ACKs of keepalive probes sent after the peer's FIN move its idle time on).";
+                }
+
+                return text;
             }
 
             return $"{who} {Sockets(d.Count)} in CLOSE_WAIT; this table gives no idle time, so how long they have waited is unknown.";
         }
 
-        private static void Explain(TcpCloseWaitCause cause, List<TcpConnection> those, TcpCloseWaitDiagnosis d, int clustered, IReadOnlyList<TcpConnection> listeners, List<string> finding, List<string> advice)
+        /// <summary>What one diagnosis's explanation works from, and what it writes.</summary>
+        private sealed class Explanation
         {
+            internal Explanation(Group g, TcpCloseWaitDiagnosis d, Dictionary<TcpCloseWaitCause, List<TcpConnection>> byCause, Dictionary<TcpConnection, bool> inbound, List<string> finding, List<string> advice)
+            {
+                Group = g;
+                Diagnosis = d;
+                ByCause = byCause;
+                Inbound = inbound;
+                Finding = finding;
+                Advice = advice;
+            }
+
+            internal Group Group { get; }
+
+            internal TcpCloseWaitDiagnosis Diagnosis { get; }
+
+            internal Dictionary<TcpCloseWaitCause, List<TcpConnection>> ByCause { get; }
+
+            internal Dictionary<TcpConnection, bool> Inbound { get; }
+
+            internal List<string> Finding { get; }
+
+            internal List<string> Advice { get; }
+
+            /// <summary>Nothing to free: a bounded idle pool only.</summary>
+            internal bool Benign { get; set; }
+
+            internal List<TcpConnection> Of(TcpCloseWaitCause cause) => ByCause.TryGetValue(cause, out var l) ? l : new List<TcpConnection>();
+
+            internal string MainPid => Diagnosis.ProcessId?.ToString(CultureInfo.InvariantCulture) ?? "<pid>";
+
+            internal string Fill(string text) => text.Replace("{pid}", MainPid);
+        }
+
+        private static void Explain(TcpCloseWaitCause cause, Explanation x, int clustered)
+        {
+            var d = x.Diagnosis;
+            var sw = x.Group.Software;
+            var those = x.Of(cause);
             int n = those.Count;
-            string pid = d.ProcessId?.ToString(CultureInfo.InvariantCulture) ?? "<pid>";
             switch (cause)
             {
                 case TcpCloseWaitCause.NotClosed:
-                    finding.Add($"NotClosed: {n} read the peer's end of stream, have nothing unread, and are still open: the program does not close them.");
-                    advice.Add($"Close or dispose every connection on every path, errors included (using, try/finally, with; HTTP responses and clients too). Free them now: Get-TcpCloseWait -ProcessId {pid} | Close-TcpConnection");
+                    x.Finding.Add($"NotClosed: {n} read the peer's end of stream, have nothing unread, and are still open: the program does not close them.");
+                    x.Advice.Add(sw?.NotClosed != null
+                        ? $"{sw.Name}: {x.Fill(sw.NotClosed)}."
+                        : "Close or dispose every connection on every path, errors included (using, try/finally, with; HTTP responses and clients too).");
                     break;
                 case TcpCloseWaitCause.NotRead:
-                    long bytes = those.Sum(c => c.ReceiveQueue ?? 0);
-                    string unread = bytes > 0 ? $"{Bytes(bytes)} unread before the FIN" : "only the FIN unread";
-                    finding.Add($"NotRead: {n} {(n == 1 ? "has" : "have")} not been read since the peer closed ({unread}): the program stopped reading {(n == 1 ? "it" : "them")}.");
-                    advice.Add($"See what its threads wait on (py-spy dump --pid {pid}, jstack {pid}, dotnet-stack report -p {pid}, gdb -p {pid}) and unblock the stuck worker. Free them now: Get-TcpCloseWait -ProcessId {pid} | Close-TcpConnection, or Stop-Process -Id {pid}");
+                case TcpCloseWaitCause.AcceptBacklog:
+                    // Unread and unaccepted sockets of one service are one finding: it stopped serving.
+                    bool both = x.ByCause.ContainsKey(TcpCloseWaitCause.NotRead) && x.ByCause.ContainsKey(TcpCloseWaitCause.AcceptBacklog);
+                    if (both && cause == TcpCloseWaitCause.AcceptBacklog)
+                    {
+                        break;
+                    }
+
+                    ExplainStalled(x, both);
                     break;
                 case TcpCloseWaitCause.IdlePool:
-                    finding.Add($"IdlePool: {n} {(n == 1 ? "is" : "are")} outbound (the local port is no listening port) and untouched since the server closed {(n == 1 ? "it" : "them")}: a client pool keeps idle connections the server already closed.");
-                    advice.Add("Make the client pool drop idle connections before the server does (an idle timeout or maximum idle time shorter than the server's keep-alive), or validate a pooled connection before use.");
+                    ExplainIdlePool(x, those);
                     break;
                 case TcpCloseWaitCause.Inherited:
-                    var others = those.SelectMany(c => c.Owners).Where(o => o.ProcessId != d.ProcessId)
-                        .GroupBy(o => o.ProcessId).Select(g => $"{g.First().ProcessName ?? "?"} (PID {g.Key})").ToList();
-                    finding.Add($"Inherited: {n} {(n == 1 ? "is" : "are")} held by more than one process, also by {string.Join(", ", others)}: inherited across fork/exec, so closing them in one process does not close the connection.");
-                    advice.Add("Create sockets close-on-exec (SOCK_CLOEXEC; Python's subprocess close_fds=True; no handle inheritance when spawning), or close them in the child after fork.");
+                    ExplainInherited(x, those);
                     break;
                 case TcpCloseWaitCause.PeerIdleTimeout:
-                    var timeout = d.PeerIdleTimeout!.Value;
-                    long seconds = Math.Max(1, (long)Math.Round(timeout.TotalSeconds));
-                    bool outbound = those.Any(c => ListenerOf(c, listeners) == null);
-                    finding.Add($"PeerIdleTimeout: {clustered} sat idle about {FormatDuration(timeout)} between the peer's last data and its FIN: the peer, likely a load balancer or proxy, closes connections idle {FormatDuration(timeout)}.");
-                    advice.Add($"Keep TCP keepalive below {seconds} s so that idle connections survive it: Test-TcpKeepAliveSetting -IdleTimeout {seconds} | Set-TcpKeepAliveSetting (and SO_KEEPALIVE on in the program).");
-                    advice.Add(outbound
-                        ? $"Evict idle pooled connections before {seconds} s in the program's client."
-                        : $"Keep the program's own keep-alive longer than the balancer's {seconds} s (gunicorn keepalive, nginx keepalive_timeout), so that the balancer, not the program, closes idle connections.");
-                    break;
-                case TcpCloseWaitCause.AcceptBacklog:
-                    var ports = those.GroupBy(c => c.LocalPort).Select(g => DescribeListener(g.Key, g.First(), listeners)).ToList();
-                    finding.Add($"AcceptBacklog: {n} {(n == 1 ? "was" : "were")} never accepted: the peers gave up while waiting in the accept queue of {string.Join("; ", ports)}.");
-                    advice.Add("Accept faster: more workers or a non-blocking accept loop in the listening program; a longer backlog (net.core.somaxconn, listen()) only hides it.");
+                    ExplainPeerIdleTimeout(x, clustered);
                     break;
             }
         }
 
-        private static string DescribeListener(int port, TcpConnection sample, IReadOnlyList<TcpConnection> listeners)
+        private static void ExplainStalled(Explanation x, bool both)
         {
-            var l = ListenerOf(sample, listeners);
+            var d = x.Diagnosis;
+            var sw = x.Group.Software;
+            var unread = x.Of(TcpCloseWaitCause.NotRead);
+            var unaccepted = x.Of(TcpCloseWaitCause.AcceptBacklog);
+            long bytes = unread.Sum(c => c.ReceiveQueue ?? 0);
+            string unreadText = bytes > 0 ? $"{Bytes(bytes)} unread before the FIN" : "only the FIN unread";
+            int n = unread.Count;
+            if (both)
+            {
+                var ports = unaccepted.GroupBy(c => c.LocalPort).Select(p => DescribeListener(p.Key, p.First(), x.Group.Map)).ToList();
+                x.Finding.Add($"NotRead and AcceptBacklog: {d.Service} stopped serving: {n} accepted and not read since the client closed ({unreadText}), {unaccepted.Count} never accepted ({string.Join("; ", ports)}).");
+            }
+            else if (n > 0)
+            {
+                x.Finding.Add($"NotRead: {n} {(n == 1 ? "has" : "have")} not been read since the peer closed ({unreadText}): the program stopped reading {(n == 1 ? "it" : "them")}.");
+            }
+            else
+            {
+                var ports = unaccepted.GroupBy(c => c.LocalPort).Select(p => DescribeListener(p.Key, p.First(), x.Group.Map)).ToList();
+                x.Finding.Add($"AcceptBacklog: {unaccepted.Count} {(unaccepted.Count == 1 ? "was" : "were")} never accepted: the peers gave up while waiting in the accept queue of {string.Join("; ", ports)}.");
+            }
+
+            if (sw?.Stalled != null)
+            {
+                x.Advice.Add($"{sw.Name}: {x.Fill(sw.Stalled)}.");
+            }
+            else
+            {
+                string pid = x.MainPid;
+                string inspect = sw?.Inspect != null ? x.Fill(sw.Inspect) : $"py-spy dump --pid {pid}, jstack {pid}, dotnet-stack report -p {pid}, gdb -p {pid}";
+                x.Advice.Add($"See what its threads wait on ({inspect}) and unblock what stalls them.");
+            }
+
+            if (unaccepted.Count > 0 && sw?.Model != SoftwareModel.Workers)
+            {
+                x.Advice.Add("A longer accept queue (listen backlog, net.core.somaxconn) only hides a server that does not accept.");
+            }
+        }
+
+        private static void ExplainIdlePool(Explanation x, List<TcpConnection> those)
+        {
+            var sw = x.Group.Software;
+            int n = those.Count;
+            x.Finding.Add($"IdlePool: {n} {(n == 1 ? "is" : "are")} outbound and untouched since the server closed {(n == 1 ? "it" : "them")}: a client pool keeps idle connections the server already closed.");
+            int perPeer = those.GroupBy(c => (c.RemoteAddress, c.RemotePort, c.ProcessId)).Max(p => p.Count());
+            if (sw?.PoolPerHost is int bound && perPeer <= bound && x.Diagnosis.PeerIdleTimeout == null && x.ByCause.Count == 1)
+            {
+                x.Finding.Add($"At most {perPeer} per server and process, within {sw.Name}'s pool of {bound} per host: a bounded pool, benign; each is dropped when next taken from the pool.");
+                x.Advice.Add($"Nothing to fix while the count stays bounded; if it keeps rising (Watch-TcpCloseWait -ProcessId {x.MainPid}: Growing), the program creates clients and never closes them.");
+                x.Benign = true;
+                return;
+            }
+
+            x.Advice.Add(sw?.ClientPool != null
+                ? $"{sw.Name}: {x.Fill(sw.ClientPool)}."
+                : "Make the client pool drop idle connections before the server does (a maximum idle time shorter than the server's keep-alive), or validate a pooled connection before use; a pool that keeps growing means the program creates clients and never closes them.");
+        }
+
+        private static void ExplainInherited(Explanation x, List<TcpConnection> those)
+        {
+            var d = x.Diagnosis;
+            var map = x.Group.Map;
+            int n = those.Count;
+            var others = those.SelectMany(c => c.Owners).Where(o => o.ProcessId != d.ProcessId)
+                .GroupBy(o => o.ProcessId).Select(g => $"{g.First().ProcessName ?? "?"} (PID {g.Key})").Take(8).ToList();
+            bool childOnly = those.All(c => c.Owners.Select(o => o.ProcessId).Distinct().Count() <= 1);
+
+            // A child of the same program was forked without exec: close-on-exec cannot help it.
+            bool forkOnly = childOnly || those.SelectMany(c => c.Owners).Any(o =>
+                map.Facts(o.ProcessId) is ProcessFacts f && f.ParentId is int parent && map.Facts(parent)?.Name is string pn && pn == f.Name);
+            if (childOnly)
+            {
+                var holders = those.Select(c => $"{c.ProcessName ?? "?"} (PID {c.ProcessId})").Distinct().Take(8);
+                x.Finding.Add($"Inherited: {n} {(n == 1 ? "is" : "are")} held only by {string.Join(", ", holders)}, forked from a worker: {(n == 1 ? "it holds" : "they hold")} the listening socket {(n == 1 ? "it" : "they")} never accept on too, so the worker's close left the connection open in the child.");
+            }
+            else
+            {
+                x.Finding.Add($"Inherited: {n} {(n == 1 ? "is" : "are")} held by more than one process, also by {string.Join(", ", others)}: inherited across fork{(forkOnly ? string.Empty : "/exec")}, so closing them in one process does not close the connection.");
+            }
+
+            var sw = x.Group.Software;
+            if (forkOnly)
+            {
+                x.Advice.Add(sw?.Inherited != null
+                    ? $"{sw.Name}: {x.Fill(sw.Inherited)}."
+                    : "A child forked without exec inherits every socket: start workers by spawning a new program (Python: multiprocessing.set_start_method('spawn') or 'forkserver'), hand jobs to a task queue, or close the inherited sockets first thing in the child.");
+            }
+            else
+            {
+                x.Advice.Add("Create sockets close-on-exec (SOCK_CLOEXEC; Python's subprocess close_fds=True; no handle inheritance when spawning), so that programs started from the process do not inherit them.");
+            }
+        }
+
+        private static void ExplainPeerIdleTimeout(Explanation x, int clustered)
+        {
+            var d = x.Diagnosis;
+            var g = x.Group;
+            var timeout = d.PeerIdleTimeout!.Value;
+            string after = FormatDuration(timeout);
+            var pooled = x.Of(TcpCloseWaitCause.IdlePool);
+            bool outbound = pooled.Count > 0;
+            if (outbound)
+            {
+                // The server may be on this host: name it and its own knob.
+                var server = pooled.Select(c => g.Map.ListenerAtRemoteEnd(c)).FirstOrDefault(l => l != null);
+                SoftwareProfile? serverSoftware = null;
+                string serverName = "the server";
+                if (server?.ProcessId is int spid)
+                {
+                    int root = g.Map.RootOf(spid);
+                    var facts = new[] { g.Map.Facts(root), g.Map.Facts(spid) };
+                    serverSoftware = SoftwareKnowledge.Recognize(facts) ?? SoftwareKnowledge.RecognizeName(server.ProcessName);
+                    serverName = g.Map.ServiceName(root, g.Map.NameOf(root, new TcpConnection[0]), new[] { server });
+                }
+
+                x.Finding.Add($"PeerIdleTimeout: {clustered} sat idle about {after} between the last response and the server's FIN: {serverName} closes keep-alive connections idle {after} (an application timer; TCP keepalive probes carry no data and reset none).");
+                string serverKnob = serverSoftware?.ServerIdleTimeout != null ? $" ({serverSoftware.ServerIdleTimeout})" : " (nginx keepalive_timeout, gunicorn --keep-alive, HAProxy timeout http-keep-alive, Node server.keepAliveTimeout)";
+                x.Advice.Add($"Raise {serverName}'s keep-alive above the client's idle gaps{serverKnob}, or have the client drop idle pooled connections before {after} and close clients it no longer uses.");
+            }
+            else
+            {
+                var sw = g.Software;
+                x.Finding.Add($"PeerIdleTimeout: {clustered} sat idle about {after} after a response before the client's FIN: clients close keep-alive connections idle {after} (their pool's idle timeout), and this program keeps its end.");
+                string knob = sw?.ServerIdleTimeout != null ? $" ({sw.ServerIdleTimeout})" : string.Empty;
+                x.Advice.Add($"Keep the server's own keep-alive shorter than the clients' {after}{knob}, so that the server closes idle connections first, and close each connection when its client ends it.");
+            }
+        }
+
+        /// <summary>How to free the sockets now, and how to stop the program without harm.</summary>
+        private static string FreeNow(Group g, TcpCloseWaitDiagnosis d)
+        {
+            var inboundPorts = g.Sockets.Where(c => g.Map.ListenerOf(c) != null).Select(c => c.LocalPort).Distinct().OrderBy(p => p).ToList();
+            string select = inboundPorts.Count > 0 && inboundPorts.Count <= 4 && g.Sockets.All(c => g.Map.ListenerOf(c) != null)
+                ? $"Get-TcpCloseWait -LocalPort {string.Join(",", inboundPorts)}"
+                : g.Holders.Count > 0
+                    ? $"Get-TcpCloseWait -ProcessId {string.Join(",", g.Holders.Take(10))}{(g.Holders.Count > 10 ? ",..." : string.Empty)}"
+                    : $"Get-TcpCloseWait -LocalPort {string.Join(",", g.Sockets.Select(c => c.LocalPort).Distinct().Take(4))}";
+            string text = $"Close-TcpConnection frees the sockets ({select} | Close-TcpConnection), not the work behind them: a request or query keeps running.";
+            string pid = d.ProcessId?.ToString(CultureInfo.InvariantCulture) ?? "<pid>";
+            string stop = g.Software?.GracefulStop?.Replace("{pid}", pid)
+                ?? $"SIGTERM (kill -TERM {pid}) or the service manager's restart, which let it finish and close cleanly";
+            return text + (g.PartOfService || g.Software?.Stateful == true
+                ? $" To restart {d.Service}, stop it gracefully: {stop}."
+                : $" To restart the program, let it exit cleanly: {stop}.");
+        }
+
+        private static string DescribeListener(int port, TcpConnection sample, ServiceMap map)
+        {
+            var l = map.ListenerOf(sample);
             string text = $"port {port}";
             if (l == null)
             {
@@ -470,6 +839,8 @@ namespace CloseWait
         }
 
         private static string Sockets(int n) => n == 1 ? "1 socket" : $"{n} sockets";
+
+        private static string Processes(int n) => n == 1 ? "1 process" : $"{n} processes";
 
         private static string Bytes(long n) => n == 1 ? "1 byte" : $"{n.ToString("N0", CultureInfo.InvariantCulture)} bytes";
 

@@ -54,8 +54,19 @@ namespace CloseWait
         /// The service label of a diagnosis: the one place that names a service. Today's diagnosis
         /// is per process, so processes of one program fold into one series by name; the PID is never a label.
         /// </summary>
-        internal static string ServiceOf(TcpCloseWaitDiagnosis d) =>
-            d.ProcessName ?? (d.ProcessId == null ? "unowned" : "unknown");
+        internal static string ServiceOf(TcpCloseWaitDiagnosis d)
+        {
+            if (d.ProcessId == null)
+            {
+                return "unowned";
+            }
+
+            // Test-TcpCloseWait's Service: "postgres :5432" for a server, "python3 (10288)" for a lone
+            // process, whose PID must not become a label (one series per restart).
+            string service = d.Service.Length > 0 ? d.Service : d.ProcessName ?? "unknown";
+            int pid = service.LastIndexOf(" (", StringComparison.Ordinal);
+            return pid > 0 && service.EndsWith(")", StringComparison.Ordinal) ? service.Substring(0, pid) : service;
+        }
 
         /// <summary>The sockets the diagnosis counts as stuck: past StuckAfter, plus those of unknown age when it is not Normal (as the analyzer counts them).</summary>
         internal static IEnumerable<TcpConnection> Stuck(TcpCloseWaitDiagnosis d, CloseWaitThresholds t) =>

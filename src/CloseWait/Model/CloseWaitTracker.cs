@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 
 namespace CloseWait
 {
@@ -12,7 +13,9 @@ namespace CloseWait
     /// CLOSE_WAIT). Duration = last seen − entered, where entered = first seen − the kernel's stuck
     /// time (IdleTime) when the table gives one, and never earlier than the sample before the first
     /// sighting (the socket was not there then). Without IdleTime it is first seen to last seen.</item>
-    /// <item>Growing: a process (or, without owners, everything watched) whose count "keeps rising":
+    /// <item>Growing: a service (given a <see cref="ServiceMap"/>: a program with its workers, backends
+    /// and children; sockets no process owns per local port), else a process (or, without owners,
+    /// everything watched) whose count "keeps rising":
     /// over the last <see cref="GrowthWindow"/> intervals it rose in at least
     /// <see cref="GrowthMinimumRises"/>, ends above where the window started and at the window's
     /// highest. Reported when that first holds, then again every <see cref="GrowthWindow"/>
@@ -30,15 +33,19 @@ namespace CloseWait
         private const long NoProcess = -1;
 
         private readonly Func<int, (long? Open, long? Limit)>? _descriptors;
+        private readonly ServiceMap? _services;
+        private readonly Dictionary<int, long> _portServices = new Dictionary<int, long>();
         private Dictionary<SocketIdentity, Tracked> _sockets = new Dictionary<SocketIdentity, Tracked>();
         private readonly Dictionary<long, Growth> _groups = new Dictionary<long, Growth>();
         private DateTime? _previous;
         private long _sampleNumber;
 
         /// <param name="descriptors">A process's open descriptors and limit, where known; null where the platform cannot tell.</param>
-        internal CloseWaitTracker(Func<int, (long? Open, long? Limit)>? descriptors = null)
+        /// <param name="services">Groups Growing by service; null: by process.</param>
+        internal CloseWaitTracker(Func<int, (long? Open, long? Limit)>? descriptors = null, ServiceMap? services = null)
         {
             _descriptors = descriptors;
+            _services = services;
         }
 
         /// <summary>Sockets in CLOSE_WAIT as of the last sample.</summary>
@@ -126,12 +133,27 @@ namespace CloseWait
         private void ObserveGrowth(DateTime time, List<TcpCloseWaitEvent> events)
         {
             var now = new Dictionary<long, Tally>();
+            // A socket whose owner the sampler has not found yet counts with the service that owns
+            // other sockets on its local port (an accepted socket shares its listener's port).
+            if (_services != null)
+            {
+                foreach (var t in _sockets.Values)
+                {
+                    if (t.Last.ProcessId != null)
+                    {
+                        _portServices[t.Last.LocalPort] = _services.KeyOf(t.Last, unownedPerPort: true);
+                    }
+                }
+            }
+
             foreach (var t in _sockets.Values)
             {
-                long key = t.Last.ProcessId ?? NoProcess;
+                long key = _services == null ? t.Last.ProcessId ?? NoProcess
+                    : t.Last.ProcessId == null && _portServices.TryGetValue(t.Last.LocalPort, out long known) ? known
+                    : _services.KeyOf(t.Last, unownedPerPort: true);
                 if (!now.TryGetValue(key, out var tally))
                 {
-                    now[key] = tally = new Tally(t.Last);
+                    now[key] = tally = new Tally(t.Last, key, _services);
                 }
 
                 tally.Add(t.Last);
@@ -223,6 +245,8 @@ namespace CloseWait
             {
                 ProcessId = tally.ProcessId,
                 ProcessName = tally.ProcessName,
+                Service = tally.Service,
+                ProcessIds = tally.ProcessIds,
                 LocalPort = tally.SharedLocalPort,
                 Count = count,
                 RatePerMinute = rate is double r ? Math.Round(r, 1) : (double?)null,
@@ -230,7 +254,7 @@ namespace CloseWait
                 NetworkNamespaceId = tally.NetworkNamespaceId,
             };
 
-            if (tally.ProcessId is int pid && _descriptors != null)
+            if (tally.BusiestHolder is int pid && _descriptors != null)
             {
                 var (open, limit) = _descriptors(pid);
                 e.OpenDescriptors = open;
@@ -284,19 +308,27 @@ namespace CloseWait
             internal long LastReport { get; set; }
         }
 
-        /// <summary>One process's sockets in this sample.</summary>
+        /// <summary>One service's (or process's) sockets in this sample.</summary>
         private sealed class Tally
         {
+            private readonly ServiceMap? _services;
+        private readonly Dictionary<int, long> _portServices = new Dictionary<int, long>();
+            private readonly Dictionary<int, int> _holders = new Dictionary<int, int>();
             private bool _manyPorts;
 
-            internal Tally(TcpConnection first)
+            internal Tally(TcpConnection first, long key, ServiceMap? services)
             {
-                ProcessId = first.ProcessId;
-                ProcessName = first.ProcessName;
+                _services = services;
+                ProcessId = services == null ? first.ProcessId : key >= 0 ? (int)key : (int?)null;
+                ProcessName = services == null || ProcessId == first.ProcessId ? first.ProcessName
+                    : ProcessId is int root ? services.NameOf(root, new[] { first }) : null;
+                Key = key;
                 NetworkNamespace = first.NetworkNamespace;
                 NetworkNamespaceId = first.NetworkNamespaceId;
                 SharedLocalPort = first.LocalPort;
             }
+
+            internal long Key { get; }
 
             internal int? ProcessId { get; }
 
@@ -310,10 +342,27 @@ namespace CloseWait
 
             internal int Count { get; private set; }
 
+            /// <summary>The service's name, where grouped by service.</summary>
+            internal string? Service => _services?.ServiceName(Key, ProcessName, new TcpConnection[0]);
+
+            internal TextList<int> ProcessIds => new TextList<int>(_holders.Keys.OrderBy(p => p));
+
+            /// <summary>The holder with the most of these sockets: its descriptors run out first.</summary>
+            internal int? BusiestHolder => _holders.Count > 0 ? _holders.OrderByDescending(h => h.Value).ThenBy(h => h.Key).First().Key : ProcessId;
+
             internal void Add(TcpConnection c)
             {
                 Count++;
-                ProcessName ??= c.ProcessName;
+                if (ProcessId == c.ProcessId)
+                {
+                    ProcessName ??= c.ProcessName;
+                }
+
+                if (c.ProcessId is int pid)
+                {
+                    _holders[pid] = _holders.TryGetValue(pid, out int n) ? n + 1 : 1;
+                }
+
                 if (!_manyPorts && SharedLocalPort != c.LocalPort)
                 {
                     _manyPorts = true;

@@ -21,10 +21,13 @@ namespace CloseWait
         private readonly IContainerResolver? _containers;
         private readonly IProcessDescriptors? _descriptors;
         private readonly ITimeWaitStore? _ports;
+        private readonly IProcessTable? _processes;
 
         /// <param name="ports">Reads each namespace's ephemeral range; null leaves the port usage out.</param>
-        internal MetricCollector(ISocketTable table, IOwnerResolver? owners, IContainerResolver? containers, IProcessDescriptors? descriptors, ITimeWaitStore? ports)
+        /// <param name="processes">Parents and names, so that a service's processes are counted as one service (Test-TcpCloseWait's grouping).</param>
+        internal MetricCollector(ISocketTable table, IOwnerResolver? owners, IContainerResolver? containers, IProcessDescriptors? descriptors, ITimeWaitStore? ports, IProcessTable? processes = null)
         {
+            _processes = processes;
             _table = table;
             _owners = owners;
             _containers = containers;
@@ -72,7 +75,7 @@ namespace CloseWait
             UnownedSockets = lister.UnownedSockets;
             InaccessibleProcesses = lister.InaccessibleProcesses;
 
-            snapshot.Diagnoses.AddRange(CloseWaitAnalyzer.Analyze(closeWait, snapshot.Listeners, _descriptors, thresholds));
+            snapshot.Diagnoses.AddRange(CloseWaitAnalyzer.Analyze(closeWait, snapshot.Listeners, _descriptors, thresholds, _processes));
             if (_ports != null)
             {
                 foreach (var ns in byNamespace)

@@ -62,7 +62,10 @@ namespace CloseWait
         public override string ToString() => string.Join(", ", _items);
     }
 
-    /// <summary>The CLOSE_WAIT sockets of one process to one remote address and port.</summary>
+    /// <summary>
+    /// The CLOSE_WAIT sockets of one diagnosis to one remote address and port (outbound), or from one
+    /// client address (inbound: RemotePort 0, as each client connection has its own ephemeral port).
+    /// </summary>
     public sealed class TcpCloseWaitPeer
     {
         public string RemoteAddress { get; internal set; } = string.Empty;
@@ -76,26 +79,42 @@ namespace CloseWait
 
         // Remoting and CSV show nested objects as their string: keep it whole.
         public override string ToString() =>
-            $"{TcpConnection.FormatEndpoint(RemoteAddress, RemotePort)} x{Count}" +
+            $"{(RemotePort == 0 ? RemoteAddress : TcpConnection.FormatEndpoint(RemoteAddress, RemotePort))} x{Count}" +
             (LongestIdleTime is TimeSpan t ? $" ({CloseWaitAnalyzer.FormatDuration(t)})" : string.Empty);
     }
 
     /// <summary>
-    /// Test-TcpCloseWait's answer for one process holding CLOSE_WAIT sockets (or, with ProcessId
-    /// $null, for the CLOSE_WAIT sockets no process owns): what is wrong, why, and what to do.
+    /// Test-TcpCloseWait's answer for one service holding CLOSE_WAIT sockets (with -GroupBy Process,
+    /// one process; with ProcessId $null, the CLOSE_WAIT sockets no process owns): what is wrong,
+    /// why, and what to do.
     /// </summary>
     public sealed class TcpCloseWaitDiagnosis
     {
         private static readonly TcpConnection[] NoConnections = new TcpConnection[0];
         private TcpCloseWaitCause[] _causes = new TcpCloseWaitCause[0];
 
-        /// <summary>The holder (the lowest PID of a shared socket); null for sockets no process owns.</summary>
+        /// <summary>
+        /// The service: "postgres :5432" (the processes behind a listening socket), "python3 (10288)"
+        /// (one program and its children of the same name), "(no owner)".
+        /// </summary>
+        public string Service { get; internal set; } = string.Empty;
+
+        /// <summary>
+        /// The service's main process (the listener's owner, or the common parent); with -GroupBy
+        /// Process, the holder (the lowest PID of a shared socket). Null for sockets no process owns.
+        /// </summary>
         public int? ProcessId { get; internal set; }
 
         /// <summary>Same as ProcessId, so that a diagnosis pipes into Stop-Process by Id.</summary>
         public int? Id => ProcessId;
 
         public string? ProcessName { get; internal set; }
+
+        /// <summary>Every process holding these sockets (backends, workers, children), lowest first.</summary>
+        public TextList<int> ProcessIds { get; internal set; } = new TextList<int>(new int[0]);
+
+        /// <summary>The software recognised from the processes (nginx, PostgreSQL, gunicorn, Python...); null when unknown.</summary>
+        public string? Software { get; internal set; }
 
         /// <summary>CLOSE_WAIT sockets in this group.</summary>
         public int Count { get; internal set; }
@@ -105,6 +124,19 @@ namespace CloseWait
 
         /// <summary>The longest IdleTime (time since the peer's FIN); null where the platform gives none.</summary>
         public TimeSpan? LongestIdleTime { get; internal set; }
+
+        /// <summary>
+        /// The longest time a socket has surely been in CLOSE_WAIT (its IdleTime: a lower bound, as the
+        /// ACKs of keepalive probes sent after the FIN move it on); null where unknown.
+        /// </summary>
+        public TimeSpan? LongestStuckTime { get; internal set; }
+
+        /// <summary>
+        /// The longest time a socket may have been in CLOSE_WAIT: DataIdleTime for those whose
+        /// IdleTime ACKs moved on (the FIN came no later than the last data), else IdleTime.
+        /// Equal to LongestStuckTime when every stuck time is exact; null where unknown.
+        /// </summary>
+        public TimeSpan? LongestStuckTimeAtMost { get; internal set; }
 
         public TcpCloseWaitSeverity Severity { get; internal set; }
 
@@ -140,6 +172,15 @@ namespace CloseWait
         /// peer's last data and its FIN, where that clusters); null when none is seen.
         /// </summary>
         public TimeSpan? PeerIdleTimeout { get; internal set; }
+
+        /// <summary>
+        /// How long clients waited for an answer before they gave up and closed (inbound sockets left
+        /// unread or unaccepted, between the client's last data and its FIN, where that clusters); null when none is seen.
+        /// </summary>
+        public TimeSpan? ClientTimeout { get; internal set; }
+
+        /// <summary>The holder whose descriptors OpenDescriptors and DescriptorLimit count (the one nearest its limit).</summary>
+        internal int? DescriptorProcessId { get; set; }
 
         /// <summary>Other processes that hold some of these sockets too (inherited after fork).</summary>
         public TextList<int> SharedWith { get; internal set; } = new TextList<int>(new int[0]);
@@ -191,7 +232,7 @@ namespace CloseWait
         internal bool Has(TcpCloseWaitCause cause) => Array.IndexOf(_causes, cause) >= 0;
 
         public override string ToString() =>
-            (ProcessId is int pid ? $"{ProcessName ?? "?"} ({pid.ToString(System.Globalization.CultureInfo.InvariantCulture)})" : "(no owner)") +
+            (Service.Length > 0 ? Service : ProcessId is int pid ? $"{ProcessName ?? "?"} ({pid.ToString(System.Globalization.CultureInfo.InvariantCulture)})" : "(no owner)") +
             $": {Count} CLOSE_WAIT, {Severity}" +
             (Cause.Count > 0 ? $" ({Cause})" : string.Empty);
     }

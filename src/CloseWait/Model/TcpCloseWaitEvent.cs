@@ -33,6 +33,12 @@ namespace CloseWait
 
         public string? ProcessName { get; internal set; }
 
+        /// <summary>Growing: the service whose count rises ("python3 (10288)", "(no owner) :8080"); null for the other events and when grouped per process.</summary>
+        public string? Service { get; internal set; }
+
+        /// <summary>Growing: the processes holding the service's sockets in this sample.</summary>
+        public TextList<int>? ProcessIds { get; internal set; }
+
         /// <summary>The socket's local port; for Growing, the port all of the process's stuck sockets share, else $null.</summary>
         public int? LocalPort { get; internal set; }
 

@@ -31,6 +31,11 @@ namespace CloseWait.Platform
 
         /// <summary>Open descriptors and their limit per process (Linux); elsewhere none are read.</summary>
         internal static IProcessDescriptors ProcessDescriptors => _descriptors.Value;
+
+        private static Lazy<IProcessTable> _processes = NewProcesses(CurrentPlatform);
+
+        /// <summary>Parents, names and command lines of processes (Linux /proc); elsewhere none are read.</summary>
+        internal static IProcessTable ProcessTable => _processes.Value;
         private static readonly Lazy<ITimeWaitStore> TimeWait = new Lazy<ITimeWaitStore>(() => Choose<ITimeWaitStore>(
             linux: () => new LinuxTimeWaitStore(),
             windows: () => new WindowsTimeWaitStore(),
@@ -121,7 +126,7 @@ namespace CloseWait.Platform
         /// none of ours acts as an unsupported OS), until the result is disposed.
         /// </summary>
         internal static IDisposable UseBackEndsOf(string platform) =>
-            Swap(NewTable(platform), NewOwners(platform), NewDescriptors(platform));
+            Swap(NewTable(platform), NewOwners(platform), NewDescriptors(platform), NewProcesses(platform));
 
         /// <summary>
         /// Tests: use the given back ends (a Windows table over a constructed buffer, say) until
@@ -129,16 +134,21 @@ namespace CloseWait.Platform
         /// </summary>
         internal static IDisposable UseBackEnds(ISocketTable table, IOwnerResolver owners, IProcessDescriptors? descriptors = null) =>
             Swap(new Lazy<ISocketTable>(() => table), new Lazy<IOwnerResolver>(() => owners),
-                new Lazy<IProcessDescriptors>(() => descriptors ?? new NoProcessDescriptors()));
+                new Lazy<IProcessDescriptors>(() => descriptors ?? new NoProcessDescriptors()),
+                new Lazy<IProcessTable>(() => new NoProcessTable()));
 
-        private static IDisposable Swap(Lazy<ISocketTable> table, Lazy<IOwnerResolver> owners, Lazy<IProcessDescriptors> descriptors)
+        private static IDisposable Swap(Lazy<ISocketTable> table, Lazy<IOwnerResolver> owners, Lazy<IProcessDescriptors> descriptors, Lazy<IProcessTable> processes)
         {
-            var restore = new Restore(_table, _owners, _descriptors);
+            var restore = new Restore(_table, _owners, _descriptors, _processes);
             _table = table;
             _owners = owners;
             _descriptors = descriptors;
+            _processes = processes;
             return restore;
         }
+
+        private static Lazy<IProcessTable> NewProcesses(string platform) => new Lazy<IProcessTable>(() =>
+            platform == Linux ? new LinuxProcessTable() : (IProcessTable)new NoProcessTable());
 
         private static Lazy<IProcessDescriptors> NewDescriptors(string platform) => new Lazy<IProcessDescriptors>(() =>
             platform == Linux ? new LinuxProcessDescriptors() : (IProcessDescriptors)new NoProcessDescriptors());
@@ -200,12 +210,14 @@ namespace CloseWait.Platform
             private readonly Lazy<ISocketTable> _table;
             private readonly Lazy<IOwnerResolver> _owners;
             private readonly Lazy<IProcessDescriptors> _descriptors;
+            private readonly Lazy<IProcessTable> _processes;
 
-            internal Restore(Lazy<ISocketTable> table, Lazy<IOwnerResolver> owners, Lazy<IProcessDescriptors> descriptors)
+            internal Restore(Lazy<ISocketTable> table, Lazy<IOwnerResolver> owners, Lazy<IProcessDescriptors> descriptors, Lazy<IProcessTable> processes)
             {
                 _table = table;
                 _owners = owners;
                 _descriptors = descriptors;
+                _processes = processes;
             }
 
             public void Dispose()
@@ -213,6 +225,7 @@ namespace CloseWait.Platform
                 PlatformServices._table = _table;
                 PlatformServices._owners = _owners;
                 PlatformServices._descriptors = _descriptors;
+                PlatformServices._processes = _processes;
             }
         }
     }

@@ -67,19 +67,22 @@ def pool(count, idle):
     """A client pool: request, response, then the server closes after `idle` seconds; the pool never looks again."""
     srv = listener()
     port = srv.getsockname()[1]
-    clients, servers = [], []
-    for _ in range(count):
+    clients, servers, answered = [], [], []
+    for i in range(count):
+        if idle > 0 and i:
+            time.sleep(0.3)  # requests at different times: an idle timeout closes each at its own time
         c = connect(port)
         a, _ = srv.accept()
         c.sendall(b"GET")
         recv_exact(a, 3)
         a.sendall(b"200 OK")
         recv_exact(c, 6)  # the response only: the FIN that follows stays unread
+        answered.append(time.monotonic())
         clients.append(c)
         servers.append(a)
-    if idle > 0:
-        time.sleep(idle)
-    for a in servers:
+    for a, at in zip(servers, answered):
+        if idle > 0:
+            time.sleep(max(0.0, at + idle - time.monotonic()))
         a.close()
     # The server side holds no socket here any more: only its listener and the pool's clients.
     return srv, port, clients

@@ -19,7 +19,7 @@ namespace CloseWait.Tests
             new TcpConnection(AddressFamily.InterNetwork, IPAddress.Parse(address), port, IPAddress.Any, 0, TcpState.Listen, 10, source)
             {
                 ProcessId = pid,
-                ProcessName = pid == null ? null : "server",
+                Program = pid == null ? null : "server",
                 Owners = pid is int p ? new[] { new TcpSocketOwner(p, "server", 3) } : new TcpSocketOwner[0],
                 ReceiveQueue = 5,
                 SendQueue = 128,
@@ -45,7 +45,7 @@ namespace CloseWait.Tests
             return new TcpConnection(AddressFamily.InterNetwork, IPAddress.Parse(local), localPort, IPAddress.Parse(remote), remotePort ?? _nextPort++, TcpState.CloseWait, 8, source)
             {
                 ProcessId = holders.Length > 0 ? holders.Min() : (int?)null,
-                ProcessName = holders.Length > 0 ? "app" : null,
+                Program = holders.Length > 0 ? "app" : null,
                 Owners = holders.Select(h => new TcpSocketOwner(h, h == pid ? "app" : "child", 7)).ToArray(),
                 ReceiveQueue = unread,
                 EndOfStreamRead = endOfStreamRead,
@@ -255,7 +255,7 @@ namespace CloseWait.Tests
             TcpConnection Row() => new TcpConnection(AddressFamily.InterNetwork, IPAddress.Parse("10.0.0.1"), ServerPort, IPAddress.Parse("10.0.0.9"), _nextPort++, TcpState.CloseWait, 8, "GetExtendedTcpTable")
             {
                 ProcessId = 200,
-                ProcessName = "app",
+                Program = "app",
                 Owners = new[] { new TcpSocketOwner(200, "app", null) },
             };
             var listeners = new[] { Listener(source: "GetExtendedTcpTable") };
@@ -284,7 +284,7 @@ namespace CloseWait.Tests
             TcpConnection Row(long unread) => new TcpConnection(AddressFamily.InterNetwork, IPAddress.Parse("10.0.0.1"), ServerPort, IPAddress.Parse("10.0.0.9"), _nextPort++, TcpState.CloseWait, 8, "Sysctl")
             {
                 ProcessId = 200,
-                ProcessName = "app",
+                Program = "app",
                 Owners = new[] { new TcpSocketOwner(200, "app", null) },
                 ReceiveQueue = unread,
             };

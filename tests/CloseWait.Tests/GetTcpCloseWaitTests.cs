@@ -43,7 +43,7 @@ namespace CloseWait.Tests
             Assert.Equal(sockets.ClientPorts[0], c.RemotePort);
             Assert.Equal(Environment.ProcessId, c.ProcessId);
             Assert.Equal(Environment.ProcessId, c.Id);
-            Assert.Equal(TestNative.Comm(Environment.ProcessId), c.ProcessName);
+            Assert.Equal(TestNative.Comm(Environment.ProcessId), c.Program);
             var owner = Assert.Single(c.Owners);
             Assert.Equal(Environment.ProcessId, owner.ProcessId);
             Assert.Equal((int)sockets.ServerSockets[0].Handle, owner.FileDescriptor);
@@ -147,7 +147,7 @@ namespace CloseWait.Tests
             var c = Assert.Single(CloseWaitOn(sockets.Port, "-NoOwner"));
             Assert.Null(c.ProcessId);
             Assert.Null(c.Id);
-            Assert.Null(c.ProcessName);
+            Assert.Null(c.Program);
             Assert.Empty(c.Owners);
             Assert.NotNull(c.Inode);
         }
@@ -172,14 +172,14 @@ namespace CloseWait.Tests
             {
                 var c = Assert.Single(CloseWaitOn(sockets.Port));
                 Assert.Equal(new[] { Math.Min(Environment.ProcessId, child.Id), Math.Max(Environment.ProcessId, child.Id) }, c.Owners.Select(o => o.ProcessId).ToArray());
-                Assert.Contains(c.Owners, o => o.ProcessId == child.Id && o.ProcessName == "sleep");
+                Assert.Contains(c.Owners, o => o.ProcessId == child.Id && o.Program == "sleep");
                 Assert.Equal(c.Owners[0].ProcessId, c.ProcessId);
 
                 // Once this process closes its copy, the child alone holds the socket.
                 server.Close();
                 var alone = Assert.Single(CloseWaitOn(sockets.Port));
                 Assert.Equal(child.Id, alone.ProcessId);
-                Assert.Equal("sleep", alone.ProcessName);
+                Assert.Equal("sleep", alone.Program);
                 Assert.Single(alone.Owners);
             }
             finally
@@ -218,8 +218,13 @@ function Stop-ProcessShape {
             Assert.Null(bound.Properties["Name"].Value);
 
             // The hazard this guards against: an object with ProcessName and no Id binds -Name.
-            var hazard = _ps.Run(shape + "\n[pscustomobject]@{ ProcessName = 'x' } | Stop-ProcessShape -WhatIf", vars).ThrowIfFailed().Output.Single();
+            var hazard = _ps.Run(shape + "\n[pscustomobject]@{ ProcessName = 'x'; Id = '1' } | Stop-ProcessShape -WhatIf", vars).ThrowIfFailed().Output.Single();
             Assert.Equal("Name", hazard.Properties["Set"].Value);
+
+            // What an exported connection looks like after Import-Csv: it binds nothing.
+            var csv = _ps.Run(shape + "\nGet-TcpCloseWait -LocalPort $port | ConvertTo-Csv | ConvertFrom-Csv | Stop-ProcessShape -WhatIf", vars);
+            Assert.Empty(csv.Output);
+            Assert.Contains(csv.Errors, e => e.FullyQualifiedErrorId.StartsWith("InputObjectNotBound", StringComparison.Ordinal));
         }
 
         [Theory]
@@ -364,7 +369,7 @@ function Stop-ProcessShape {
 
             // A PID names a process only where it was listed: a deserialized connection's Id is $null,
             // so Stop-Process refuses it rather than stopping a local process (README, "A fleet").
-            var ids = _ps.Run("[pscustomobject]@{ Id = $x.Id; Name = $x.ProcessName }").ThrowIfFailed().Output.Single();
+            var ids = _ps.Run("[pscustomobject]@{ Id = $x.Id; Name = $x.Program }").ThrowIfFailed().Output.Single();
             Assert.Null(ids.Properties["Id"].Value);
             Assert.Equal(TestNative.Comm(Environment.ProcessId), ids.Properties["Name"].Value?.ToString());
         }

@@ -68,7 +68,7 @@ foreach ($loopback in [ipaddress]::Loopback, [ipaddress]::IPv6Loopback) {
 
 $mine = @(Fetch mine { Get-TcpConnection -ProcessId $HolderPid })
 Check 'Get-TcpConnection -ProcessId lists the holder''s four sockets' { Why mine; $mine.Count -eq 4 }
-$byName = @(Fetch byName { Get-TcpCloseWait -ProcessName (Get-TcpCloseWait -LocalPort $V4Port).ProcessName | Where-Object ProcessId -eq $HolderPid })
+$byName = @(Fetch byName { Get-TcpCloseWait -ProcessName (Get-TcpCloseWait -LocalPort $V4Port).Program | Where-Object ProcessId -eq $HolderPid })
 Check 'Get-TcpCloseWait -ProcessName finds both' { Why byName; $byName.Count -eq 2 }
 
 $s = Fetch summary { Get-TcpConnectionSummary }

@@ -53,6 +53,7 @@ namespace CloseWait.Commands
         [ValidateNotNullOrEmpty]
         [ValidateWildcardPattern]
         [ArgumentCompleter(typeof(ProcessNameCompleter))]
+        [Alias("Program")]
         public string[]? ProcessName { get; set; }
 
         [Parameter]

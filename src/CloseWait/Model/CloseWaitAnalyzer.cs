@@ -204,7 +204,7 @@ namespace CloseWait
             var d = new TcpCloseWaitDiagnosis
             {
                 ProcessId = pid,
-                ProcessName = sockets.Select(c => c.ProcessName).FirstOrDefault(n => n != null),
+                Program = sockets.Select(c => c.Program).FirstOrDefault(n => n != null),
                 Count = sockets.Count,
                 Connections = sockets.ToArray(),
             };
@@ -328,7 +328,7 @@ namespace CloseWait
 
         private static string Summary(TcpCloseWaitDiagnosis d, int stuck, int ageless, CloseWaitThresholds t)
         {
-            string who = d.ProcessId is int pid ? $"{d.ProcessName ?? "?"} (PID {pid}) holds" : "No process owns";
+            string who = d.ProcessId is int pid ? $"{d.Program ?? "?"} (PID {pid}) holds" : "No process owns";
             if (ageless == 0)
             {
                 return $"{who} {Sockets(d.Count)} in CLOSE_WAIT, {stuck} of them for {FormatDuration(t.StuckAfter)} or longer (longest {FormatDuration(d.LongestIdleTime ?? TimeSpan.Zero)}).";
@@ -359,7 +359,7 @@ namespace CloseWait
                     break;
                 case TcpCloseWaitCause.Inherited:
                     var others = those.SelectMany(c => c.Owners).Where(o => o.ProcessId != d.ProcessId)
-                        .GroupBy(o => o.ProcessId).Select(g => $"{g.First().ProcessName ?? "?"} (PID {g.Key})").ToList();
+                        .GroupBy(o => o.ProcessId).Select(g => $"{g.First().Program ?? "?"} (PID {g.Key})").ToList();
                     finding.Add($"Inherited: {n} {(n == 1 ? "is" : "are")} held by more than one process, also by {string.Join(", ", others)}: inherited across fork/exec, so closing them in one process does not close the connection.");
                     advice.Add("Create sockets close-on-exec (SOCK_CLOEXEC; Python's subprocess close_fds=True; no handle inheritance when spawning), or close them in the child after fork.");
                     break;
@@ -392,7 +392,7 @@ namespace CloseWait
 
             if (l.ProcessId is int owner)
             {
-                text += $", held by {l.ProcessName ?? "?"} (PID {owner})";
+                text += $", held by {l.Program ?? "?"} (PID {owner})";
             }
 
             if (l.ReceiveQueue is long queued && l.SendQueue is long backlog)

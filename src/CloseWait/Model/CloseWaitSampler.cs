@@ -87,7 +87,7 @@ namespace CloseWait
                 if (_known.TryGetValue(id, out var before) && before.ProcessId != null)
                 {
                     c.ProcessId = before.ProcessId;
-                    c.ProcessName = before.ProcessName;
+                    c.Program = before.Program;
                     c.Owners = before.Owners;
                 }
                 else

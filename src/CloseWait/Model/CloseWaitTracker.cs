@@ -113,7 +113,7 @@ namespace CloseWait
             new TcpCloseWaitEvent(kind, time)
             {
                 ProcessId = c.ProcessId,
-                ProcessName = c.ProcessName,
+                Program = c.Program,
                 LocalPort = c.LocalPort,
                 RemoteAddress = c.RemoteAddress,
                 RemotePort = c.RemotePort,
@@ -222,10 +222,11 @@ namespace CloseWait
             var e = new TcpCloseWaitEvent(TcpCloseWaitEvent.Growing, time)
             {
                 ProcessId = tally.ProcessId,
-                ProcessName = tally.ProcessName,
+                Program = tally.Program,
                 LocalPort = tally.SharedLocalPort,
                 Count = count,
                 RatePerMinute = rate is double r ? Math.Round(r, 1) : (double?)null,
+                Reference = tally.Reference,
                 NetworkNamespace = tally.NetworkNamespace,
                 NetworkNamespaceId = tally.NetworkNamespaceId,
             };
@@ -292,7 +293,8 @@ namespace CloseWait
             internal Tally(TcpConnection first)
             {
                 ProcessId = first.ProcessId;
-                ProcessName = first.ProcessName;
+                Reference = first.Id;
+                Program = first.Program;
                 NetworkNamespace = first.NetworkNamespace;
                 NetworkNamespaceId = first.NetworkNamespaceId;
                 SharedLocalPort = first.LocalPort;
@@ -300,7 +302,9 @@ namespace CloseWait
 
             internal int? ProcessId { get; }
 
-            internal string? ProcessName { get; private set; }
+            internal ProcessReference Reference { get; }
+
+            internal string? Program { get; private set; }
 
             internal string? NetworkNamespace { get; }
 
@@ -313,7 +317,7 @@ namespace CloseWait
             internal void Add(TcpConnection c)
             {
                 Count++;
-                ProcessName ??= c.ProcessName;
+                Program ??= c.Program;
                 if (!_manyPorts && SharedLocalPort != c.LocalPort)
                 {
                     _manyPorts = true;

@@ -92,10 +92,11 @@ namespace CloseWait
         /// <summary>The holder (the lowest PID of a shared socket); null for sockets no process owns.</summary>
         public int? ProcessId { get; internal set; }
 
-        /// <summary>Same as ProcessId, so that a diagnosis pipes into Stop-Process by Id.</summary>
-        public int? Id => ProcessId;
+        /// <summary>The holder for Stop-Process: converts to ProcessId only while this session's listing holds (see ProcessReference).</summary>
+        public ProcessReference Id => ProcessReference.Of(ProcessId, Connections.SelectMany(c => c.Owners), Connections.Select(c => c.ComputerName).FirstOrDefault());
 
-        public string? ProcessName { get; internal set; }
+        /// <summary>The holder's name. Not ProcessName: Stop-Process would bind -Name from it.</summary>
+        public string? Program { get; internal set; }
 
         /// <summary>CLOSE_WAIT sockets in this group.</summary>
         public int Count { get; internal set; }
@@ -161,7 +162,7 @@ namespace CloseWait
         internal bool Has(TcpCloseWaitCause cause) => Array.IndexOf(_causes, cause) >= 0;
 
         public override string ToString() =>
-            (ProcessId is int pid ? $"{ProcessName ?? "?"} ({pid.ToString(System.Globalization.CultureInfo.InvariantCulture)})" : "(no owner)") +
+            (ProcessId is int pid ? $"{Program ?? "?"} ({pid.ToString(System.Globalization.CultureInfo.InvariantCulture)})" : "(no owner)") +
             $": {Count} CLOSE_WAIT, {Severity}" +
             (Cause.Count > 0 ? $" ({Cause})" : string.Empty);
     }

@@ -110,7 +110,7 @@ Describe 'Watch-TcpCloseWait on a timeline' {
             $entered, $left = $events
             $entered.ProcessId | Should -Be $scenario.Process.Id
             $entered.Id | Should -Be $scenario.Process.Id
-            $entered.ProcessName | Should -Not -BeNullOrEmpty
+            $entered.Program | Should -Not -BeNullOrEmpty
             $entered.LocalPort | Should -Be $scenario.Port
             $entered.Connection.State | Should -Be ([CloseWait.TcpState]::CloseWait)
             $left.ProcessId | Should -Be $scenario.Process.Id
@@ -277,7 +277,7 @@ Describe 'Watch-TcpCloseWait output' {
         # Stop-Process on the caller binds nothing (tests/OutputSafety.Tests.ps1).
         $d.ProcessId | Should -Be $PID
         $d.Id | Should -BeNullOrEmpty
-        $d.ProcessName | Should -Be $events[0].ProcessName
+        $d.Program | Should -Be $events[0].Program
         $d.Connection.LocalPort | Should -Be $stuck.Port
         ($d | Out-String -Width 80) | Should -Match "Entered $PID/"
     }

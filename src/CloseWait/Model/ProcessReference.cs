@@ -36,8 +36,10 @@ namespace CloseWait
         public string ComputerName { get; }
 
         /// <summary>A process seen by this session's own listing now: converts to its PID while that process lives.</summary>
-        internal static ProcessReference Listed(int processId) =>
-            new ProcessReference(processId, LocalComputerName, DateTime.UtcNow);
+        internal static ProcessReference Listed(int processId) => ListedAt(processId, DateTime.UtcNow);
+
+        internal static ProcessReference ListedAt(int processId, DateTime listedUtc) =>
+            new ProcessReference(processId, LocalComputerName, listedUtc);
 
         /// <summary>A PID this session did not see itself (a record rebuilt from text, no owner): never converts.</summary>
         internal static ProcessReference NotListed(int? processId, string? computerName) =>

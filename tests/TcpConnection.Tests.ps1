@@ -143,8 +143,10 @@ Describe 'Get-TcpCloseWait' {
         $d = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize((Get-TcpCloseWait -LocalPort $v4.Port)))
         $d.PSObject.TypeNames | Should -Contain 'Deserialized.CloseWait.TcpConnection'
         $d.ProcessId | Should -Be $PID
-        # A PID names a process only where it was listed: after the trip Id is $null (README, "A fleet").
-        $d.Id | Should -BeNullOrEmpty
+        # A PID names a process only where it was listed: after the trip Id is text no conversion
+        # makes a PID (README, "A fleet").
+        $d.Id | Should -BeExactly "$PID@$([Environment]::MachineName)"
+        { [int] $d.Id } | Should -Throw
         ($d | Out-String -Width 200) | Should -Match 'PID/Program'
     }
 

@@ -21,6 +21,7 @@ namespace CloseWait.Commands
 
         /// <summary>Only these destination ports (the kernel filters the dump).</summary>
         [Parameter(Position = 0)]
+        [WholeNumber(1, 65535)]
         [ValidateRange(1, 65535)]
         public int[]? RemotePort { get; set; }
 

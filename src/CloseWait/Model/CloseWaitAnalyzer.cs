@@ -296,7 +296,9 @@ namespace CloseWait
             {
                 finding.Add(Undetermined(undetermined, pid == null));
                 advice.Add(pid == null
-                    ? "Run Test-TcpCloseWait as root (sudo) to see every owner."
+                    ? (PlatformServices.IsPrivileged
+                        ? "Look for a program that passes sockets over Unix sockets and never receives them (ss -xp shows the Unix sockets with their queues); Close-TcpConnection -Method Abort frees these sockets, as it needs no owner."
+                        : "Run Test-TcpCloseWait as root (sudo) to see every owner.")
                     : $"Free them now: Get-TcpCloseWait -ProcessId {pid} | Close-TcpConnection, or restart the program; then watch whether they come back (Watch-TcpCloseWait).");
             }
 
@@ -328,7 +330,7 @@ namespace CloseWait
 
         private static string Summary(TcpCloseWaitDiagnosis d, int stuck, int ageless, CloseWaitThresholds t)
         {
-            string who = d.ProcessId is int pid ? $"{d.Program ?? "?"} (PID {pid}) holds" : "No process owns";
+            string who = d.ProcessId is int pid ? $"{d.Program ?? "?"} (PID {pid}) holds" : "No visible process holds";
             if (ageless == 0)
             {
                 return $"{who} {Sockets(d.Count)} in CLOSE_WAIT, {stuck} of them for {FormatDuration(t.StuckAfter)} or longer (longest {FormatDuration(d.LongestIdleTime ?? TimeSpan.Zero)}).";
@@ -408,7 +410,12 @@ namespace CloseWait
         {
             if (unowned)
             {
-                return $"{sockets.Count} {(sockets.Count == 1 ? "has" : "have")} an owner this session cannot see (another user's process, or a sandbox).";
+                // As root every ordinary descriptor is seen: what is left is a descriptor in flight over
+                // a Unix socket (SCM_RIGHTS, sent and not yet received), which no process table shows,
+                // or a process root cannot inspect (the listing warns about those).
+                return PlatformServices.IsPrivileged
+                    ? $"{sockets.Count} {(sockets.Count == 1 ? "is" : "are")} held by no descriptor in any process: the socket's only reference is in flight over a Unix socket (SCM_RIGHTS, sent and not yet received), or in a process hidden even from root (another user namespace, a security module, a sandbox)."
+                    : $"{sockets.Count} may have an owner this session cannot see (another user's process: run as root to see it), or none at all (a descriptor in flight over a Unix socket).";
             }
 
             var missing = new List<string>();

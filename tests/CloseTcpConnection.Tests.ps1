@@ -119,6 +119,17 @@ Describe 'Close-TcpConnection' {
             $e | Should -BeNullOrEmpty
         }
 
+        It 'takes a diagnosis for its sockets, and says what to pipe when its sockets were lost' {
+            $d = Test-TcpCloseWait -LocalPort $set.Port -StuckAfter 0
+            $csv = $d | ConvertTo-Csv | ConvertFrom-Csv
+            $null = $csv | Close-TcpConnection -Force -ErrorVariable e -ErrorAction SilentlyContinue
+            $e[0].Exception.Message | Should -BeLike '*pipe (Test-TcpCloseWait).Connections*'
+            @(Get-TcpCloseWait -LocalPort $set.Port -NoOwner).Count | Should -Be 2
+
+            $r = $d | Close-TcpConnection -Force -PassThru
+            $r.Status | Should -Be @('Closed', 'Closed')
+        }
+
         # Issue 19: a socket whose only reference is a descriptor in flight over a Unix socket
         # (SCM_RIGHTS, sent and never received) has no owner even as root.
         It 'handles a socket held only by a descriptor in flight: diagnosis, Shutdown, Abort' {

@@ -45,14 +45,16 @@ namespace CloseWait.Commands
 
             try
             {
-                Report(setting, TargetNamespace, null);
-            }
-            catch (CloseWaitException e)
-            {
-                WriteError(e.ToErrorRecord());
+                // The namespace's inode, as -AllNetworkNamespaces rows carry it (and every connection).
+                Report(setting, TargetNamespace, PlatformServices.NetworkNamespaceInode(TargetNamespace));
             }
             catch (System.OperationCanceledException)
             {
+            }
+            catch (System.Exception ex) when (TcpConnectionCommandBase.TranslateFailure(ex) is ErrorRecord record)
+            {
+                // Netlink and I/O failures as typed errors with an id, as Get-TcpConnection writes them.
+                WriteError(record);
             }
         }
 
@@ -91,13 +93,13 @@ namespace CloseWait.Commands
                 {
                     vanished.Add(ns.Spec);
                 }
-                catch (CloseWaitException e)
-                {
-                    WriteError(e.ToErrorRecord());
-                }
                 catch (System.OperationCanceledException)
                 {
                     return;
+                }
+                catch (System.Exception ex) when (TcpConnectionCommandBase.TranslateFailure(ex) is ErrorRecord record)
+                {
+                    WriteError(record);
                 }
             }
 

@@ -129,7 +129,7 @@ namespace CloseWait.Commands
         private void Apply(TimeWaitChange change, string? ns)
         {
             var current = Store.Read(ns);
-            var listening = change.PortRange != null ? Store.ListeningPorts(ns) : Array.Empty<int>();
+            var listening = change.PortRange != null || change.ReservedPorts != null ? Store.ListeningPorts(ns) : Array.Empty<int>();
             var invalid = TimeWaitRules.Validate(Store.Platform, change, current, listening);
             if (invalid != null)
             {
@@ -139,6 +139,19 @@ namespace CloseWait.Commands
             if (Persist && Store.PersistTarget == null)
             {
                 Store.Persist(change); // throws this platform's explanation before anything is written
+            }
+
+            if (change.PortRange is (int start, int end) && current.PortRangeStart is int curStart && current.PortRangeEnd is int curEnd)
+            {
+                // Connections that hold a port of the current range now: a narrower range runs out at once.
+                var query = new SocketQuery { IncludeDetails = false, NetworkNamespace = ns };
+                int inUse = PlatformServices.SocketTable.Read(query, default)
+                    .Count(c => c.State != TcpState.Listen && c.LocalPort >= curStart && c.LocalPort <= curEnd);
+                int size = end - start + 1;
+                if (size < inUse)
+                {
+                    WriteWarning($"The port range {start}-{end} holds {size} port(s), fewer than the {inUse} TCP connection(s) using a port of the current range {curStart}-{curEnd} now: new outbound connections will fail (EADDRNOTAVAIL) until enough of them close.");
+                }
             }
 
             string action = string.Join(", ", change.Given().Select(f => $"{f} to {Describe(change, f)}"));

@@ -53,7 +53,7 @@ namespace CloseWait.Tests
             Assert.Equal("Entered", entered.Event);
             Assert.Equal(At(1), entered.Time);
             Assert.Equal(100, entered.ProcessId);
-            Assert.Equal(100, entered.Id);
+            Assert.Equal(100, entered.Id.ProcessId);
             Assert.Equal("svc100", entered.Program);
             Assert.Equal(8080, entered.LocalPort);
             Assert.Equal(50000, entered.RemotePort);

@@ -133,7 +133,8 @@ Describe 'Close-TcpConnection' {
         # Issue 19: a socket whose only reference is a descriptor in flight over a Unix socket
         # (SCM_RIGHTS, sent and never received) has no owner even as root.
         It 'handles a socket held only by a descriptor in flight: diagnosis, Shutdown, Abort' {
-            $script:py = Start-Process python3 -PassThru -RedirectStandardOutput (Join-Path $TestDrive 'inflight.txt') -ArgumentList '-c', @"
+            $code = Join-Path $TestDrive 'inflight.py'
+            Set-Content -Path $code -Value @"
 import socket, time
 l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(4)
 c = socket.create_connection(l.getsockname()); s, _ = l.accept()
@@ -143,6 +144,7 @@ s.close(); c.close()
 print(l.getsockname()[1], flush=True)
 time.sleep(300)
 "@
+            $script:py = Start-Process python3 -PassThru -RedirectStandardOutput (Join-Path $TestDrive 'inflight.txt') -ArgumentList $code
             try {
                 Wait-Until { (Get-Content (Join-Path $TestDrive 'inflight.txt') -ErrorAction Ignore) -match '^\d+$' } 'the holder to tell its port'
                 $port = [int](Get-Content (Join-Path $TestDrive 'inflight.txt'))

@@ -338,6 +338,13 @@ namespace CloseWait.Platform.Linux
                     return null;
                 }
 
+                // The descriptor holds the socket with the record's cookie: its addresses must be the
+                // record's too, as SOCK_DESTROY requires (an edited record closes nothing either way).
+                if (c.Cookie is ulong listedCookie && NetlinkIfAvailable(c) is LinuxNetlinkSocket nl && Lookup(nl, c, listedCookie) == null)
+                {
+                    GoneOrReplaced(nl, c);
+                }
+
                 before = StateOf((int)local) ?? c.State;
                 CheckState(c, before);
                 if (Interop.Libc.shutdown((int)local, Interop.Libc.SHUT_RDWR) != 0)
@@ -422,6 +429,18 @@ namespace CloseWait.Platform.Linux
             }
 
             return false;
+        }
+
+        private LinuxNetlinkSocket? NetlinkIfAvailable(TcpConnection c)
+        {
+            try
+            {
+                return Netlink(c);
+            }
+            catch (CloseWaitException e) when (e.ErrorId == ErrorIds.SocketDiagUnavailable)
+            {
+                return null;
+            }
         }
 
         /// <summary>The socket on the connection's addresses now (checked against the cookie unless NoCookie); null when there is none.</summary>

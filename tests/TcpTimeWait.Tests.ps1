@@ -181,13 +181,14 @@ Describe 'Get-TcpPortUsage and the TIME_WAIT settings in a private namespace' -S
         if ($Proto -eq 'tcp') { $script:helper = New-ClientClosedConnections $ns 45000 1 }
         else {
             $out = Join-Path ([IO.Path]::GetTempPath()) ("udp-" + [guid]::NewGuid().ToString('N'))
-            $script:helper = Start-Process -FilePath nsenter -ArgumentList "--net=/proc/$($ns.Id)/ns/net", 'python3', '-c', "import socket,time; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 45000)); print('bound', flush=True); time.sleep(120)" -RedirectStandardOutput $out -PassThru
+            Set-Content -Path "$out.py" -Value "import socket, time`ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)`ns.bind(('0.0.0.0', 45000))`nprint('bound', flush=True)`ntime.sleep(120)"
+            $script:helper = Start-Process -FilePath nsenter -ArgumentList "--net=/proc/$($ns.Id)/ns/net", 'python3', "$out.py" -RedirectStandardOutput $out -PassThru
             $deadline = [DateTime]::UtcNow.AddSeconds(20)
             while (-not ((Test-Path $out) -and (Get-Content $out -Raw) -match 'bound')) {
                 if ($helper.HasExited -or [DateTime]::UtcNow -gt $deadline) { throw 'the UDP helper did not bind in 20 s' }
                 Start-Sleep -Milliseconds 20
             }
-            Remove-Item $out -ErrorAction SilentlyContinue
+            Remove-Item $out, "$out.py" -ErrorAction SilentlyContinue
             { Set-TcpTimeWaitSetting -NetworkNamespace $ns.Id -PortRange 40000-50000 -Confirm:$false -ErrorAction Stop } |
                 Should -Throw -ErrorId 'PortRangeCollidesWithListener,CloseWait.Commands.SetTcpTimeWaitSettingCommand' -ExpectedMessage '*45000*'
         }

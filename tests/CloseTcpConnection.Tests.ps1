@@ -158,7 +158,7 @@ time.sleep(300)
 
                 $null = $c | Close-TcpConnection -Method Shutdown -Force -ErrorVariable e -ErrorAction SilentlyContinue
                 $e[0].FullyQualifiedErrorId | Should -BeExactly 'SocketOwnerUnknown,CloseWait.Commands.CloseTcpConnectionCommand'
-                $e[0].Exception.Message | Should -BeLike "*works through the owner's descriptor. Use -Method Abort instead*"
+                $e[0].Exception.Message | Should -BeLike "*works through the owner's descriptor.*Use -Method Abort instead*"
                 $e[0].Exception.Message | Should -Not -BeLike '*. or use*'
 
                 $r = $c | Close-TcpConnection -Method Abort -Force -PassThru

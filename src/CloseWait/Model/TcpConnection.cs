@@ -65,7 +65,13 @@ namespace CloseWait
         /// converts to ProcessId only while this session's listing of that process holds; its text
         /// ("1234@host", never blank) converts to nothing after a round trip. Use ProcessId for numbers.
         /// </summary>
-        public ProcessReference Id => ProcessReference.Of(ProcessId, Owners, ComputerName);
+        public ProcessReference Id =>
+            Owners.Length == 0 && TableOwner != null && TableOwner.ProcessId == ProcessId
+                ? TableOwner
+                : ProcessReference.Of(ProcessId, Owners, ComputerName);
+
+        /// <summary>The owning PID as a live table gave it (Windows), for Id when -NoOwner skipped the names.</summary>
+        internal ProcessReference? TableOwner { get; set; }
 
         /// <summary>The owner's name (Linux comm). Not ProcessName: Stop-Process would bind -Name from it and stop every process of that name.</summary>
         public string? Program { get; internal set; }

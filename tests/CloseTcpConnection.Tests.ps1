@@ -118,6 +118,77 @@ Describe 'Close-TcpConnection' {
             $r.Status | Should -Be @('AlreadyGone', 'AlreadyGone')
             $e | Should -BeNullOrEmpty
         }
+
+        It 'takes a diagnosis for its sockets, and says what to pipe when its sockets were lost' {
+            $d = Test-TcpCloseWait -LocalPort $set.Port -StuckAfter 0
+            $csv = $d | ConvertTo-Csv | ConvertFrom-Csv
+            $null = $csv | Close-TcpConnection -Force -ErrorVariable e -ErrorAction SilentlyContinue
+            $e[0].Exception.Message | Should -BeLike '*pipe (Test-TcpCloseWait).Connections*'
+            @(Get-TcpCloseWait -LocalPort $set.Port -NoOwner).Count | Should -Be 2
+
+            $r = $d | Close-TcpConnection -Force -PassThru
+            $r.Status | Should -Be @('Closed', 'Closed')
+        }
+
+        # Issue 19: a socket whose only reference is a descriptor in flight over a Unix socket
+        # (SCM_RIGHTS, sent and never received) has no owner even as root.
+        It 'handles a socket held only by a descriptor in flight: diagnosis, Shutdown, Abort' {
+            $code = Join-Path $TestDrive 'inflight.py'
+            Set-Content -Path $code -Value @"
+import socket, time
+l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(4)
+c = socket.create_connection(l.getsockname()); s, _ = l.accept()
+a, b = socket.socketpair()
+socket.send_fds(a, [b'x'], [s.fileno()])
+s.close(); c.close()
+print(l.getsockname()[1], flush=True)
+time.sleep(300)
+"@
+            $script:py = Start-Process python3 -PassThru -RedirectStandardOutput (Join-Path $TestDrive 'inflight.txt') -ArgumentList $code
+            try {
+                Wait-Until { (Get-Content (Join-Path $TestDrive 'inflight.txt') -ErrorAction Ignore) -match '^\d+$' } 'the holder to tell its port'
+                $port = [int](Get-Content (Join-Path $TestDrive 'inflight.txt'))
+                Wait-Until { @(Get-TcpCloseWait -LocalPort $port).Count -eq 1 } 'the in-flight socket in CLOSE_WAIT'
+                $c = Get-TcpCloseWait -LocalPort $port
+                $c.ProcessId | Should -BeNullOrEmpty
+
+                $d = Test-TcpCloseWait -LocalPort $port -StuckAfter 0
+                $d.Finding | Should -BeLike 'No visible process holds*in flight over a Unix socket*'
+                $d.Advice | Should -Not -BeLike '*sudo*'
+
+                $null = $c | Close-TcpConnection -Method Shutdown -Force -ErrorVariable e -ErrorAction SilentlyContinue
+                $e[0].FullyQualifiedErrorId | Should -BeExactly 'SocketOwnerUnknown,CloseWait.Commands.CloseTcpConnectionCommand'
+                $e[0].Exception.Message | Should -BeLike "*works through the owner's descriptor.*Use -Method Abort instead*"
+                $e[0].Exception.Message | Should -Not -BeLike '*. or use*'
+
+                $r = $c | Close-TcpConnection -Method Abort -Force -PassThru
+                $r.Status | Should -Be 'Closed'
+                $r.Detail | Should -BeLike '*No owner was listed*'
+                $r.Detail | Should -Not -BeLike "*The owner's descriptor*"
+            }
+            finally { if (-not $py.HasExited) { $py.Kill(); $null = $py.WaitForExit(10000) } }
+        }
+
+        # Issue 19: the kernel finds a socket by its addresses and then compares the cookie, so an
+        # edited record missed an open socket and was reported AlreadyGone or Replaced.
+        It 'says the record does not match an open socket: <case>' -ForEach @(
+            @{ Case = 'RemotePort edited' }, @{ Case = 'RemoteAddress edited' }, @{ Case = 'the listener''s cookie' }
+        ) {
+            $csv = Get-TcpCloseWait -LocalPort $set.Port | Select-Object -First 1 | ConvertTo-Csv | ConvertFrom-Csv
+            switch ($Case) {
+                'RemotePort edited' { $csv.RemotePort = [string]([int]$csv.RemotePort + 1) }
+                'RemoteAddress edited' { $csv.RemoteAddress = '127.0.0.2' }
+                default { $csv.Cookie = [string](Get-TcpConnection -State Listen -LocalPort $set.Port).Cookie }
+            }
+            foreach ($method in 'Abort', 'Shutdown') {
+                $r = $csv | Close-TcpConnection -Method $method -Force -PassThru -ErrorVariable e -ErrorAction SilentlyContinue
+                $r.Status | Should -Not -BeIn @('AlreadyGone', 'Replaced', 'Closed') -Because $method
+                $e[0].FullyQualifiedErrorId | Should -BeExactly 'ConnectionRecordMismatch,CloseWait.Commands.CloseTcpConnectionCommand' -Because $method
+                $e[0].Exception.Message | Should -BeLike '*the record does not match it*'
+            }
+            @(Get-TcpCloseWait -LocalPort $set.Port -NoOwner).Count | Should -Be 2
+            @(Get-TcpConnection -State Listen -LocalPort $set.Port -NoOwner).Count | Should -Be 1
+        }
     }
 
     Context 'Windows' -Skip:(-not $onWindows) {

@@ -182,7 +182,7 @@ Describe 'Containers and pods' -Skip:([bool]$skipReason) {
             $found[0].ContainerName | Should -Be $each.Name
             $found[0].NetworkNamespaceId | Should -Be $each.Namespace
             $found[0].NetworkNamespace | Should -Not -BeNullOrEmpty
-            $found[0].ProcessName | Should -Be 'sleep'
+            $found[0].Program | Should -Be 'sleep'
             $found[0].PodUid | Should -BeNullOrEmpty
         }
         ($all | Group-Object ContainerId | Where-Object Name -in $A.Id, $B.Id, $C.Id, $D.Id).Count | Should -Be 4

@@ -89,7 +89,7 @@ Describe 'A fleet over PowerShell remoting over SSH' -Skip:($null -ne $FleetSkip
         $held[0].PSObject.TypeNames[0] | Should -Be 'Deserialized.CloseWait.TcpConnection'
         # Owners stay objects, and the owner's name is there for Group-Object on the caller.
         $held[0].Owners[0].ProcessId | Should -Be $held[0].ProcessId
-        @($held | Group-Object ProcessName).Name | Should -Be 'python3'
+        @($held | Group-Object Program).Name | Should -Be 'python3'
     }
 
     It 'keeps every remote object when the caller filters by state and address family by name' {
@@ -117,7 +117,7 @@ Describe 'A fleet over PowerShell remoting over SSH' -Skip:($null -ne $FleetSkip
         @($back | Where-Object State -eq CloseWait).Count | Should -Be 16
         @($back | Where-Object AddressFamily -eq InterNetworkV6).Count | Should -Be 3
         ($back | Group-Object ComputerName).Count | Should -Be 3
-        $back[0].Owners[0].ProcessName | Should -Be 'python3'
+        $back[0].Owners[0].Program | Should -Be 'python3'
     }
 
     It 'round-trips through Export-Csv and Import-Csv (no type line) into Close-TcpConnection' {
@@ -151,14 +151,16 @@ Describe 'A fleet over PowerShell remoting over SSH' -Skip:($null -ne $FleetSkip
 
     It 'stops no local process when remote objects are piped into a local Stop-Process' {
         # Here the hosts share this machine's PIDs, so the holder is the very process a remote PID
-        # would name: the strongest case. With the module imported, Id is $null.
+        # would name: the strongest case. Id arrives as its text ("pid@host"), which binds nothing.
         $h = $fleet.Hosts[1]
         $mine = @($held | Where-Object PSComputerName -eq $h.Address)
         $mine | Stop-Process -ErrorVariable bound -ErrorAction SilentlyContinue
         $bound.Count | Should -Be $mine.Count
-        $bound[0].Exception.Message | Should -Match "parameter 'Id' because it is null"
+        $bound[0].FullyQualifiedErrorId | Should -Match '^InputObjectNotBound'
+        "$($mine[0].Id)" | Should -Be "$($mine[0].ProcessId)@$($mine[0].ComputerName)"
+        @($mine | Group-Object Program).Name | Should -Be 'python3'
 
-        # Without the module (a runspace of its own), the object has neither Id nor ProcessName.
+        # Without the module (a runspace of its own): the same, and no ProcessName for -Name to bind.
         $ps = [powershell]::Create([System.Management.Automation.Runspaces.InitialSessionState]::CreateDefault2())
         try {
             $null = $ps.AddCommand('Stop-Process')

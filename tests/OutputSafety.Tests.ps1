@@ -1,10 +1,10 @@
 #Requires -Version 7.0
 #Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0.0' }
 <#
-    Every output type that names a process, piped into Stop-Process: locally it binds -Id with the
-    owner's PID (never -Name, which would stop every process of that name); after a remoting round
-    trip (PSSerializer at depth 1, the type's own SerializationDepth on top, as remoting does) it
-    binds nothing, and its enums cross as names. Real sockets, Stop-Process mocked.
+    Every output type that names a process, piped into a real Stop-Process against decoys that share
+    the owner's name: live it stops exactly the owner; after any round trip (CSV with and without
+    #TYPE, an edited row, JSON, Clixml, remoting) it stops nothing, never a process chosen by name.
+    Enums cross remoting as names.
 #>
 
 BeforeAll {
@@ -44,34 +44,131 @@ AfterAll {
     foreach ($s in @($stuck.Sockets) + @($toClose.Sockets)) { if ($s) { $s.Dispose() } }
 }
 
-Describe 'Stop-Process from every output type that names a process' {
-    It '<kind> binds -Id with the owner locally, nothing after remoting' -ForEach @(
-        @{ Kind = 'Diagnosis' }, @{ Kind = 'Event' }, @{ Kind = 'Summary' }, @{ Kind = 'Closed' }, @{ Kind = 'Owner' }
+Describe 'A real Stop-Process from every output type, through every round trip, against decoys' {
+    BeforeAll {
+        # Processes that share one name: a copy of perl under a name of its own (comm, at most 15
+        # characters). The holder keeps two CLOSE_WAIT sockets; the decoys hold nothing.
+        $script:dir = Join-Path ([System.IO.Path]::GetTempPath()) ("cw-decoy-" + [guid]::NewGuid().ToString('n').Substring(0, 8))
+        $null = New-Item -ItemType Directory $dir
+        $script:program = 'cwdecoy' + (Get-Random -Minimum 1000 -Maximum 9999)
+        $script:exe = Join-Path $dir $program
+        Copy-Item (Get-Command perl -CommandType Application | Select-Object -First 1).Source $exe
+        $script:holderScript = @'
+use IO::Socket::INET;
+my $l = IO::Socket::INET->new(Listen => 8, LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp') or die;
+my @held;
+for (1 .. 2) { my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $l->sockport, Proto => 'tcp') or die; push @held, $l->accept; close $c; }
+$| = 1; print $l->sockport, "\n";
+sleep 300;
+'@
+        $script:started = [System.Collections.Generic.List[System.Diagnostics.Process]]::new()
+
+        function Start-Named([string[]] $ArgumentList) {
+            $si = [System.Diagnostics.ProcessStartInfo]::new($exe)
+            foreach ($a in $ArgumentList) { $si.ArgumentList.Add($a) }
+            $si.RedirectStandardOutput = $true
+            $p = [System.Diagnostics.Process]::Start($si)
+            $started.Add($p)
+            $p
+        }
+
+        # A holder of two CLOSE_WAIT sockets and two idle decoys, all named $program.
+        function Start-Cast {
+            $holder = Start-Named '-e', $holderScript
+            $read = $holder.StandardOutput.ReadLineAsync()
+            if (-not $read.Wait(30000)) { throw 'the holder never told its port' }
+            $port = [int] $read.Result
+            $decoys = @(Start-Named '-e', 'sleep 300'; Start-Named '-e', 'sleep 300')
+            $deadline = [DateTime]::UtcNow.AddSeconds(30)
+            while (@(Get-TcpCloseWait -LocalPort $port | Where-Object ProcessId -eq $holder.Id).Count -ne 2) {
+                if ([DateTime]::UtcNow -gt $deadline) { throw "no two CLOSE_WAIT sockets of $($holder.Id) on port $port" }
+                Start-Sleep -Milliseconds 20
+            }
+            [pscustomobject]@{ Holder = $holder; Decoys = $decoys; Port = $port }
+        }
+
+        function Get-Output([string] $Kind, $Cast) {
+            $holderPid = $Cast.Holder.Id
+            switch ($Kind) {
+                'Connection' { Get-TcpCloseWait -LocalPort $Cast.Port | Select-Object -First 1 }
+                'Owner' { (Get-TcpCloseWait -LocalPort $Cast.Port | Select-Object -First 1).Owners }
+                'Diagnosis' { Test-TcpCloseWait -ProcessId $holderPid -StuckAfter 0 }
+                'Event' { Watch-TcpCloseWait -LocalPort $Cast.Port -Count 1 | Select-Object -First 1 }
+                'Summary' { (Get-TcpConnectionSummary -WarningAction SilentlyContinue).ByProcess | Where-Object ProcessId -eq $holderPid }
+                'Closed' { Get-TcpCloseWait -LocalPort $Cast.Port | Select-Object -First 1 | Close-TcpConnection -PassThru -Confirm:$false }
+            }
+        }
+
+        # What reaches Stop-Process after each way out of the session and back.
+        function Invoke-RoundTrip([string] $Trip, $InputObject) {
+            $file = Join-Path $dir ([guid]::NewGuid().ToString('n'))
+            switch ($Trip) {
+                'CsvWithType' { $InputObject | Export-Csv $file -IncludeTypeInformation; Import-Csv $file }
+                'CsvNoType' { $InputObject | Export-Csv $file; Import-Csv $file }
+                'CsvEdited' { $InputObject | Export-Csv $file; Import-Csv $file | ForEach-Object { if ($_.PSObject.Properties['RemotePort']) { $_.RemotePort = '1' }; $_ } }
+                'Json' { $InputObject | ConvertTo-Json -Depth 5 | ConvertFrom-Json }
+                'JsonEnumsAsStrings' { $InputObject | ConvertTo-Json -EnumsAsStrings | ConvertFrom-Json }
+                'JsonDepth1' { $InputObject | ConvertTo-Json -Depth 1 -WarningAction SilentlyContinue | ConvertFrom-Json }
+                'Clixml' { $InputObject | Export-Clixml $file; Import-Clixml $file }
+                'Remoting' { [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($InputObject, 1)) }
+            }
+        }
+    }
+
+    AfterAll {
+        foreach ($p in $started) { if (-not $p.HasExited) { $p.Kill(); $null = $p.WaitForExit(10000) } }
+        Remove-Item $dir -Recurse -Force -ErrorAction Ignore
+    }
+
+    It '<kind>: every round trip stops nothing, the live object stops exactly the holder' -ForEach @(
+        @{ Kind = 'Connection' }, @{ Kind = 'Owner' }, @{ Kind = 'Diagnosis' }, @{ Kind = 'Event' }, @{ Kind = 'Summary' }, @{ Kind = 'Closed' }
     ) {
-        $local = switch ($Kind) {
-            'Summary' { $outputs.Summary.ByProcess | Where-Object ProcessId -eq $PID }
-            'Owner' { $outputs.Event.Connection.Owners }
-            default { $outputs[$Kind] }
-        }
-        @($local).Count | Should -Be 1
-        $local.ProcessName | Should -Not -BeNullOrEmpty
+        $cast = Start-Cast
+        $everyone = @($cast.Holder) + $cast.Decoys
+        $live = @(Get-Output $Kind $cast)
+        $live.Count | Should -Be 1
+        $live[0].Program | Should -Be $program
+        $live[0].ProcessId | Should -Be $cast.Holder.Id
+        $live[0].PSObject.Properties.Name | Should -Not -Contain 'ProcessName'
+        $live[0].PSObject.Properties.Name | Should -Not -Contain 'Name'
 
-        Mock Stop-Process { }
-        $local | Stop-Process
-        Should -Invoke Stop-Process -Times 1 -Exactly -ParameterFilter { $Id -contains $PID -and -not $Name }
-        Should -Invoke Stop-Process -Times 0 -Exactly -ParameterFilter { $Name }
-
-        $remote = switch ($Kind) {
-            'Summary' { (ConvertTo-Remote $outputs.Summary).ByProcess | Where-Object ProcessId -eq $PID }
-            'Owner' { (ConvertTo-Remote $outputs.Event).Connection.Owners }
-            default { ConvertTo-Remote $local }
+        foreach ($trip in 'CsvWithType', 'CsvNoType', 'CsvEdited', 'Json', 'JsonEnumsAsStrings', 'JsonDepth1', 'Clixml', 'Remoting') {
+            $back = @(Invoke-RoundTrip $trip $live)
+            $back.Count | Should -Be 1 -Because $trip
+            # Grouping by the owner's name works after the trip.
+            @($back | Group-Object Program).Name | Should -Be $program -Because $trip
+            "$($back[0].Id)" | Should -Not -BeNullOrEmpty -Because "$trip (a blank Id binds Stop-Process -Id 0)"
+            $err = $null
+            $back | Stop-Process -Force -ErrorAction SilentlyContinue -ErrorVariable err
+            $err | Should -Not -BeNullOrEmpty -Because "$trip must say it stopped nothing"
+            foreach ($p in $everyone) { $p.HasExited | Should -BeFalse -Because "$trip stopped $($p.Id)" }
         }
-        @($remote).Count | Should -Be 1
-        $remote.ProcessId | Should -Be $PID
-        $remote.Id | Should -BeNullOrEmpty
-        # Id is $null, so binding -Id fails and -Name is never tried: no further call.
-        $remote | Stop-Process -ErrorAction SilentlyContinue
-        Should -Invoke Stop-Process -Times 1 -Exactly
+
+        $live | Stop-Process -Force
+        $cast.Holder.WaitForExit(10000) | Should -BeTrue
+        foreach ($p in $cast.Decoys) { $p.HasExited | Should -BeFalse -Because 'a decoy shares the name only' }
+        foreach ($p in $cast.Decoys) { $p.Kill(); $null = $p.WaitForExit(10000) }
+    }
+
+    It 'a live object whose owner has exited stops nothing, and says why' {
+        $cast = Start-Cast
+        $live = Get-TcpCloseWait -LocalPort $cast.Port | Select-Object -First 1
+        $cast.Holder.Kill(); $null = $cast.Holder.WaitForExit(10000)
+        $err = $null
+        $live | Stop-Process -Force -ErrorAction SilentlyContinue -ErrorVariable err
+        $err | Should -Not -BeNullOrEmpty
+        foreach ($p in $cast.Decoys) { $p.HasExited | Should -BeFalse }
+        { [int] $live.Id } | Should -Throw "*$($cast.Holder.Id) has exited*"
+        foreach ($p in $cast.Decoys) { $p.Kill(); $null = $p.WaitForExit(10000) }
+    }
+
+    It 'a caller without the module groups remote connections by Program' {
+        $cast = Start-Cast
+        $file = Join-Path $dir 'remote.xml'
+        Get-TcpCloseWait -LocalPort $cast.Port | Export-Clixml $file
+        $groups = & (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -Command "Import-Clixml '$file' | Group-Object Program | ForEach-Object { '{0}={1}' -f `$_.Name, `$_.Count }"
+        $groups | Should -Be "$program=2"
+        $cast.Holder.Kill(); foreach ($p in $cast.Decoys) { $p.Kill() }
     }
 }
 

@@ -241,7 +241,7 @@ http {
         $d.Count | Should -Be 1
         $d = $d[0]
         $d.ProcessId | Should -Be $postgres.Id
-        $d.ProcessName | Should -Be 'postgres'
+        $d.Program | Should -Be 'postgres'
         $d.Software | Should -Be 'PostgreSQL'
         @($d.ProcessIds).Count | Should -Be 6
         $d.ProcessIds | Should -Not -Contain $postgres.Id

@@ -85,7 +85,7 @@ Describe 'Get-TcpCloseWait' {
         $c[0].RemotePort | Should -Be $v4.ClientPorts[0]
         $c[0].ProcessId | Should -Be $PID
         $c[0].Id | Should -Be $PID
-        $c[0].ProcessName | Should -Be (Get-Process -Id $PID).ProcessName
+        $c[0].Program | Should -Be (Get-Process -Id $PID).ProcessName
         $c[0].PSObject.TypeNames | Should -Contain 'CloseWait.TcpConnection'
     }
 
@@ -127,7 +127,7 @@ Describe 'Get-TcpCloseWait' {
 
     It 'leaves owner fields $null with -NoOwner' {
         $c = Get-TcpCloseWait -LocalPort $v4.Port -NoOwner
-        $c.ProcessName | Should -BeNullOrEmpty
+        $c.Program | Should -BeNullOrEmpty
         # The Windows and macOS tables carry the owning PID in every row, so it stays even without the lookup.
         if ($IsLinux) { $c.ProcessId | Should -BeNullOrEmpty } else { $c.ProcessId | Should -Be $PID }
     }
@@ -143,8 +143,10 @@ Describe 'Get-TcpCloseWait' {
         $d = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize((Get-TcpCloseWait -LocalPort $v4.Port)))
         $d.PSObject.TypeNames | Should -Contain 'Deserialized.CloseWait.TcpConnection'
         $d.ProcessId | Should -Be $PID
-        # A PID names a process only where it was listed: after the trip Id is $null (README, "A fleet").
-        $d.Id | Should -BeNullOrEmpty
+        # A PID names a process only where it was listed: after the trip Id is text no conversion
+        # makes a PID (README, "A fleet").
+        $d.Id | Should -BeExactly "$PID@$([Environment]::MachineName)"
+        { [int] $d.Id } | Should -Throw
         ($d | Out-String -Width 200) | Should -Match 'PID/Program'
     }
 
@@ -190,9 +192,9 @@ Start-Sleep -Seconds 3600
             Wait-Until { @(Get-TcpCloseWait -LocalPort $port -NoOwner).Count -eq 2 } "the child's two CLOSE_WAIT sockets"
             $stuck = @(Get-TcpCloseWait -LocalPort $port)
             $stuck.Count | Should -Be 2
-            $stuck.Id | Sort-Object -Unique | Should -Be $child.Id
+            $stuck.ProcessId | Sort-Object -Unique | Should -Be $child.Id
 
-            Get-TcpCloseWait -LocalPort $port | Where-Object Id | Sort-Object Id -Unique | Stop-Process -ErrorAction SilentlyContinue -ErrorVariable stopErrors
+            Get-TcpCloseWait -LocalPort $port | Where-Object ProcessId | Sort-Object ProcessId -Unique | Stop-Process -ErrorAction SilentlyContinue -ErrorVariable stopErrors
             $stopErrors | Should -BeNullOrEmpty
             $child.WaitForExit(10000) | Should -BeTrue
             Get-Process -Id $PID | Should -Not -BeNullOrEmpty

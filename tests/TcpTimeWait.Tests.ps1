@@ -177,6 +177,43 @@ Describe 'Get-TcpPortUsage and the TIME_WAIT settings in a private namespace' -S
         Get-NsValue $ns ip_local_port_range | Should -Be "40000`t50000"
     }
 
+    It 'refuses dropping the reservation that keeps a listener out of the range, TCP and UDP (issue 19)' -ForEach @(@{ Proto = 'tcp' }, @{ Proto = 'udp' }) {
+        if ($Proto -eq 'tcp') { $script:helper = New-ClientClosedConnections $ns 45000 1 }
+        else {
+            $out = Join-Path ([IO.Path]::GetTempPath()) ("udp-" + [guid]::NewGuid().ToString('N'))
+            Set-Content -Path "$out.py" -Value "import socket, time`ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)`ns.bind(('0.0.0.0', 45000))`nprint('bound', flush=True)`ntime.sleep(120)"
+            $script:helper = Start-Process -FilePath nsenter -ArgumentList "--net=/proc/$($ns.Id)/ns/net", 'python3', "$out.py" -RedirectStandardOutput $out -PassThru
+            $deadline = [DateTime]::UtcNow.AddSeconds(20)
+            while (-not ((Test-Path $out) -and (Get-Content $out -Raw) -match 'bound')) {
+                if ($helper.HasExited -or [DateTime]::UtcNow -gt $deadline) { throw 'the UDP helper did not bind in 20 s' }
+                Start-Sleep -Milliseconds 20
+            }
+            Remove-Item $out, "$out.py" -ErrorAction SilentlyContinue
+            { Set-TcpTimeWaitSetting -NetworkNamespace $ns.Id -PortRange 40000-50000 -Confirm:$false -ErrorAction Stop } |
+                Should -Throw -ErrorId 'PortRangeCollidesWithListener,CloseWait.Commands.SetTcpTimeWaitSettingCommand' -ExpectedMessage '*45000*'
+        }
+        Set-TcpTimeWaitSetting -NetworkNamespace $ns.Id -ReservedPorts 45000 -Confirm:$false
+        Set-TcpTimeWaitSetting -NetworkNamespace $ns.Id -PortRange 40000-50000 -Confirm:$false
+        { Set-TcpTimeWaitSetting -NetworkNamespace $ns.Id -ReservedPorts '' -Confirm:$false -ErrorAction Stop } |
+            Should -Throw -ErrorId 'PortRangeCollidesWithListener,CloseWait.Commands.SetTcpTimeWaitSettingCommand' -ExpectedMessage '*45000*unreserved*'
+        Get-NsValue $ns ip_local_reserved_ports | Should -Be '45000'
+    }
+
+    It 'gives -NetworkNamespace rows the namespace inode, as -AllNetworkNamespaces does (issue 19)' {
+        $script:helper = New-ClientClosedConnections $ns 5000 2
+        $inode = [uint64](((Get-Item "/proc/$($ns.Id)/ns/net").LinkTarget) -replace '\D', '')
+        $rows = @(Get-TcpPortUsage -NetworkNamespace $ns.Id)
+        $rows.Count | Should -BeGreaterThan 0
+        $rows.NetworkNamespaceId | Sort-Object -Unique | Should -Be $inode
+    }
+
+    It 'warns when the new range is narrower than the connections using the range now (issue 19)' {
+        $script:helper = New-ClientClosedConnections $ns 5000 3
+        Set-TcpTimeWaitSetting -NetworkNamespace $ns.Id -PortRange 40000-40000 -Confirm:$false -WarningVariable w -WarningAction SilentlyContinue
+        $w | Should -Not -BeNullOrEmpty
+        "$w" | Should -BeLike '*holds 1 port(s), fewer than the * TCP connection(s)*'
+    }
+
     It 'applies a setting piped from a namespace to that namespace, not the host (issue 15)' {
         Set-TcpTimeWaitSetting -NetworkNamespace $ns.Id -PortRange 40000-40099 -Confirm:$false
         $other = New-PrivateNamespace

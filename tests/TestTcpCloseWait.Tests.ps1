@@ -110,7 +110,7 @@ Describe 'Test-TcpCloseWait on one process per cause' -Skip:(-not $CanRun) {
         @($d.Cause) | Should -Be $Expected
         $d.Severity | Should -Be 'Warning'
         $d.Healthy | Should -BeFalse
-        $d.ProcessName | Should -Be 'python3'
+        $d.Program | Should -Be 'python3'
         $d.StuckCount | Should -Be $d.Count
         $d.Finding | Should -Match "\b$($Expected[0])\b"
         $d.Advice | Should -Not -BeNullOrEmpty

@@ -249,7 +249,7 @@ Describe 'Summary views' {
 
     It 'shows one row a process in ByProcess at <width> columns' -ForEach @(@{ Width = 80 }, @{ Width = 120 }) {
         $lines = Get-Lines ($summary.ByProcess | Out-String -Width $Width)
-        $lines[0] | Should -Match '^\s*PID\s+CloseWait\s+Established\s+Listen\s+Other\s+Total\s+ProcessName$'
+        $lines[0] | Should -Match '^\s*PID\s+CloseWait\s+Established\s+Listen\s+Other\s+Total\s+Program$'
         Get-Row $lines ('^\s*{0}\s' -f $holder.Process.Id) | Should -Match ('^\s*{0}\s+2\s+\d+\s+2\s+\d+\s+\d+\s+{1}$' -f $holder.Process.Id, [regex]::Escape($holder.Name))
     }
 
@@ -258,7 +258,7 @@ Describe 'Summary views' {
         ($remote | Out-String -Width 80) | Should -Match 'PSComputerName\s+: web-frontend-01\.example\.com'
         $rows = $summary.ByProcess | ConvertTo-RemoteObject
         $lines = Get-Lines ($rows | Out-String -Width 120)
-        $lines[0] | Should -Match 'ProcessName\s+PSComputerName$'
+        $lines[0] | Should -Match 'Program\s+PSComputerName$'
         Get-Row $lines ('^\s*{0}\s' -f $holder.Process.Id) | Should -Match 'web-frontend-01\.example\.com$'
     }
 }

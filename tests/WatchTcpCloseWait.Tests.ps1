@@ -110,7 +110,7 @@ Describe 'Watch-TcpCloseWait on a timeline' {
             $entered, $left = $events
             $entered.ProcessId | Should -Be $scenario.Process.Id
             $entered.Id | Should -Be $scenario.Process.Id
-            $entered.ProcessName | Should -Not -BeNullOrEmpty
+            $entered.Program | Should -Not -BeNullOrEmpty
             $entered.LocalPort | Should -Be $scenario.Port
             $entered.Connection.State | Should -Be ([CloseWait.TcpState]::CloseWait)
             $left.ProcessId | Should -Be $scenario.Process.Id
@@ -273,11 +273,11 @@ Describe 'Watch-TcpCloseWait output' {
         $d = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($events[0]))
         $d.PSObject.TypeNames | Should -Contain 'Deserialized.CloseWait.TcpCloseWaitEvent'
         $d.Event | Should -Be 'Entered'
-        # A PID names a process only on the host that listed it: after remoting Id is $null, so
+        # A PID names a process only on the host that listed it: after remoting Id is its text, so
         # Stop-Process on the caller binds nothing (tests/OutputSafety.Tests.ps1).
         $d.ProcessId | Should -Be $PID
-        $d.Id | Should -BeNullOrEmpty
-        $d.ProcessName | Should -Be $events[0].ProcessName
+        $d.Id | Should -BeExactly "$PID@$([Environment]::MachineName)"
+        $d.Program | Should -Be $events[0].Program
         $d.Connection.LocalPort | Should -Be $stuck.Port
         ($d | Out-String -Width 80) | Should -Match "Entered $PID/"
     }

@@ -78,8 +78,8 @@ namespace CloseWait.Tests
             var c = TcpConnectionInput.FromRecord(o);
             Assert.Equal(4096UL, c.Cookie);
             Assert.Equal(2, c.Owners.Length);
-            Assert.Equal((321, "java", (int?)17), (c.Owners[0].ProcessId, c.Owners[0].ProcessName, c.Owners[0].FileDescriptor));
-            Assert.Equal((400, (string?)null, (int?)null), (c.Owners[1].ProcessId, c.Owners[1].ProcessName, c.Owners[1].FileDescriptor));
+            Assert.Equal((321, "java", (int?)17), (c.Owners[0].ProcessId, c.Owners[0].Program, c.Owners[0].FileDescriptor));
+            Assert.Equal((400, (string?)null, (int?)null), (c.Owners[1].ProcessId, c.Owners[1].Program, c.Owners[1].FileDescriptor));
         }
 
         [Theory]

@@ -24,7 +24,7 @@ namespace CloseWait.Tests
                 Inode = cookie + 1000,
                 IdleTime = TimeSpan.FromSeconds(idleSeconds),
                 ProcessId = pid,
-                ProcessName = pid == null ? null : "svc" + pid,
+                Program = pid == null ? null : "svc" + pid,
             };
 
         /// <summary>A socket as GetExtendedTcpTable gives it: 4-tuple, creation time, owning PID, no idle time.</summary>
@@ -33,7 +33,7 @@ namespace CloseWait.Tests
             {
                 CreationTime = created,
                 ProcessId = pid,
-                ProcessName = "w3wp",
+                Program = "w3wp",
             };
 
         /// <summary>A socket as macOS pcblist_n gives it: 4-tuple and the last PID, no idle time.</summary>
@@ -41,7 +41,7 @@ namespace CloseWait.Tests
             new TcpConnection(AddressFamily.InterNetworkV6, IPAddress.IPv6Loopback, 5432, IPAddress.IPv6Loopback, remotePort, TcpState.CloseWait, 5, "Sysctl")
             {
                 ProcessId = pid,
-                ProcessName = "postgres",
+                Program = "postgres",
             };
 
         [Fact]
@@ -53,8 +53,8 @@ namespace CloseWait.Tests
             Assert.Equal("Entered", entered.Event);
             Assert.Equal(At(1), entered.Time);
             Assert.Equal(100, entered.ProcessId);
-            Assert.Equal(100, entered.Id);
-            Assert.Equal("svc100", entered.ProcessName);
+            Assert.Equal(100, entered.Id.ProcessId);
+            Assert.Equal("svc100", entered.Program);
             Assert.Equal(8080, entered.LocalPort);
             Assert.Equal(50000, entered.RemotePort);
             Assert.Equal(7UL, entered.Connection!.Cookie);
@@ -124,7 +124,7 @@ namespace CloseWait.Tests
             Assert.Equal(new[] { "Left", "Entered" }, events.Select(e => e.Event));
             Assert.Equal(TimeSpan.FromSeconds(2), events[0].Duration); // first seen to last seen
             Assert.Equal(200, events[0].ProcessId);
-            Assert.Equal("w3wp", events[0].ProcessName);
+            Assert.Equal("w3wp", events[0].Program);
         }
 
         [Fact]
@@ -173,7 +173,7 @@ namespace CloseWait.Tests
             var listener = new TcpConnection(AddressFamily.InterNetwork, IPAddress.Loopback, 8080, IPAddress.Any, 0, TcpState.Listen, 10, "Netlink")
             {
                 ProcessId = 50,
-                ProcessName = "server",
+                Program = "server",
                 Owners = new[] { new TcpSocketOwner(50, "server", 3) },
             };
             var tracker = new CloseWaitTracker(null, new ServiceMap(tree) { Listeners = new[] { listener } });
@@ -228,7 +228,7 @@ namespace CloseWait.Tests
             var first = Assert.Single(growing[5]);
             Assert.Equal(At(5), first.Time);
             Assert.Equal(100, first.ProcessId);
-            Assert.Equal("svc100", first.ProcessName);
+            Assert.Equal("svc100", first.Program);
             Assert.Equal(5, first.Count);
             Assert.Equal(60, first.RatePerMinute);
             Assert.Equal(8080, first.LocalPort); // every stuck socket on one local port
@@ -289,7 +289,7 @@ namespace CloseWait.Tests
             var growing = Feed(new CloseWaitTracker(), Enumerable.Range(0, 6), pid: null);
             var e = Assert.Single(growing[5]);
             Assert.Null(e.ProcessId);
-            Assert.Null(e.ProcessName);
+            Assert.Null(e.Program);
             Assert.Equal(5, e.Count);
         }
 
@@ -360,7 +360,7 @@ namespace CloseWait.Tests
                     if (Owners.TryGetValue(c.Inode!.Value, out int pid))
                     {
                         c.ProcessId = pid;
-                        c.ProcessName = "p" + pid;
+                        c.Program = "p" + pid;
                         c.Owners = new[] { new TcpSocketOwner(pid, "p" + pid, 3) };
                     }
                 }
@@ -393,7 +393,7 @@ namespace CloseWait.Tests
                     if (Owners.TryGetValue(c.Inode!.Value, out int pid) && among.Contains(pid))
                     {
                         c.ProcessId = pid;
-                        c.ProcessName = "p" + pid;
+                        c.Program = "p" + pid;
                         c.Owners = new[] { new TcpSocketOwner(pid, "p" + pid, 3) };
                     }
                 }
@@ -422,7 +422,7 @@ namespace CloseWait.Tests
             Assert.Equal(new int?[] { 11, 12 }, sampler.Read(default).Select(c => c.ProcessId));
             var steady = sampler.Read(default);
             Assert.Equal(new int?[] { 11, 12 }, steady.Select(c => c.ProcessId));
-            Assert.Equal("p12", steady[1].ProcessName);
+            Assert.Equal("p12", steady[1].Program);
             Assert.Equal(12, Assert.Single(steady[1].Owners).ProcessId);
             Assert.Equal(new[] { 2 }, owners.AskedPerWalk);
 

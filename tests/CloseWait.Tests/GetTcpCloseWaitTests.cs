@@ -43,7 +43,7 @@ namespace CloseWait.Tests
             Assert.Equal(sockets.ClientPorts[0], c.RemotePort);
             Assert.Equal(Environment.ProcessId, c.ProcessId);
             Assert.Equal(Environment.ProcessId, c.Id);
-            Assert.Equal(TestNative.Comm(Environment.ProcessId), c.ProcessName);
+            Assert.Equal(TestNative.Comm(Environment.ProcessId), c.Program);
             var owner = Assert.Single(c.Owners);
             Assert.Equal(Environment.ProcessId, owner.ProcessId);
             Assert.Equal((int)sockets.ServerSockets[0].Handle, owner.FileDescriptor);
@@ -146,8 +146,10 @@ namespace CloseWait.Tests
             using var sockets = LoopbackSockets.CloseWait(IPAddress.Loopback);
             var c = Assert.Single(CloseWaitOn(sockets.Port, "-NoOwner"));
             Assert.Null(c.ProcessId);
-            Assert.Null(c.Id);
-            Assert.Null(c.ProcessName);
+
+            // Never blank: a blank Id in a CSV converts to 0, and Stop-Process -Id 0 is kill(0), the caller's process group.
+            Assert.Equal("none@" + Environment.MachineName, c.Id.ToString());
+            Assert.Null(c.Program);
             Assert.Empty(c.Owners);
             Assert.NotNull(c.Inode);
         }
@@ -172,14 +174,14 @@ namespace CloseWait.Tests
             {
                 var c = Assert.Single(CloseWaitOn(sockets.Port));
                 Assert.Equal(new[] { Math.Min(Environment.ProcessId, child.Id), Math.Max(Environment.ProcessId, child.Id) }, c.Owners.Select(o => o.ProcessId).ToArray());
-                Assert.Contains(c.Owners, o => o.ProcessId == child.Id && o.ProcessName == "sleep");
+                Assert.Contains(c.Owners, o => o.ProcessId == child.Id && o.Program == "sleep");
                 Assert.Equal(c.Owners[0].ProcessId, c.ProcessId);
 
                 // Once this process closes its copy, the child alone holds the socket.
                 server.Close();
                 var alone = Assert.Single(CloseWaitOn(sockets.Port));
                 Assert.Equal(child.Id, alone.ProcessId);
-                Assert.Equal("sleep", alone.ProcessName);
+                Assert.Equal("sleep", alone.Program);
                 Assert.Single(alone.Owners);
             }
             finally
@@ -218,8 +220,13 @@ function Stop-ProcessShape {
             Assert.Null(bound.Properties["Name"].Value);
 
             // The hazard this guards against: an object with ProcessName and no Id binds -Name.
-            var hazard = _ps.Run(shape + "\n[pscustomobject]@{ ProcessName = 'x' } | Stop-ProcessShape -WhatIf", vars).ThrowIfFailed().Output.Single();
+            var hazard = _ps.Run(shape + "\n[pscustomobject]@{ ProcessName = 'x'; Id = '1' } | Stop-ProcessShape -WhatIf", vars).ThrowIfFailed().Output.Single();
             Assert.Equal("Name", hazard.Properties["Set"].Value);
+
+            // What an exported connection looks like after Import-Csv: it binds nothing.
+            var csv = _ps.Run(shape + "\nGet-TcpCloseWait -LocalPort $port | ForEach-Object { [pscustomobject]@{ Id = \"$($_.Id)\"; ProcessId = \"$($_.ProcessId)\"; Program = $_.Program } } | Stop-ProcessShape -WhatIf", vars);
+            Assert.Empty(csv.Output);
+            Assert.NotEmpty(csv.Errors);
         }
 
         [Theory]
@@ -362,10 +369,11 @@ function Stop-ProcessShape {
             Assert.Contains($"127.0.0.1:{sockets.Port}", table);
             Assert.Contains($"{Environment.ProcessId}/{TestNative.Comm(Environment.ProcessId)}", table);
 
-            // A PID names a process only where it was listed: a deserialized connection's Id is $null,
-            // so Stop-Process refuses it rather than stopping a local process (README, "A fleet").
-            var ids = _ps.Run("[pscustomobject]@{ Id = $x.Id; Name = $x.ProcessName }").ThrowIfFailed().Output.Single();
-            Assert.Null(ids.Properties["Id"].Value);
+            // A PID names a process only where it was listed: a deserialized connection's Id is its
+            // text, which no conversion makes a PID, so Stop-Process refuses it (README, "A fleet").
+            var ids = _ps.Run("[pscustomobject]@{ Id = $x.Id; Name = $x.Program; Converts = [System.Management.Automation.LanguagePrimitives]::TryConvertTo($x.Id, [int], [ref] $null) }").ThrowIfFailed().Output.Single();
+            Assert.Equal($"{Environment.ProcessId}@{Environment.MachineName}", ids.Properties["Id"].Value?.ToString());
+            Assert.Equal(false, ids.Properties["Converts"].Value);
             Assert.Equal(TestNative.Comm(Environment.ProcessId), ids.Properties["Name"].Value?.ToString());
         }
 

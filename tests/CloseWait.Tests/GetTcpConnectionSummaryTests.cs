@@ -35,7 +35,7 @@ namespace CloseWait.Tests
             var me = Assert.Single(s.ByProcess);
             Assert.Equal(Environment.ProcessId, me.ProcessId);
             Assert.Equal(Environment.ProcessId, me.Id);
-            Assert.Equal(TestNative.Comm(Environment.ProcessId), me.ProcessName);
+            Assert.Equal(TestNative.Comm(Environment.ProcessId), me.Program);
             Assert.Equal(7, me.Total);
             Assert.Equal(5, me.CloseWait);
             Assert.Equal(2, me.Listen);
@@ -52,7 +52,7 @@ namespace CloseWait.Tests
 
             string text = _ps.Render("Get-TcpConnectionSummary -NetworkNamespace $ns", vars);
             Assert.Matches(@"CloseWait\s+: 5", text);
-            Assert.Contains($"{Environment.ProcessId}/{me.ProcessName}: 7 (5 CloseWait)", text);
+            Assert.Contains($"{Environment.ProcessId}/{me.Program}: 7 (5 CloseWait)", text);
         }
 
         [DllImport("libc", SetLastError = true)]
@@ -105,7 +105,7 @@ namespace CloseWait.Tests
                 var me = Assert.Single(all.ByProcess, p => p.ProcessId == Environment.ProcessId);
                 Assert.Equal((7, 5, 2), (me.Total, me.CloseWait, me.Listen));
                 var sleeper = Assert.Single(all.ByProcess, p => p.ProcessId == child.Id);
-                Assert.Equal((1, 1, "sleep"), (sleeper.Total, sleeper.CloseWait, sleeper.ProcessName));
+                Assert.Equal((1, 1, "sleep"), (sleeper.Total, sleeper.CloseWait, sleeper.Program));
                 Assert.Equal(all.Total - 7, all.Unowned); // the closed clients' ends
             }
             finally
@@ -128,7 +128,7 @@ namespace CloseWait.Tests
 
         private static string Describe(TcpConnectionSummary s) =>
             $"{s.Total} E{s.Established} L{s.Listen} CW{s.CloseWait} TW{s.TimeWait} SS{s.SynSent} SR{s.SynReceived} FW{s.FinWait1}/{s.FinWait2} LA{s.LastAck} C{s.Closing}/{s.Closed} U{s.Unowned?.ToString() ?? "null"} {s.NetworkNamespace} "
-            + string.Join(", ", s.ByProcess.Select(p => $"{p.ProcessId}/{p.ProcessName}:{p.Total},{p.Established},{p.Listen},{p.CloseWait},{p.Other}"));
+            + string.Join(", ", s.ByProcess.Select(p => $"{p.ProcessId}/{p.Program}:{p.Total},{p.Established},{p.Listen},{p.CloseWait},{p.Other}"));
 
         /// <summary>The Linux table behind another type, so that the cmdlet takes its listing path.</summary>
         private sealed class ListingOnlyTable : ISocketTable

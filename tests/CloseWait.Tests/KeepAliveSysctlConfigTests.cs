@@ -310,5 +310,39 @@ namespace CloseWait.Tests
             Assert.Equal(File.Exists("/etc/sysctl.conf") ? "3000" : "2000", theirs["net.ipv4.tcp_keepalive_time"]);
             Assert.Equal("20", theirs["net.ipv4.tcp_keepalive_intvl"]);
         }
+
+        [Fact]
+        public void ADropInThatIsASymbolicLinkIsWrittenThroughTheLink()
+        {
+            if (!OperatingSystem.IsLinux())
+            {
+                return;
+            }
+
+            string dir = Path.Combine(Path.GetTempPath(), "cw-link-" + Guid.NewGuid().ToString("N"));
+            Directory.CreateDirectory(Path.Combine(dir, "repo"));
+            Directory.CreateDirectory(Path.Combine(dir, "etc/sysctl.d"));
+            try
+            {
+                string real = Path.Combine(dir, "repo/90-closewait.conf");
+                string link = Path.Combine(dir, "etc/sysctl.d/90-closewait.conf");
+                File.WriteAllText(real, "# kept\nvm.swappiness = 10\n");
+                File.CreateSymbolicLink(link, "../../repo/90-closewait.conf");
+
+                LinuxSysctlConfig.WriteDropIn(link, new[] { new KeyValuePair<string, string>("net.ipv4.tcp_keepalive_time", "300") }, new[] { "# test" }, "KeepAlive", "keepalive");
+
+                // Issue 19: the link was replaced by a regular file and its target left stale.
+                Assert.NotNull(new FileInfo(link).LinkTarget);
+                string text = File.ReadAllText(real);
+                Assert.Contains("net.ipv4.tcp_keepalive_time = 300", text);
+                Assert.Contains("vm.swappiness = 10", text);
+                Assert.Empty(Directory.GetFiles(Path.Combine(dir, "etc/sysctl.d"), "*.tmp"));
+                Assert.Empty(Directory.GetFiles(Path.Combine(dir, "repo"), "*.tmp"));
+            }
+            finally
+            {
+                Directory.Delete(dir, true);
+            }
+        }
     }
 }

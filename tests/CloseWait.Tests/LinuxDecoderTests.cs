@@ -481,7 +481,23 @@ namespace CloseWait.Tests
             using var s = LoopbackSockets.CloseWait(IPAddress.Loopback);
             var table = new LinuxSocketTable { ForcedBackend = (LinuxTableBackend)Enum.Parse(typeof(LinuxTableBackend), backend) };
             var query = new CloseWait.Platform.SocketQuery { States = new[] { TcpState.FinWait2, TcpState.TimeWait }, RemotePorts = new[] { s.Port } };
-            var peer = table.Read(query, System.Threading.CancellationToken.None).Single(c => c.LocalPort == s.ClientPorts[0]);
+
+            // Exactly this connection's client side (an older socket may have used the same local
+            // port), waited for: it reaches FIN_WAIT2 when the ACK of its FIN lands, a moment after
+            // the server side shows CLOSE_WAIT on a loaded machine.
+            TcpConnection? peer = null;
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (peer == null)
+            {
+                peer = table.Read(query, System.Threading.CancellationToken.None).SingleOrDefault(c =>
+                    c.LocalPort == s.ClientPorts[0] && c.RemotePort == s.Port && c.LocalAddress == "127.0.0.1" && c.RemoteAddress == "127.0.0.1" && c.State == TcpState.FinWait2);
+                Assert.True(peer != null || DateTime.UtcNow < deadline, "the client side never showed FIN_WAIT2");
+                if (peer == null)
+                {
+                    System.Threading.Thread.Sleep(10);
+                }
+            }
+
             Assert.Equal(TcpState.FinWait2, peer.State);
             Assert.Null(peer.UserId);
             Assert.Null(peer.ReceiveQueue);

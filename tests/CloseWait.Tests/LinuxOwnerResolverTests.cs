@@ -110,7 +110,7 @@ namespace CloseWait.Tests
                 var single = mine.Single(c => c.RemotePort == s.ClientPorts[1]);
                 Assert.Equal(new int?[] { (int)s.ServerSockets[1].Handle }, single.Owners.Where(o => o.ProcessId == self).Select(o => o.FileDescriptor).ToArray());
                 Assert.Equal(self, shared.ProcessId);
-                Assert.Equal(Process.GetCurrentProcess().ProcessName, shared.ProcessName);
+                Assert.Equal(Process.GetCurrentProcess().ProcessName, shared.Program);
             }
             finally
             {

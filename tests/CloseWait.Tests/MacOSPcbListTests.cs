@@ -29,7 +29,7 @@ namespace CloseWait.Tests
             Assert.Equal("Sysctl", c.Source);
             Assert.Null(c.IdleTime);
             Assert.Null(c.CreationTime);
-            Assert.Null(c.ProcessName); // names come from the owner resolver
+            Assert.Null(c.Program); // names come from the owner resolver
         }
 
         [Fact]

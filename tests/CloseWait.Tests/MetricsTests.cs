@@ -18,7 +18,7 @@ namespace CloseWait.Tests
             new TcpConnection(AddressFamily.InterNetwork, IPAddress.Parse("10.0.0.1"), localPort, IPAddress.Parse("10.0.0.9"), _nextPort++, TcpState.CloseWait, 8, "Netlink")
             {
                 ProcessId = pid,
-                ProcessName = name,
+                Program = name,
                 Owners = new[] { new TcpSocketOwner(pid, name, 7) },
                 ReceiveQueue = unread,
                 EndOfStreamRead = endOfStreamRead,
@@ -28,7 +28,7 @@ namespace CloseWait.Tests
             };
 
         private static TcpConnection Listener(int port = 8080) =>
-            new TcpConnection(AddressFamily.InterNetwork, IPAddress.Any, port, IPAddress.Any, 0, TcpState.Listen, 10, "Netlink") { ProcessId = 1, ProcessName = "server", Inode = 2 };
+            new TcpConnection(AddressFamily.InterNetwork, IPAddress.Any, port, IPAddress.Any, 0, TcpState.Listen, 10, "Netlink") { ProcessId = 1, Program = "server", Inode = 2 };
 
         private static TcpConnection Outbound(string remote, int remotePort, TcpState state = TcpState.Established) =>
             new TcpConnection(AddressFamily.InterNetwork, IPAddress.Parse("10.0.0.1"), _nextPort++, IPAddress.Parse(remote), remotePort, state, 1, "Netlink");
@@ -166,7 +166,7 @@ namespace CloseWait.Tests
         {
             var orphan = CloseWait(1, "x");
             orphan.ProcessId = null;
-            orphan.ProcessName = null;
+            orphan.Program = null;
             orphan.Owners = new TcpSocketOwner[0];
             orphan.Inode = null;
             var text = Text(CloseWaitMetrics.Build(Snapshot(new[] { orphan }), new MetricOptions()));

@@ -22,7 +22,7 @@ namespace CloseWait.Tests
             new TcpConnection(AddressFamily.InterNetwork, IPAddress.Any, Port, IPAddress.Any, 0, TcpState.Listen, 10, "Netlink")
             {
                 ProcessId = 100,
-                ProcessName = "server",
+                Program = "server",
                 Owners = new[] { new TcpSocketOwner(100, "server", 3) },
                 Inode = 1,
                 NetworkNamespaceId = ns,
@@ -32,7 +32,7 @@ namespace CloseWait.Tests
             new TcpConnection(AddressFamily.InterNetwork, IPAddress.Parse("10.0.0.1"), Port, IPAddress.Parse("10.0.0.9"), remotePort, TcpState.CloseWait, 8, "Netlink")
             {
                 ProcessId = pid,
-                ProcessName = pid == null ? null : "app",
+                Program = pid == null ? null : "app",
                 Owners = pid is int p ? new[] { new TcpSocketOwner(p, "app", 7) } : new TcpSocketOwner[0],
                 EndOfStreamRead = endOfStreamRead,
                 IdleTime = TimeSpan.FromMinutes(10),

@@ -83,7 +83,7 @@ namespace CloseWait.Tests
 
             var rows = found.Objects<TcpConnection>().OrderBy(r => r.RemotePort).ToList();
             Assert.Equal(new[] { 40001, 40003 }, rows.Select(r => r.RemotePort));
-            Assert.All(rows, r => Assert.Equal((1200, "w3wp", TcpState.CloseWait), (r.Id!.Value, r.ProcessName!, r.State)));
+            Assert.All(rows, r => Assert.Equal((1200, "w3wp", TcpState.CloseWait), (r.ProcessId!.Value, r.Program!, r.State)));
             Assert.Equal(new DateTime(2025, 1, 2, 3, 4, 5, DateTimeKind.Utc).ToLocalTime(), rows[0].CreationTime);
             Assert.Null(rows[0].ReceiveQueue);
 

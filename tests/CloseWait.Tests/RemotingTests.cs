@@ -29,7 +29,7 @@ namespace CloseWait.Tests
             Assert.True(Convert.ToInt32(mine.Properties["CloseWait"].Value) >= 2);
 
             string table = _ps.Render("$x.ByProcess");
-            Assert.Contains("ProcessName", table);
+            Assert.Contains("Program", table);
             Assert.Contains("CloseWait", table);
         }
 
@@ -39,19 +39,21 @@ namespace CloseWait.Tests
             using var sockets = LoopbackSockets.CloseWait(IPAddress.Loopback, count: 1);
             var r = _ps.Run(RoundTrip + "$x = rt (Get-TcpCloseWait -ProcessId $PID); " +
                 "[pscustomobject]@{ ByState = @($x | Where-Object State -eq CloseWait).Count; ByFamily = @($x | Where-Object AddressFamily -eq InterNetwork).Count; " +
-                "Count = @($x).Count; State = $x[0].State; Id = $x[0].Id; Name = $x[0].ProcessName; Own = $x[0].PSObject.Properties.Match('Id').Count; " +
+                "Count = @($x).Count; State = $x[0].State; Id = $x[0].Id; Name = $x[0].Program; Own = $x[0].PSObject.Properties.Match('Id').Count; " +
                 "Notes = @($x[0].PSObject.Properties | Where-Object MemberType -in 'Property', 'NoteProperty' | ForEach-Object Name) -join ',' }").ThrowIfFailed();
             var o = r.Output.Single();
             int count = Convert.ToInt32(o.Properties["Count"].Value);
             Assert.True(count >= 1);
             Assert.Equal(count, Convert.ToInt32(o.Properties["ByState"].Value));
             Assert.Equal("CloseWait", o.Properties["State"].Value?.ToString());
-            Assert.Null(o.Properties["Id"].Value);
+            // Id crosses as its text, which no conversion makes a PID (Stop-Process binds nothing from it).
+            Assert.Equal($"{Environment.ProcessId}@{Environment.MachineName}", o.Properties["Id"].Value?.ToString());
+            Assert.IsType<string>(o.Properties["Id"].Value is System.Management.Automation.PSObject p ? p.BaseObject : o.Properties["Id"].Value);
             Assert.Equal(System.Diagnostics.Process.GetCurrentProcess().ProcessName, o.Properties["Name"].Value?.ToString());
 
-            // On the wire: no Id and no ProcessName (Stop-Process would bind them on the caller).
+            // On the wire: Program, never ProcessName (Stop-Process would bind -Name from it on the caller).
             string[] notes = ((string)o.Properties["Notes"].Value).Split(',');
-            Assert.DoesNotContain("Id", notes);
+            Assert.Contains("Program", notes);
             Assert.DoesNotContain("ProcessName", notes);
             Assert.Contains("BootId", notes);
         }

@@ -47,8 +47,8 @@ namespace CloseWait.Tests
             {
                 foreach (var c in connections.Where(c => c.ProcessId != null))
                 {
-                    c.ProcessName = c.ProcessId == ServicePid ? "w3wp" : "other";
-                    c.Owners = new[] { new TcpSocketOwner(c.ProcessId!.Value, c.ProcessName, null) };
+                    c.Program = c.ProcessId == ServicePid ? "w3wp" : "other";
+                    c.Owners = new[] { new TcpSocketOwner(c.ProcessId!.Value, c.Program, null) };
                 }
 
                 return 0;
@@ -93,7 +93,7 @@ namespace CloseWait.Tests
                 events.Select(e => (e.Event, e.RemotePort!.Value)));
             var first = events[0];
             Assert.Equal((int)ServicePid, first.ProcessId);
-            Assert.Equal("w3wp", first.ProcessName);
+            Assert.Equal("w3wp", first.Program);
             Assert.Equal(443, first.LocalPort);
             Assert.Null(first.Duration); // the Windows table has no idle time
             Assert.Equal(DateTime.FromFileTimeUtc(Created).ToLocalTime(), first.Connection!.CreationTime);

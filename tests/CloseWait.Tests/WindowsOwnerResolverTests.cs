@@ -26,13 +26,13 @@ namespace CloseWait.Tests
 
             Assert.Equal(0, denied);
             Assert.Equal(1, snapshots);
-            Assert.Equal("nginx", a.ProcessName);
+            Assert.Equal("nginx", a.Program);
             Assert.Same(a.Owners, b.Owners);
             Assert.Equal(100, Assert.Single(a.Owners).ProcessId);
             Assert.Null(Assert.Single(a.Owners).FileDescriptor);
-            Assert.Null(gone.ProcessName); // exited between the table and the snapshot
+            Assert.Null(gone.Program); // exited between the table and the snapshot
             Assert.Equal(300, Assert.Single(gone.Owners).ProcessId);
-            Assert.Null(unowned.ProcessName);
+            Assert.Null(unowned.Program);
             Assert.Empty(unowned.Owners);
         }
 
@@ -51,7 +51,7 @@ namespace CloseWait.Tests
             var connections = new[] { new TcpConnection { ProcessId = 1 }, new TcpConnection { ProcessId = 1 }, new TcpConnection { ProcessId = 2 } };
 
             Assert.Equal(2, resolver.Resolve(connections, CancellationToken.None));
-            Assert.All(connections, c => Assert.Null(c.ProcessName));
+            Assert.All(connections, c => Assert.Null(c.Program));
             Assert.All(connections, c => Assert.Equal(c.ProcessId, Assert.Single(c.Owners).ProcessId));
         }
 

@@ -51,10 +51,14 @@ foreach ($loopback in [ipaddress]::Loopback, [ipaddress]::IPv6Loopback) {
             $client.Connect($listener.LocalEndPoint)
             $server = $listener.Accept()
             $clientPort = $client.LocalEndPoint.Port
+            $serverPort = $listener.LocalEndPoint.Port
             $client.Close()
-            $deadline = [DateTime]::UtcNow.AddSeconds(20)
+            # Exactly this connection (an older socket may have had the same local port), waited for
+            # in FIN_WAIT2: under emulation on a loaded machine one listing can take seconds.
+            $deadline = [DateTime]::UtcNow.AddSeconds(50)
             do {
-                $found = @(Get-TcpConnection -LocalPort $clientPort -State FinWait2, TimeWait)
+                $found = @(Get-TcpConnection -LocalPort $clientPort -RemotePort $serverPort -State FinWait2 |
+                    Where-Object { $_.LocalAddress -eq "$loopback" -and $_.RemoteAddress -eq "$loopback" })
             } until ($found.Count -gt 0 -or [DateTime]::UtcNow -gt $deadline)
             $found
             $server.Dispose()
@@ -68,7 +72,7 @@ foreach ($loopback in [ipaddress]::Loopback, [ipaddress]::IPv6Loopback) {
 
 $mine = @(Fetch mine { Get-TcpConnection -ProcessId $HolderPid })
 Check 'Get-TcpConnection -ProcessId lists the holder''s four sockets' { Why mine; $mine.Count -eq 4 }
-$byName = @(Fetch byName { Get-TcpCloseWait -ProcessName (Get-TcpCloseWait -LocalPort $V4Port).ProcessName | Where-Object ProcessId -eq $HolderPid })
+$byName = @(Fetch byName { Get-TcpCloseWait -ProcessName (Get-TcpCloseWait -LocalPort $V4Port).Program | Where-Object ProcessId -eq $HolderPid })
 Check 'Get-TcpCloseWait -ProcessName finds both' { Why byName; $byName.Count -eq 2 }
 
 $s = Fetch summary { Get-TcpConnectionSummary }

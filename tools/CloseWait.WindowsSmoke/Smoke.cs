@@ -76,7 +76,7 @@ namespace CloseWait.WindowsSmoke
                 Require(string.Equals(name, expected, StringComparison.OrdinalIgnoreCase), $"own name '{name}', Process says '{expected}'");
                 var mine = new TcpConnection { ProcessId = self };
                 int denied = new WindowsOwnerResolver().Resolve(new[] { mine }, CancellationToken.None);
-                Require(denied == 0 && mine.ProcessName == name && mine.Owners.Length == 1 && mine.Owners[0].ProcessId == self, $"Resolve gave '{mine.ProcessName}', {mine.Owners.Length} owner(s), {denied} denied");
+                Require(denied == 0 && mine.Program == name && mine.Owners.Length == 1 && mine.Owners[0].ProcessId == self, $"Resolve gave '{mine.Program}', {mine.Owners.Length} owner(s), {denied} denied");
                 return $"{names.Count} process(es); PID {self} = {name}";
             });
 
@@ -251,7 +251,7 @@ namespace CloseWait.WindowsSmoke
                 var family = c.AddressFamily;
                 var table = (WindowsSocketTable)PlatformServices.SocketTable;
                 table.UsedClass.TryGetValue(family, out var tableClass);
-                return $"{c} via {tableClass}; ProcessId {Show(c.ProcessId)}, ProcessName {c.ProcessName ?? "null"}, CreationTime {Show(c.CreationTime)}";
+                return $"{c} via {tableClass}; ProcessId {Show(c.ProcessId)}, Program {c.Program ?? "null"}, CreationTime {Show(c.CreationTime)}";
             });
         }
 

@@ -272,7 +272,7 @@ namespace CloseWait.Commands
         /// <summary>What -WhatIf and the prompt name: both endpoints, the state, the owner and the socket's identity.</summary>
         internal static string Target(TcpConnection c)
         {
-            string owner = c.ProcessId is int pid ? $", PID {pid}" + (c.ProcessName != null ? $" ({c.ProcessName})" : string.Empty) : string.Empty;
+            string owner = c.ProcessId is int pid ? $", PID {pid}" + (c.Program != null ? $" ({c.Program})" : string.Empty) : string.Empty;
             string identity = c.Cookie is ulong cookie ? $", cookie {cookie}" : c.Inode is ulong inode ? $", inode {inode}" : string.Empty;
             string ns = c.NetworkNamespace != null ? $", network namespace {c.NetworkNamespace}" : string.Empty;
             string container = c.ContainerId != null ? $", container {c.ContainerName ?? c.ContainerId.Substring(0, Math.Min(12, c.ContainerId.Length))}" : string.Empty;

@@ -21,6 +21,7 @@ namespace CloseWait.Commands
 
         /// <summary>Only these destination ports (the kernel filters the dump).</summary>
         [Parameter(Position = 0)]
+        [WholeNumber(1, 65535)]
         [ValidateRange(1, 65535)]
         public int[]? RemotePort { get; set; }
 
@@ -44,14 +45,16 @@ namespace CloseWait.Commands
 
             try
             {
-                Report(setting, TargetNamespace, null);
-            }
-            catch (CloseWaitException e)
-            {
-                WriteError(e.ToErrorRecord());
+                // The namespace's inode, as -AllNetworkNamespaces rows carry it (and every connection).
+                Report(setting, TargetNamespace, setting.NetworkNamespaceId);
             }
             catch (System.OperationCanceledException)
             {
+            }
+            catch (System.Exception ex) when (TcpConnectionCommandBase.TranslateFailure(ex) is ErrorRecord record)
+            {
+                // Netlink and I/O failures as typed errors with an id, as Get-TcpConnection writes them.
+                WriteError(record);
             }
         }
 
@@ -90,13 +93,13 @@ namespace CloseWait.Commands
                 catch (CloseWaitException e) when (scan.Vanished(ns, e))
                 {
                 }
-                catch (CloseWaitException e)
-                {
-                    WriteError(e.ToErrorRecord());
-                }
                 catch (System.OperationCanceledException)
                 {
                     return;
+                }
+                catch (System.Exception ex) when (TcpConnectionCommandBase.TranslateFailure(ex) is ErrorRecord record)
+                {
+                    WriteError(record);
                 }
                 finally
                 {

@@ -47,8 +47,25 @@ namespace CloseWait.Commands
 
                     throw new ArgumentTransformationMetadataException(
                         $"'{s}' is not a time span. Give seconds (300) or hh:mm:ss (00:05:00).");
+                case float f:
+                    return Seconds(f, value);
+                case short _:
+                case ushort _:
+                case byte _:
+                case sbyte _:
+                case ulong _:
+                    return Seconds(Convert.ToDouble(value, CultureInfo.InvariantCulture), value);
                 default:
-                    return FromTimeSpanShape(inputData) ?? value;
+                    if (FromTimeSpanShape(inputData) is TimeSpan shaped)
+                    {
+                        return shaped;
+                    }
+
+                    // PowerShell's own conversion answers these with .NET texts ("Invalid cast from
+                    // 'System.Boolean' to 'System.TimeSpan'", "Specified method is not supported").
+                    throw new ArgumentTransformationMetadataException(value is IEnumerable
+                        ? "Give one time span, not a list: seconds (300) or hh:mm:ss (00:05:00)."
+                        : $"'{value}' ({value.GetType().Name}) is not a time span. Give seconds (300) or hh:mm:ss (00:05:00).");
             }
         }
 
@@ -65,7 +82,15 @@ namespace CloseWait.Commands
                     "'{0}' is not a usable time span: give seconds (300) or hh:mm:ss (00:05:00).", given));
             }
 
-            return TimeSpan.FromSeconds(seconds);
+            // A time span holds 100 ns ticks: a finer value (1e-9) would be rounded without a word.
+            double ticks = seconds * TimeSpan.TicksPerSecond;
+            if (Math.Abs(ticks - Math.Round(ticks)) > 1e-3 * Math.Max(1, Math.Abs(ticks) / 1e9))
+            {
+                throw new ArgumentTransformationMetadataException(string.Format(CultureInfo.InvariantCulture,
+                    "'{0}' is finer than a time span holds (100 ns): give whole seconds, or a fraction of at most 7 decimals.", given));
+            }
+
+            return TimeSpan.FromTicks((long)Math.Round(ticks));
         }
 
         /// <summary>An object or dictionary with Ticks (preferred) or TotalSeconds, as a TimeSpan after a JSON round trip is.</summary>

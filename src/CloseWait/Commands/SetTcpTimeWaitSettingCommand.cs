@@ -17,19 +17,23 @@ namespace CloseWait.Commands
     {
         /// <summary>The ephemeral port range as START-END (Linux ip_local_port_range; macOS portrange.first/last).</summary>
         [Parameter(ValueFromPipelineByPropertyName = true)]
+        [SingleText("'32768-60999'")]
         public string? PortRange { get; set; }
 
         /// <summary>Linux ip_local_reserved_ports: ports and ranges separated by commas ("8080,9000-9010"); '' clears them.</summary>
         [Parameter(ValueFromPipelineByPropertyName = true)]
         [AllowEmptyString]
+        [SingleText("'8080,9000-9010'")]
         public string? ReservedPorts { get; set; }
 
         /// <summary>Linux tcp_tw_reuse: 0 off, 1 on for outbound connections, 2 loopback only.</summary>
         [Parameter(ValueFromPipelineByPropertyName = true)]
+        [WholeNumber(0, 2)]
         public int? TimeWaitReuse { get; set; }
 
         /// <summary>Linux tcp_max_tw_buckets; only raising it is allowed.</summary>
         [Parameter(ValueFromPipelineByPropertyName = true)]
+        [WholeNumber(0, int.MaxValue)]
         public int? MaxTimeWaitBuckets { get; set; }
 
         /// <summary>Linux tcp_fin_timeout (seconds or hh:mm:ss): bounds FIN_WAIT_2 of orphaned connections, not TIME_WAIT.</summary>
@@ -49,6 +53,7 @@ namespace CloseWait.Commands
 
         /// <summary>tcp_tw_recycle was removed in Linux 4.12: always refused, with why and what to do instead.</summary>
         [Parameter(DontShow = true)]
+        [WholeNumber(0, 1)]
         public int? TimeWaitRecycle { get; set; }
 
         /// <summary>Make the given values survive a reboot: a drop-in under /etc/sysctl.d (Linux), keeping any other line in it.</summary>
@@ -136,7 +141,7 @@ namespace CloseWait.Commands
         private void Apply(TimeWaitChange change, string? ns)
         {
             var current = Store.Read(ns);
-            var listening = change.PortRange != null ? Store.ListeningPorts(ns) : Array.Empty<int>();
+            var listening = change.PortRange != null || change.ReservedPorts != null ? Store.ListeningPorts(ns) : Array.Empty<int>();
             var invalid = TimeWaitRules.Validate(Store.Platform, Store.Fields, change, current, listening);
             if (invalid != null)
             {
@@ -146,6 +151,19 @@ namespace CloseWait.Commands
             if (Persist && Store.PersistTarget == null)
             {
                 Store.Persist(change); // throws this platform's explanation before anything is written
+            }
+
+            if (change.PortRange is (int start, int end) && current.PortRangeStart is int curStart && current.PortRangeEnd is int curEnd)
+            {
+                // Connections that hold a port of the current range now: a narrower range runs out at once.
+                var query = new SocketQuery { IncludeDetails = false, Namespace = ns == null ? null : PlatformServices.ResolveNamespace(ns) };
+                int inUse = PlatformServices.SocketTable.Read(query, default)
+                    .Count(c => c.State != TcpState.Listen && c.LocalPort >= curStart && c.LocalPort <= curEnd);
+                int size = end - start + 1;
+                if (size < inUse)
+                {
+                    WriteWarning($"The port range {start}-{end} holds {size} port(s), fewer than the {inUse} TCP connection(s) using a port of the current range {curStart}-{curEnd} now: new outbound connections will fail (EADDRNOTAVAIL) until enough of them close.");
+                }
             }
 
             string action = string.Join(", ", change.Given().Select(f => $"{f} to {Describe(change, f)}"));

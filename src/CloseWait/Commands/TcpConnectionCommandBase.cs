@@ -52,6 +52,7 @@ namespace CloseWait.Commands
         [ValidateNotNullOrEmpty]
         [ValidateWildcardPattern]
         [ArgumentCompleter(typeof(ProcessNameCompleter))]
+        [Alias("Program")]
         public string[]? ProcessName { get; set; }
 
         [Parameter]

@@ -2,6 +2,7 @@ using System;
 using System.Collections;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Linq;
 using System.Management.Automation;
 
 namespace CloseWait.Commands
@@ -22,7 +23,16 @@ namespace CloseWait.Commands
                 var items = new List<object?>(list.Count);
                 foreach (object? item in list)
                 {
-                    items.Add(TransformOne(item));
+                    object? one = TransformOne(item);
+                    if (one is object[] sockets)
+                    {
+                        // A diagnosis stands for its sockets.
+                        items.AddRange(sockets);
+                    }
+                    else
+                    {
+                        items.Add(one);
+                    }
                 }
 
                 return items.ToArray();
@@ -38,6 +48,25 @@ namespace CloseWait.Commands
             if (raw is TcpConnection live)
             {
                 return live;
+            }
+
+            // Test-TcpCloseWait | Close-TcpConnection: a diagnosis stands for its sockets.
+            if (raw is TcpCloseWaitDiagnosis diagnosis)
+            {
+                return diagnosis.Connections.Cast<object>().ToArray();
+            }
+
+            if (pso != null && IsDiagnosisRecord(pso))
+            {
+                object? connections = pso.Properties["Connections"]?.Value;
+                object? inner = connections is PSObject c ? c.BaseObject : connections;
+                if (inner is IEnumerable many && !(inner is string))
+                {
+                    return many.Cast<object?>().Select(TransformOne).ToArray();
+                }
+
+                throw new ArgumentTransformationMetadataException(
+                    "This diagnosis lost its sockets on the way (Export-Csv writes Connections as a type name): pipe (Test-TcpCloseWait).Connections, export those, or run Test-TcpCloseWait again and pipe it.");
             }
 
             // A typed record (remoting, PSSerializer, Export-Csv with type information), or a row
@@ -75,6 +104,20 @@ namespace CloseWait.Commands
             }
 
             return item;
+        }
+
+        private static bool IsDiagnosisRecord(PSObject pso)
+        {
+            foreach (string name in pso.TypeNames)
+            {
+                if (name.EndsWith("CloseWait.TcpCloseWaitDiagnosis", StringComparison.Ordinal))
+                {
+                    return true;
+                }
+            }
+
+            // Export-Csv without #TYPE: a diagnosis's columns.
+            return pso.BaseObject is PSCustomObject && pso.Properties["Finding"] != null && pso.Properties["Cause"] != null && pso.Properties["Connections"] != null;
         }
 
         private static readonly string[] ConnectionColumns = { "AddressFamily", "LocalAddress", "LocalPort", "RemoteAddress", "RemotePort", "State" };

@@ -26,6 +26,7 @@ namespace CloseWait.Commands
 
         /// <summary>Where the table gives no idle time (Windows, macOS): this many sockets of one process are a problem; default 10.</summary>
         [Parameter]
+        [WholeNumber(1, int.MaxValue)]
         [ValidateRange(1, int.MaxValue)]
         public int MinimumCount { get; set; } = 10;
 

@@ -32,6 +32,7 @@ namespace CloseWait.Commands
 
         /// <summary>Stop after this many samples.</summary>
         [Parameter]
+        [WholeNumber(1, int.MaxValue)]
         [ValidateRange(1, int.MaxValue)]
         public int? Count { get; set; }
 

@@ -50,6 +50,12 @@ namespace CloseWait.Commands
                 return null;
             }
 
+            // PowerShell would take $true as 1 (-TimeWaitReuse $true wrote 1).
+            if (value is bool || value is char)
+            {
+                throw Refuse($"'{value}' is not a whole number");
+            }
+
             if (!WholeNumbers.TryRead(value, out decimal number))
             {
                 // Anything else (an object bound by property name) is left to the binder.

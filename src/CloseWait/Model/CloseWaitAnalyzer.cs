@@ -304,7 +304,7 @@ namespace CloseWait
 
                 candidates.AddRange(Holders.Select(map.Facts));
                 Software = SoftwareKnowledge.Recognize(candidates)
-                    ?? SoftwareKnowledge.RecognizeName(serviceMainName ?? MainName ?? sockets.Select(c => c.ProcessName).FirstOrDefault(n => n != null));
+                    ?? SoftwareKnowledge.RecognizeName(serviceMainName ?? MainName ?? sockets.Select(c => c.Program).FirstOrDefault(n => n != null));
                 PartOfService = serviceKey >= 0 && (map.OwnsListener((int)serviceKey) || Holders.Any(h => h != serviceKey) || Software?.Stateful == true);
             }
 
@@ -336,7 +336,7 @@ namespace CloseWait
             {
                 Service = g.Service,
                 ProcessId = pid,
-                ProcessName = g.MainName,
+                Program = g.MainName,
                 ProcessIds = new TextList<int>(g.Holders),
                 Software = g.Software?.Name,
                 Count = sockets.Count,
@@ -473,7 +473,9 @@ namespace CloseWait
                 bool hidden = undetermined.All(c => c.ProcessId == null);
                 finding.Add(Undetermined(undetermined, hidden));
                 advice.Add(hidden
-                    ? "Run Test-TcpCloseWait as root (sudo) to see every owner."
+                    ? (PlatformServices.IsPrivileged
+                        ? "Look for a program that passes sockets over Unix sockets and never receives them (ss -xp shows the Unix sockets with their queues); Close-TcpConnection -Method Abort frees these sockets, as it needs no owner."
+                        : "Run Test-TcpCloseWait as root (sudo) to see every owner.")
                     : "Watch whether they keep coming (Watch-TcpCloseWait) before acting.");
             }
 
@@ -512,10 +514,10 @@ namespace CloseWait
         private static string Summary(TcpCloseWaitDiagnosis d, List<TcpConnection> stuck, int ageless, CloseWaitThresholds t)
         {
             string who = d.ProcessId is int pid
-                ? (d.ProcessIds.Count > 1 || d.Service != $"{d.ProcessName ?? "?"} ({pid})"
-                    ? $"{d.Service} ({d.ProcessName ?? "?"} PID {pid}; {Processes(d.ProcessIds.Count)}) holds"
-                    : $"{d.ProcessName ?? "?"} (PID {pid}) holds")
-                : d.ProcessIds.Count > 0 ? $"{d.Service} ({Processes(d.ProcessIds.Count)}) holds" : "No process owns";
+                ? (d.ProcessIds.Count > 1 || d.Service != $"{d.Program ?? "?"} ({pid})"
+                    ? $"{d.Service} ({d.Program ?? "?"} PID {pid}; {Processes(d.ProcessIds.Count)}) holds"
+                    : $"{d.Program ?? "?"} (PID {pid}) holds")
+                : d.ProcessIds.Count > 0 ? $"{d.Service} ({Processes(d.ProcessIds.Count)}) holds" : "No visible process holds";
             if (ageless == 0)
             {
                 string text = $"{who} {Sockets(d.Count)} in CLOSE_WAIT, {stuck.Count} of them for {FormatDuration(t.StuckAfter)} or longer (longest {FormatDuration(d.LongestStuckTime ?? TimeSpan.Zero)}).";
@@ -669,7 +671,7 @@ namespace CloseWait
             var map = x.Group.Map;
             int n = those.Count;
             var others = those.SelectMany(c => c.Owners).Where(o => o.ProcessId != d.ProcessId)
-                .GroupBy(o => o.ProcessId).Select(g => $"{g.First().ProcessName ?? "?"} (PID {g.Key})").Take(8).ToList();
+                .GroupBy(o => o.ProcessId).Select(g => $"{g.First().Program ?? "?"} (PID {g.Key})").Take(8).ToList();
             bool childOnly = those.All(c => c.Owners.Select(o => o.ProcessId).Distinct().Count() <= 1);
 
             // A child of the same program was forked without exec: close-on-exec cannot help it.
@@ -677,7 +679,7 @@ namespace CloseWait
                 map.Facts(o.ProcessId) is ProcessFacts f && f.ParentId is int parent && map.Facts(parent)?.Name is string pn && pn == f.Name);
             if (childOnly)
             {
-                var holders = those.Select(c => $"{c.ProcessName ?? "?"} (PID {c.ProcessId})").Distinct().Take(8);
+                var holders = those.Select(c => $"{c.Program ?? "?"} (PID {c.ProcessId})").Distinct().Take(8);
                 x.Finding.Add($"Inherited: {n} {(n == 1 ? "is" : "are")} held only by {string.Join(", ", holders)}, forked from a worker: {(n == 1 ? "it holds" : "they hold")} the listening socket {(n == 1 ? "it" : "they")} never accept on too, so the worker's close left the connection open in the child.");
             }
             else
@@ -716,7 +718,7 @@ namespace CloseWait
                 {
                     int root = g.Map.RootOf(spid);
                     var facts = new[] { g.Map.Facts(root), g.Map.Facts(spid) };
-                    serverSoftware = SoftwareKnowledge.Recognize(facts) ?? SoftwareKnowledge.RecognizeName(server.ProcessName);
+                    serverSoftware = SoftwareKnowledge.Recognize(facts) ?? SoftwareKnowledge.RecognizeName(server.Program);
                     serverName = g.Map.ServiceName(root, g.Map.NameOf(root, new TcpConnection[0]), new[] { server });
                 }
 
@@ -762,7 +764,7 @@ namespace CloseWait
 
             if (l.ProcessId is int owner)
             {
-                text += $", held by {l.ProcessName ?? "?"} (PID {owner})";
+                text += $", held by {l.Program ?? "?"} (PID {owner})";
             }
 
             if (l.ReceiveQueue is long queued && l.SendQueue is long backlog)
@@ -778,7 +780,12 @@ namespace CloseWait
         {
             if (unowned)
             {
-                return $"{sockets.Count} {(sockets.Count == 1 ? "has" : "have")} an owner this session cannot see (another user's process, or a sandbox).";
+                // As root every ordinary descriptor is seen: what is left is a descriptor in flight over
+                // a Unix socket (SCM_RIGHTS, sent and not yet received), which no process table shows,
+                // or a process root cannot inspect (the listing warns about those).
+                return PlatformServices.IsPrivileged
+                    ? $"{sockets.Count} {(sockets.Count == 1 ? "is" : "are")} held by no descriptor in any process: the socket's only reference is in flight over a Unix socket (SCM_RIGHTS, sent and not yet received), or in a process hidden even from root (another user namespace, a security module, a sandbox)."
+                    : $"{sockets.Count} may have an owner this session cannot see (another user's process: run as root to see it), or none at all (a descriptor in flight over a Unix socket).";
             }
 
             var missing = new List<string>();

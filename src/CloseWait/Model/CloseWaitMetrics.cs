@@ -63,7 +63,7 @@ namespace CloseWait
 
             // Test-TcpCloseWait's Service: "postgres :5432" for a server, "python3 (10288)" for a lone
             // process, whose PID must not become a label (one series per restart).
-            string service = d.Service.Length > 0 ? d.Service : d.ProcessName ?? "unknown";
+            string service = d.Service.Length > 0 ? d.Service : d.Program ?? "unknown";
             int pid = service.LastIndexOf(" (", StringComparison.Ordinal);
             return pid > 0 && service.EndsWith(")", StringComparison.Ordinal) ? service.Substring(0, pid) : service;
         }

@@ -113,7 +113,7 @@ namespace CloseWait
                     if (known.TryGetValue(id, out var before) && before.ProcessId != null)
                     {
                         c.ProcessId = before.ProcessId;
-                        c.ProcessName = before.ProcessName;
+                        c.Program = before.Program;
                         c.Owners = before.Owners;
                     }
                     else

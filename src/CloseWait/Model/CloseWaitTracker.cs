@@ -120,7 +120,7 @@ namespace CloseWait
             new TcpCloseWaitEvent(kind, time)
             {
                 ProcessId = c.ProcessId,
-                ProcessName = c.ProcessName,
+                Program = c.Program,
                 LocalPort = c.LocalPort,
                 RemoteAddress = c.RemoteAddress,
                 RemotePort = c.RemotePort,
@@ -244,12 +244,14 @@ namespace CloseWait
             var e = new TcpCloseWaitEvent(TcpCloseWaitEvent.Growing, time)
             {
                 ProcessId = tally.ProcessId,
-                ProcessName = tally.ProcessName,
+                Program = tally.Program,
                 Service = tally.Service,
                 ProcessIds = tally.ProcessIds,
                 LocalPort = tally.SharedLocalPort,
                 Count = count,
                 RatePerMinute = rate is double r ? Math.Round(r, 1) : (double?)null,
+                // A service of many processes is stopped gracefully, never by SIGKILL from a pipeline.
+                Reference = tally.ProcessIds.Count > 1 ? ProcessReference.NotListed(tally.ProcessId, tally.Reference.ComputerName) : tally.Reference,
                 NetworkNamespace = tally.NetworkNamespace,
                 NetworkNamespaceId = tally.NetworkNamespaceId,
             };
@@ -320,9 +322,11 @@ namespace CloseWait
             {
                 _services = services;
                 ProcessId = services == null ? first.ProcessId : key >= 0 ? (int)key : (int?)null;
-                ProcessName = services == null || ProcessId == first.ProcessId ? first.ProcessName
+                Program = services == null || ProcessId == first.ProcessId ? first.Program
                     : ProcessId is int root ? services.NameOf(root, new[] { first }) : null;
                 Key = key;
+                // Stop-Process stops the holder the first socket names, never a main process listed only by its children.
+                Reference = ProcessId == first.ProcessId ? first.Id : ProcessReference.NotListed(ProcessId, first.ComputerName);
                 NetworkNamespace = first.NetworkNamespace;
                 NetworkNamespaceId = first.NetworkNamespaceId;
                 SharedLocalPort = first.LocalPort;
@@ -332,7 +336,9 @@ namespace CloseWait
 
             internal int? ProcessId { get; }
 
-            internal string? ProcessName { get; private set; }
+            internal ProcessReference Reference { get; }
+
+            internal string? Program { get; private set; }
 
             internal string? NetworkNamespace { get; }
 
@@ -343,7 +349,7 @@ namespace CloseWait
             internal int Count { get; private set; }
 
             /// <summary>The service's name, where grouped by service.</summary>
-            internal string? Service => _services?.ServiceName(Key, ProcessName, new TcpConnection[0]);
+            internal string? Service => _services?.ServiceName(Key, Program, new TcpConnection[0]);
 
             internal TextList<int> ProcessIds => new TextList<int>(_holders.Keys.OrderBy(p => p));
 
@@ -355,7 +361,7 @@ namespace CloseWait
                 Count++;
                 if (ProcessId == c.ProcessId)
                 {
-                    ProcessName ??= c.ProcessName;
+                    Program ??= c.Program;
                 }
 
                 if (c.ProcessId is int pid)

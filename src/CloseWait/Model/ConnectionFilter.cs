@@ -78,7 +78,7 @@ namespace CloseWait
                 return false;
             }
 
-            if (ProcessNames != null && !c.Owners.Any(o => o.ProcessName != null && ProcessNames.Any(p => p.IsMatch(o.ProcessName))))
+            if (ProcessNames != null && !c.Owners.Any(o => o.Program != null && ProcessNames.Any(p => p.IsMatch(o.Program))))
             {
                 return false;
             }

@@ -36,6 +36,9 @@ namespace CloseWait
         /// <summary>The socket with the record's cookie or inode is in a state it cannot have reached from the record's state (an edited record): left open.</summary>
         internal const string ConnectionStateMismatch = "ConnectionStateMismatch";
 
+        /// <summary>The socket with the record's cookie is open on other addresses than the record's (an edited record, or another socket's cookie): left open.</summary>
+        internal const string ConnectionRecordMismatch = "ConnectionRecordMismatch";
+
         // Keepalive (Get-/Set-/Test-TcpKeepAliveSetting).
         internal const string KeepAlivePermissionDenied = nameof(KeepAlivePermissionDenied);
         internal const string KeepAliveSettingNotFound = nameof(KeepAliveSettingNotFound);

@@ -202,15 +202,15 @@ namespace CloseWait
 
             foreach (var c in sockets.Concat(_listeners))
             {
-                var o = c.Owners.FirstOrDefault(x => x.ProcessId == pid && x.ProcessName != null);
+                var o = c.Owners.FirstOrDefault(x => x.ProcessId == pid && x.Program != null);
                 if (o != null)
                 {
-                    return o.ProcessName;
+                    return o.Program;
                 }
 
-                if (c.ProcessId == pid && c.ProcessName != null)
+                if (c.ProcessId == pid && c.Program != null)
                 {
-                    return c.ProcessName;
+                    return c.Program;
                 }
             }
 

@@ -26,7 +26,7 @@ namespace CloseWait
             // A socket shared after fork counts once for each process that holds it.
             foreach (var pid in c.Owners.Select(o => o.ProcessId).Distinct())
             {
-                AddHeld(pid, c.Owners.First(o => o.ProcessId == pid).ProcessName, c.State);
+                AddHeld(pid, c.Owners.First(o => o.ProcessId == pid).Program, c.State);
             }
         }
 
@@ -61,7 +61,8 @@ namespace CloseWait
                 _processes[pid] = p = new TcpProcessSummary
                 {
                     ProcessId = pid,
-                    ProcessName = processName,
+                    Id = ProcessReference.Listed(pid),
+                    Program = processName,
                 };
             }
 

@@ -15,7 +15,7 @@ namespace CloseWait
             RemotePort = connection.RemotePort;
             State = connection.State;
             ProcessId = connection.ProcessId;
-            ProcessName = connection.ProcessName;
+            Program = connection.Program;
             Cookie = connection.Cookie;
             NetworkNamespace = connection.NetworkNamespace;
             Status = status;
@@ -38,10 +38,11 @@ namespace CloseWait
 
         public int? ProcessId { get; }
 
-        /// <summary>Same as ProcessId, so that Stop-Process binds -Id (the owner) and never -Name (every process of that name).</summary>
-        public int? Id => ProcessId;
+        /// <summary>The owner for Stop-Process: converts to ProcessId only while this session's listing holds (see ProcessReference).</summary>
+        public ProcessReference Id => Connection.Id;
 
-        public string? ProcessName { get; }
+        /// <summary>The owner's name. Not ProcessName: Stop-Process would bind -Name from it.</summary>
+        public string? Program { get; }
 
         public ulong? Cookie { get; }
 

@@ -105,10 +105,18 @@ namespace CloseWait
         /// </summary>
         public int? ProcessId { get; internal set; }
 
-        /// <summary>Same as ProcessId, so that a diagnosis pipes into Stop-Process by Id.</summary>
-        public int? Id => ProcessId;
+        /// <summary>
+        /// The holder for Stop-Process: converts to ProcessId only while this session's listing holds
+        /// (see ProcessReference), and only for a service of one process: a service of many (a
+        /// database's backends, a server's workers) is stopped gracefully, never by SIGKILL of its
+        /// main process, so its Id never converts.
+        /// </summary>
+        public ProcessReference Id => ProcessIds.Count > 1
+            ? ProcessReference.NotListed(ProcessId, Connections.Select(c => c.ComputerName).FirstOrDefault())
+            : ProcessReference.Of(ProcessId, Connections.SelectMany(c => c.Owners), Connections.Select(c => c.ComputerName).FirstOrDefault());
 
-        public string? ProcessName { get; internal set; }
+        /// <summary>The main process's name. Not ProcessName: Stop-Process would bind -Name from it.</summary>
+        public string? Program { get; internal set; }
 
         /// <summary>Every process holding these sockets (backends, workers, children), lowest first.</summary>
         public TextList<int> ProcessIds { get; internal set; } = new TextList<int>(new int[0]);
@@ -232,7 +240,7 @@ namespace CloseWait
         internal bool Has(TcpCloseWaitCause cause) => Array.IndexOf(_causes, cause) >= 0;
 
         public override string ToString() =>
-            (Service.Length > 0 ? Service : ProcessId is int pid ? $"{ProcessName ?? "?"} ({pid.ToString(System.Globalization.CultureInfo.InvariantCulture)})" : "(no owner)") +
+            (Service.Length > 0 ? Service : ProcessId is int pid ? $"{Program ?? "?"} ({pid.ToString(System.Globalization.CultureInfo.InvariantCulture)})" : "(no owner)") +
             $": {Count} CLOSE_WAIT, {Severity}" +
             (Cause.Count > 0 ? $" ({Cause})" : string.Empty);
     }

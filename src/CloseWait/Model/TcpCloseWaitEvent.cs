@@ -28,10 +28,14 @@ namespace CloseWait
         /// <summary>The owning process (Growing: the process whose count rises); $null when unknown or with -NoOwner.</summary>
         public int? ProcessId { get; internal set; }
 
-        /// <summary>Same as ProcessId, so that Stop-Process binds -Id and never -Name.</summary>
-        public int? Id => ProcessId;
+        /// <summary>The owner for Stop-Process: converts to ProcessId only while this session's listing holds (see ProcessReference).</summary>
+        public ProcessReference Id => Reference ?? ProcessReference.Of(ProcessId, Connection?.Owners, Connection?.ComputerName);
 
-        public string? ProcessName { get; internal set; }
+        /// <summary>Growing: the reference of the process whose count rises (there is no single Connection).</summary>
+        internal ProcessReference? Reference { get; set; }
+
+        /// <summary>The owner's name. Not ProcessName: Stop-Process would bind -Name from it.</summary>
+        public string? Program { get; internal set; }
 
         /// <summary>Growing: the service whose count rises ("python3 (10288)", "(no owner) :8080"); null for the other events and when grouped per process.</summary>
         public string? Service { get; internal set; }
@@ -77,6 +81,6 @@ namespace CloseWait
         /// <summary>Linux: the inode of the socket's (Growing: the process's first socket's) network namespace.</summary>
         public ulong? NetworkNamespaceId { get; internal set; }
 
-        public override string ToString() => $"{Time:HH:mm:ss} {Event} {ProcessId}/{ProcessName} {Connection}";
+        public override string ToString() => $"{Time:HH:mm:ss} {Event} {ProcessId}/{Program} {Connection}";
     }
 }

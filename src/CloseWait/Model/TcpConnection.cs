@@ -61,12 +61,20 @@ namespace CloseWait
         public int? ProcessId { get; internal set; }
 
         /// <summary>
-        /// Same as ProcessId. Stop-Process binds -Id from a property named Id; without it, it would
-        /// bind -Name from ProcessName and stop every process of that name.
+        /// The owner for Stop-Process and Get-Process, which bind -Id from a property named Id: it
+        /// converts to ProcessId only while this session's listing of that process holds; its text
+        /// ("1234@host", never blank) converts to nothing after a round trip. Use ProcessId for numbers.
         /// </summary>
-        public int? Id => ProcessId;
+        public ProcessReference Id =>
+            Owners.Length == 0 && TableOwner != null && TableOwner.ProcessId == ProcessId
+                ? TableOwner
+                : ProcessReference.Of(ProcessId, Owners, ComputerName);
 
-        public string? ProcessName { get; internal set; }
+        /// <summary>The owning PID as a live table gave it (Windows), for Id when -NoOwner skipped the names.</summary>
+        internal ProcessReference? TableOwner { get; set; }
+
+        /// <summary>The owner's name (Linux comm). Not ProcessName: Stop-Process would bind -Name from it and stop every process of that name.</summary>
+        public string? Program { get; internal set; }
 
         /// <summary>Every process holding the socket (a child that inherited it after fork is a classic CLOSE_WAIT cause).</summary>
         public TcpSocketOwner[] Owners { get; internal set; } = NoOwners;

@@ -59,7 +59,7 @@ namespace CloseWait
                 ReceiveQueue = Optional<long>(pso, "ReceiveQueue", 0, long.MaxValue),
                 SendQueue = Optional<long>(pso, "SendQueue", 0, long.MaxValue),
                 ProcessId = (int?)Optional<long>(pso, "ProcessId", 0, int.MaxValue),
-                ProcessName = Text(pso, "ProcessName"),
+                Program = Text(pso, "Program") ?? Text(pso, "ProcessName"),
                 UserId = Optional<long>(pso, "UserId", 0, uint.MaxValue),
                 IdleTime = Optional<TimeSpan>(pso, "IdleTime"),
                 DataIdleTime = Optional<TimeSpan>(pso, "DataIdleTime"),
@@ -121,7 +121,7 @@ namespace CloseWait
                 {
                     owners.Add(new TcpSocketOwner(
                         (int)Whole(o.Properties["ProcessId"].Value, "Owners.ProcessId", 0, int.MaxValue),
-                        o.Properties["ProcessName"]?.Value?.ToString(),
+                        (o.Properties["Program"] ?? o.Properties["ProcessName"])?.Value?.ToString(),
                         o.Properties["FileDescriptor"]?.Value is object fd ? (int)Whole(fd, "Owners.FileDescriptor", 0, int.MaxValue) : (int?)null));
                 }
                 else if (item != null && OwnerText.Match(item.ToString() ?? string.Empty) is Match m && m.Success)

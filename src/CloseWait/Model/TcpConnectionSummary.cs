@@ -55,10 +55,11 @@ namespace CloseWait
     {
         public int ProcessId { get; internal set; }
 
-        /// <summary>Same as ProcessId, so that the summary pipes into Stop-Process by Id.</summary>
-        public int Id => ProcessId;
+        /// <summary>The process for Stop-Process: converts to ProcessId only while this session's listing holds (see ProcessReference).</summary>
+        public ProcessReference Id { get; internal set; } = ProcessReference.NotListed(null, null);
 
-        public string? ProcessName { get; internal set; }
+        /// <summary>The process's name. Not ProcessName: Stop-Process would bind -Name from it.</summary>
+        public string? Program { get; internal set; }
 
         public int Total { get; internal set; }
 
@@ -71,6 +72,6 @@ namespace CloseWait
         /// <summary>FIN_WAIT, LAST_ACK, CLOSING and other states.</summary>
         public int Other { get; internal set; }
 
-        public override string ToString() => $"{ProcessId}/{ProcessName ?? "?"}: {Total} ({CloseWait} CloseWait)";
+        public override string ToString() => $"{ProcessId}/{Program ?? "?"}: {Total} ({CloseWait} CloseWait)";
     }
 }

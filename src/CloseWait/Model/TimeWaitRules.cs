@@ -150,15 +150,26 @@ namespace CloseWait
                         $"The port range {range} starts below 1024. Ports below 1024 are privileged: they belong to services (ssh 22, http 80, https 443), and an outbound connection holding one can keep such a service from starting. Start the range at 1024 or above (the Linux default is 32768-60999). Nothing was changed.", range);
                 }
 
+            }
+
+            // Every change that can put a listener inside the range unreserved: a new range, or fewer
+            // reservations under the current one (-ReservedPorts '' after widening the range).
+            if ((change.PortRange != null || change.ReservedPorts != null)
+                && (change.PortRange ?? (current.PortRangeStart is int s0 && current.PortRangeEnd is int e0 ? (s0, e0) : ((int, int)?)null)) is (int from, int to))
+            {
+                string range = from + "-" + to;
                 List<(int, int)> reserved = change.ReservedPorts != null
                     ? ParsePortList(change.ReservedPorts, out _) ?? new List<(int, int)>()
                     : ParsePortList(current.ReservedPorts, out _) ?? new List<(int, int)>();
-                var clash = listening.Where(p => p >= start && p <= end && !Covers(reserved, p)).Distinct().OrderBy(p => p).ToList();
-                if (clash.Count > 0)
+                var clash = listening.Where(p => p >= from && p <= to && !Covers(reserved, p)).Distinct().OrderBy(p => p).ToList();
+                if (clash.Count > 0 && ParsePortList(change.ReservedPorts ?? string.Empty, out _) != null)
                 {
                     string ports = string.Join(", ", clash.Take(10)) + (clash.Count > 10 ? $" and {clash.Count - 10} more" : string.Empty);
+                    string what = change.PortRange != null
+                        ? $"The port range {range} holds port(s) {ports}, where a service listens (TCP or UDP)"
+                        : $"These reservations leave port(s) {ports}, where a service listens (TCP or UDP), unreserved inside the port range {range}";
                     return new CloseWaitException(ErrorIds.PortRangeCollidesWithListener, ErrorCategory.InvalidArgument,
-                        $"The port range {range} holds port(s) {ports}, where a service listens. An outbound connection can take such a port while the service is down, and the service then cannot start again (address already in use). Choose a range that leaves them out, or reserve them first with -ReservedPorts '{string.Join(",", clash)}'. Nothing was changed.", range);
+                        $"{what}. An outbound connection can take such a port while the service is down, and the service then cannot start again (address already in use). Choose a range that leaves them out, or keep them reserved with -ReservedPorts '{string.Join(",", clash)}'. Nothing was changed.", range);
                 }
             }
 

@@ -24,11 +24,11 @@ namespace CloseWait.Platform
 
                 if (!owners.TryGetValue(pid, out var owner))
                 {
-                    owner = new[] { new TcpSocketOwner(pid, nameOf(pid), null) };
+                    owner = new[] { TcpSocketOwner.Listed(pid, nameOf(pid), null) };
                     owners[pid] = owner;
                 }
 
-                c.ProcessName = owner[0].ProcessName;
+                c.Program = owner[0].Program;
                 c.Owners = owner;
             }
         }

@@ -89,6 +89,7 @@ namespace CloseWait.Platform.Windows
             {
                 // PID 0 is not a process: Windows reports it for sockets no process owns (TIME_WAIT).
                 ProcessId = pid == 0 ? (int?)null : (int)pid,
+                TableOwner = pid == 0 ? null : ProcessReference.Listed((int)pid),
                 CreationTime = FromFileTime(createTimestamp),
             };
         }

@@ -27,6 +27,9 @@ namespace CloseWait.Platform.Linux
         private const string AbortDetail =
             "Aborted with SOCK_DESTROY: the peer got a reset. The owner's descriptor stays open on the dead socket until the owner closes it; its next write fails (ECONNABORTED).";
 
+        private const string AbortDetailNoOwner =
+            "Aborted with SOCK_DESTROY: the peer got a reset. No owner was listed for it: a process that still holds a descriptor to it (one in flight over a Unix socket, or hidden from the listing) keeps it on the dead socket until it closes it.";
+
         private readonly Dictionary<string, LinuxNetlinkSocket> _netlink = new Dictionary<string, LinuxNetlinkSocket>(StringComparer.Ordinal);
         private readonly Func<IOwnerResolver> _owners;
 
@@ -109,7 +112,7 @@ namespace CloseWait.Platform.Linux
             switch (errno)
             {
                 case 0:
-                    return new CloseOutcome(TcpCloseStatus.Closed, AbortDetail);
+                    return new CloseOutcome(TcpCloseStatus.Closed, c.Owners.Length > 0 ? AbortDetail : AbortDetailNoOwner);
                 case Interop.Libc.ENOENT:
                 case Interop.Libc.ESTALE:
                     return GoneOrReplaced(netlink, c);
@@ -136,6 +139,15 @@ namespace CloseWait.Platform.Linux
         /// </summary>
         private static CloseOutcome GoneOrReplaced(LinuxNetlinkSocket netlink, TcpConnection c)
         {
+            // The kernel finds a socket by its addresses and only then compares the cookie: a record
+            // whose addresses were edited, or that carries another socket's cookie (its listener's),
+            // misses a socket that is still open. That is no closed socket, and no new one.
+            if (c.Cookie is ulong cookie && FindByCookie(netlink, cookie) is TcpConnection elsewhere)
+            {
+                throw new CloseWaitException(ErrorIds.ConnectionRecordMismatch, ErrorCategory.InvalidData,
+                    $"{c.DescribeEndpoints()} ({c.State}) carries cookie {cookie.ToString(CultureInfo.InvariantCulture)}, and the socket with that cookie is open as {elsewhere.DescribeEndpoints()} ({elsewhere.State}): the record does not match it (edited, or another socket's cookie), so nothing was closed. List it again with Get-TcpConnection and pipe that.", c);
+            }
+
             var now = Lookup(netlink, c, NoCookie);
             if (now == null || IsListenerOf(now, c))
             {
@@ -143,6 +155,31 @@ namespace CloseWait.Platform.Linux
             }
 
             return Replaced(now);
+        }
+
+        /// <summary>The socket with this cookie in the namespace, whatever its addresses and state (a dump: only on this failure path); null when none or netlink cannot tell.</summary>
+        private static TcpConnection? FindByCookie(LinuxNetlinkSocket netlink, ulong cookie)
+        {
+            TcpConnection? found = null;
+            try
+            {
+                foreach (byte family in new[] { LinuxInetDiag.AF_INET, LinuxInetDiag.AF_INET6 })
+                {
+                    // Read each dump to its end: the socket is reused for the next request.
+                    foreach (var s in netlink.Dump(family, LinuxInetDiag.AllStates, false, CancellationToken.None))
+                    {
+                        if (found == null && s.Cookie == cookie)
+                        {
+                            found = s;
+                        }
+                    }
+                }
+            }
+            catch (NetlinkErrorException)
+            {
+            }
+
+            return found;
         }
 
         /// <summary>A lookup on an accepted socket's addresses finds its listener once it is gone: that is no new socket on them.</summary>
@@ -181,10 +218,10 @@ namespace CloseWait.Platform.Linux
             string hint = inaccessible == 0
                 ? string.Empty
                 : PlatformServices.IsPrivileged
-                    ? $" {inaccessible} process(es) could not be inspected even as root (another user namespace, a security module or a sandbox hides their descriptors),"
-                    : $" {inaccessible} process(es) could not be inspected: run as root (sudo) to see every owner,";
+                    ? $" {inaccessible} process(es) could not be inspected even as root (another user namespace, a security module or a sandbox hides their descriptors)."
+                    : $" {inaccessible} process(es) could not be inspected: run as root (sudo) to see every owner.";
             throw new CloseWaitException(ErrorIds.SocketOwnerUnknown, ErrorCategory.ObjectNotFound,
-                $"No process holding {c.DescribeEndpoints()} could be found, and -Method Shutdown works through the owner's descriptor.{hint} or use -Method Abort.", c);
+                $"No process holding {c.DescribeEndpoints()} could be found, and -Method Shutdown works through the owner's descriptor.{hint} Use -Method Abort instead, which needs no owner.", c);
         }
 
         /// <summary>
@@ -301,6 +338,13 @@ namespace CloseWait.Platform.Linux
                     return null;
                 }
 
+                // The descriptor holds the socket with the record's cookie: its addresses must be the
+                // record's too, as SOCK_DESTROY requires (an edited record closes nothing either way).
+                if (c.Cookie is ulong listedCookie && NetlinkIfAvailable(c) is LinuxNetlinkSocket nl && Lookup(nl, c, listedCookie) == null)
+                {
+                    GoneOrReplaced(nl, c);
+                }
+
                 before = StateOf((int)local) ?? c.State;
                 CheckState(c, before);
                 if (Interop.Libc.shutdown((int)local, Interop.Libc.SHUT_RDWR) != 0)
@@ -385,6 +429,18 @@ namespace CloseWait.Platform.Linux
             }
 
             return false;
+        }
+
+        private LinuxNetlinkSocket? NetlinkIfAvailable(TcpConnection c)
+        {
+            try
+            {
+                return Netlink(c);
+            }
+            catch (CloseWaitException e) when (e.ErrorId == ErrorIds.SocketDiagUnavailable)
+            {
+                return null;
+            }
         }
 
         /// <summary>The socket on the connection's addresses now (checked against the cookie unless NoCookie); null when there is none.</summary>

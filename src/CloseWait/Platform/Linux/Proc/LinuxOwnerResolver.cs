@@ -65,7 +65,7 @@ namespace CloseWait.Platform.Linux
                 }
 
                 walk.Names.TryGetValue(pid, out string? name);
-                list.Add(new TcpSocketOwner(pid, name, fd));
+                list.Add(TcpSocketOwner.Listed(pid, name, fd));
             }
 
             foreach (var kv in owners)
@@ -73,7 +73,7 @@ namespace CloseWait.Platform.Linux
                 var c = byInode[kv.Key];
                 c.Owners = kv.Value.ToArray();
                 c.ProcessId = kv.Value[0].ProcessId;
-                c.ProcessName = kv.Value[0].ProcessName;
+                c.Program = kv.Value[0].Program;
             }
 
             return walk.Denied;

@@ -398,6 +398,25 @@ namespace CloseWait.Platform.Linux
             return null;
         }
 
+        /// <summary>The file a path finally names, following symbolic links (at most 40, as the kernel does).</summary>
+        internal static string ThroughLinks(string path, string idPrefix)
+        {
+            string current = path;
+            for (int hop = 0; hop < 40; hop++)
+            {
+                string? link = LinuxNetworkNamespace.ReadLink(current);
+                if (link == null)
+                {
+                    return current;
+                }
+
+                current = System.IO.Path.GetFullPath(System.IO.Path.IsPathRooted(link) ? link : System.IO.Path.Combine(System.IO.Path.GetDirectoryName(current)!, link));
+            }
+
+            throw new CloseWaitException(idPrefix + "PersistFailed", System.Management.Automation.ErrorCategory.InvalidData,
+                $"{path} is a symbolic link that leads through more than 40 links (a loop?): fix or remove the link, then persist again. Nothing was written.", path);
+        }
+
         /// <summary>
         /// Writes <paramref name="values"/> into the drop-in <paramref name="target"/> (see <see cref="MergeDropIn"/>)
         /// atomically: a temporary file in the same directory, flushed to disk, renamed over the old one.
@@ -407,6 +426,10 @@ namespace CloseWait.Platform.Linux
         /// </summary>
         internal static void WriteDropIn(string target, IReadOnlyList<KeyValuePair<string, string>> values, IEnumerable<string> header, string idPrefix, string what)
         {
+            // A drop-in that is a symbolic link (kept in a configuration repository, say) is written
+            // through: renaming over the link itself would replace it with a regular file and leave
+            // its target stale.
+            target = ThroughLinks(target, idPrefix);
             string dir = System.IO.Path.GetDirectoryName(target)!;
             try
             {

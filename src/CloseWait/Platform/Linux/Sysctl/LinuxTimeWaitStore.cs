@@ -86,7 +86,44 @@ namespace CloseWait.Platform.Linux
         public ICollection<int> ListeningPorts(string? networkNamespace)
         {
             var query = new SocketQuery { States = new[] { TcpState.Listen }, IncludeDetails = false, Namespace = networkNamespace == null ? null : LinuxNetworkNamespace.Identify(networkNamespace, null, null) };
-            return new HashSet<int>(PlatformServices.SocketTable.Read(query, default).Select(c => c.LocalPort));
+            var ports = new HashSet<int>(PlatformServices.SocketTable.Read(query, default).Select(c => c.LocalPort));
+
+            // ip_local_port_range serves UDP too: a bound, unconnected UDP socket is a service's port.
+            Func<List<int>> udp = () => UdpBoundPorts("/proc/thread-self/net/udp").Concat(UdpBoundPorts("/proc/thread-self/net/udp6")).ToList();
+            ports.UnionWith(networkNamespace == null ? udp() : LinuxNetworkNamespace.Run(networkNamespace, udp));
+            return ports;
+        }
+
+        /// <summary>Local ports of unconnected UDP sockets in /proc/net/udp{,6} ("sl local_address rem_address ...", ports in hex).</summary>
+        internal static IEnumerable<int> UdpBoundPorts(string path)
+        {
+            string[] lines;
+            try
+            {
+                lines = File.ReadAllLines(path);
+            }
+            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
+            {
+                return Array.Empty<int>();
+            }
+
+            var ports = new List<int>();
+            foreach (string line in lines.Skip(1))
+            {
+                string[] f = line.Split(new[] { ' ' }, StringSplitOptions.RemoveEmptyEntries);
+                if (f.Length > 2 && PortOf(f[1]) is int local && PortOf(f[2]) == 0 && local != 0)
+                {
+                    ports.Add(local);
+                }
+            }
+
+            return ports;
+        }
+
+        private static int? PortOf(string endpoint)
+        {
+            int colon = endpoint.LastIndexOf(':');
+            return colon >= 0 && int.TryParse(endpoint.Substring(colon + 1), System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture, out int port) ? port : (int?)null;
         }
 
         public void Write(TimeWaitChange change, string? networkNamespace)

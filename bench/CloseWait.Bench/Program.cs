@@ -169,9 +169,11 @@ namespace CloseWait.Bench
             ResetPeakRss();
             long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
             int gen0 = GC.CollectionCount(0);
+            double cpuBefore = ProcessCpuMs();
             var watch = Stopwatch.StartNew();
             Collection<PSObject> output = Invoke(runspace, build);
             watch.Stop();
+            double cpuMs = ProcessCpuMs() - cpuBefore;
             long allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
             long peakRss = ReadStatus("VmHWM:");
             long heapAfter = GC.GetTotalMemory(forceFullCollection: true);
@@ -182,6 +184,8 @@ namespace CloseWait.Bench
             {
                 ["case"] = name,
                 ["ms"] = watch.Elapsed.TotalMilliseconds,
+                // User + system time of the engine process (every thread) during the call: less noisy than wall time on a shared box.
+                ["cpuMs"] = cpuMs,
                 ["count"] = count,
                 ["owned"] = owned,
                 ["allocatedBytes"] = allocated,

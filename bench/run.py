@@ -28,11 +28,18 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from scenario import LISTEN_PORT_BASE, Scenario  # noqa: E402
+from scenario import LISTEN_PORT_BASE, Scenario, enter_private_netns  # noqa: E402
 
+# netns: "host" (the runner's own), "private" (the runner, its tools and holders in one new network
+# namespace: the host's table is untouched), "per-holder" (every holder in a namespace of its own).
 PRESETS = {
-    "small": dict(connections=1000, close_wait=100, holders=10),
-    "large": dict(connections=100000, close_wait=1000, holders=100),
+    "small": dict(connections=1000, close_wait=100, holders=10, netns="host"),
+    "large": dict(connections=100000, close_wait=1000, holders=100, netns="host"),
+    # A million sockets, 10,000 descriptors a holder (under the 20,000 per-process limit).
+    "huge": dict(connections=500000, close_wait=1000, holders=100, netns="private"),
+    # 200,000 sockets in 50 namespaces (20 stuck in each), and the same 200,000 in one.
+    "namespaces": dict(connections=100000, close_wait=1000, holders=50, netns="per-holder"),
+    "namespaces-one": dict(connections=100000, close_wait=1000, holders=50, netns="private"),
 }
 TOOL_TIMEOUT = 300
 BENCH_PROJECT = os.path.join(HERE, "CloseWait.Bench", "CloseWait.Bench.csproj")
@@ -90,17 +97,20 @@ def spawn(argv):
         # 50 ms, which would add tens of milliseconds to a fast tool. A timer bounds it instead.
         watchdog = threading.Timer(TOOL_TIMEOUT, p.kill)
         watchdog.start()
-        p.wait()
+        # wait4 also gives the child's user + system time (CPU), less noisy than wall time on a shared box.
+        _, status, usage = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
         watchdog.cancel()
         elapsed = time.perf_counter() - started
         out.seek(0)
+        spawn.cpu = usage.ru_utime + usage.ru_stime
         return elapsed, p.returncode, out.read().decode(errors="replace"), elapsed >= TOOL_TIMEOUT
 
 
 def run_external(tool):
     elapsed, code, text, timed_out = spawn(tool["argv"])
     count, owned = tool["count"](text)
-    return dict(ms=elapsed * 1000, count=count, owned=owned, exit=code, timedOut=timed_out)
+    return dict(ms=elapsed * 1000, cpuMs=spawn.cpu * 1000, count=count, owned=owned, exit=code, timedOut=timed_out)
 
 
 def peak_rss(tool):
@@ -160,6 +170,8 @@ ENGINE_CASES = {
     "noowner": dict(name="Get-TcpCloseWait -NoOwner", ref=SS_PLAIN),
     "render": dict(name="Get-TcpCloseWait | Out-Default", ref=SS_OWNERS),
     "allns": dict(name="Get-TcpCloseWait -AllNetworkNamespaces", ref=SS_OWNERS),
+    "allnsdiagnose": dict(name="Test-TcpCloseWait -AllNetworkNamespaces", ref=SS_OWNERS),
+    "allnsexport": dict(name="Export-TcpCloseWaitMetric -AllNetworkNamespaces", ref=None),
     "port": dict(name="Get-TcpConnection -LocalPort %d -NoOwner" % LISTEN_PORT_BASE, ref=SS_PORT),
     "summary": dict(name="Get-TcpConnectionSummary", ref=None),
     "summarynoowner": dict(name="Get-TcpConnectionSummary -NoOwner", ref=None),
@@ -215,6 +227,7 @@ def main():
     p.add_argument("--connections", type=int)
     p.add_argument("--close-wait", type=int)
     p.add_argument("--holders", type=int)
+    p.add_argument("--netns", choices=["host", "private", "per-holder"], help="where the scenario lives (default: the preset's)")
     p.add_argument("--rounds", type=int, default=7, help="rounds of every fast tool (medians over these)")
     p.add_argument("--slow-rounds", type=int, default=3, help="rounds of netstat, lsof and psutil (seconds each on large tables)")
     p.add_argument("--skip-slow", action="store_true", help="leave out netstat, lsof and psutil")
@@ -222,12 +235,13 @@ def main():
     p.add_argument("--watch-samples", type=int, default=20,
                    help="samples (1 s apart) of each Watch-TcpCloseWait case: CPU per sample, with and without owners, steady and with a new socket every second")
     p.add_argument("--skip-watch", action="store_true", help="leave out the Watch-TcpCloseWait cases")
+    p.add_argument("--watch-rounds", type=int, default=1, help="rounds of the four watch cases, interleaved (medians over these)")
     p.add_argument("--smoke", action="store_true", help="one round; fail only if a tool does not work")
     p.add_argument("--no-build", action="store_true")
     p.add_argument("--json", help="write every measurement here")
     a = p.parse_args()
     shape = dict(PRESETS[a.scenario])
-    for k in ("connections", "close_wait", "holders"):
+    for k in ("connections", "close_wait", "holders", "netns"):
         if getattr(a, k) is not None:
             shape[k] = getattr(a, k)
     rounds = 1 if a.smoke else max(1, min(a.rounds, 50))
@@ -244,7 +258,11 @@ def main():
     info = dict(machine=machine(), scenario=shape, rounds=rounds, slowRounds=slow_rounds,
                 psutil=have_psutil, results={}, raw={})
 
-    with Scenario(**shape) as s:
+    netns = shape.pop("netns")
+    if netns in ("private", "per-holder"):
+        # After the build (which may need the network); the engine, ss and the holders start in here.
+        enter_private_netns()
+    with Scenario(netns_per_holder=(netns == "per-holder"), **shape) as s:
         info["setupSeconds"] = round(s.setup_seconds, 1)
         info["fds"] = count_fds()
         engine = Engine()
@@ -268,7 +286,8 @@ def main():
                 samples = 3 if a.smoke else max(3, min(a.watch_samples, 600))
                 for v in WATCH_CASES:
                     engine.watch(v, 3, 100)  # JIT and first-call costs, not measured
-                info["watch"] = [engine.watch(v, samples, 1000) for v in WATCH_CASES]
+                info["watch"] = [engine.watch(v, samples, 1000)
+                                 for _ in range(1 if a.smoke else max(1, min(a.watch_rounds, 10))) for v in WATCH_CASES]
             if a.profile:
                 prof = subprocess.run(["dotnet", BENCH_DLL, "profile", str(max(3, rounds)), str(LISTEN_PORT_BASE)], check=True,
                                       stdout=subprocess.PIPE, text=True, timeout=600).stdout
@@ -282,9 +301,10 @@ def main():
     refs.update({t["name"]: SS_OWNERS if t["owners"] else SS_PLAIN for t in tools})
     refs[SS_PORT] = SS_PORT
     ref_ms = {n: summarize(raw[n], "ms") for n in (SS_OWNERS, SS_PLAIN, SS_PORT) if n in raw}
+    ref_cpu = {n: summarize(raw[n], "cpuMs") for n in (SS_OWNERS, SS_PLAIN, SS_PORT) if n in raw and all("cpuMs" in r for r in raw[n])}
     m = info["machine"]
-    print("\n## %s scenario: %d connections (%d sockets), %d CLOSE_WAIT, %d holders, %d fds on the machine"
-          % (a.scenario, shape["connections"], 2 * shape["connections"], shape["close_wait"], shape["holders"], info["fds"]))
+    print("\n## %s scenario: %d connections (%d sockets), %d CLOSE_WAIT, %d holders, %d fds on the machine; network namespace: %s"
+          % (a.scenario, shape["connections"], 2 * shape["connections"], shape["close_wait"], shape["holders"], info["fds"], netns))
     print("%s; %d cores, Linux %s, %.1f GiB; load %s before, %s after; %d rounds (netstat, lsof, psutil: %d); psutil %s"
           % (m["date"], m["nproc"], m["kernel"], m["memGiB"], "/".join(m["loadavg"]), "/".join(m["loadavgAfter"]),
              rounds, slow_rounds, "present" if have_psutil else "not installed"))
@@ -292,17 +312,21 @@ def main():
           % (engine.info.get("engine"), engine.info["warmUpRuns"]))
     print("the other tools as whole processes. Peak RSS: whole process; for the cmdlet, the engine process during the call.")
     print("Module build: %s.\n" % ("Release (optimized)" if engine.info.get("moduleOptimized") else "DEBUG, UNOPTIMIZED: numbers are not representative"))
-    print("| tool | median ms | min..max ms | ratio to ss | found | with owner | peak RSS MiB | allocated MiB/call |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| tool | median ms | min..max ms | ratio to ss | median CPU ms | CPU ratio | found | with owner | peak RSS MiB | allocated MiB/call |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, rows in raw.items():
         med = summarize(rows, "ms")
         ref = ref_ms.get(refs.get(name))
         ratio = "%.2f× `%s`" % (med / ref, refs[name]) if ref and refs[name] != name else ("1.00×" if ref else "")
         alloc = "%.2f" % (summarize(rows, "allocatedBytes") / 1048576) if "allocatedBytes" in rows[0] else ""
-        info["results"][name] = dict(medianMs=med, ratio=(med / ref) if ref else None,
+        cpu = summarize(rows, "cpuMs") if all("cpuMs" in r for r in rows) else None
+        cref = ref_cpu.get(refs.get(name))
+        info["results"][name] = dict(medianMs=med, ratio=(med / ref) if ref else None, medianCpuMs=cpu,
+                                     cpuRatio=(cpu / cref) if cpu is not None and cref else None,
                                      peakRssMiB=rss(rows), count=rows[-1]["count"])
-        print("| `%s` | %.1f | %.1f..%.1f | %s | %d | %d | %s | %s |"
+        print("| `%s` | %.1f | %.1f..%.1f | %s | %s | %s | %d | %d | %s | %s |"
               % (name.replace("|", "\\|"), med, min(r["ms"] for r in rows), max(r["ms"] for r in rows), ratio,
+                 "%.1f" % cpu if cpu is not None else "", "%.2f×" % (cpu / cref) if cpu is not None and cref else "",
                  rows[-1]["count"], rows[-1]["owned"], "%.1f" % rss(rows) if rss(rows) else "", alloc))
     for name in ("Get-TcpCloseWait", "Get-TcpCloseWait -NoOwner"):
         rows = raw.get(name)
@@ -313,18 +337,47 @@ def main():
                      (summarize(rows, "peakRssBytes") - summarize(rows, "baseRssBytes")) / 1048576,
                      summarize(rows, "allocatedBytes") / max(1, rows[-1]["count"])))
     if SS_OWNERS in ref_ms and "Get-TcpCloseWait" in raw:
-        print("\nTarget (on the large scenario) with owners ≤ 0.5× ss -tanp: %.2f×" % info["results"]["Get-TcpCloseWait"]["ratio"])
+        print("\nTarget (large scenario) with owners ≤ 0.20× ss -tanp: %.2f×" % info["results"]["Get-TcpCloseWait"]["ratio"])
     if SS_PLAIN in ref_ms and "Get-TcpCloseWait -NoOwner" in raw:
-        print("Target (on the large scenario) without owners ≤ 1.5× ss -tan: %.2f×" % info["results"]["Get-TcpCloseWait -NoOwner"]["ratio"])
+        print("Target (large scenario) without owners ≤ 0.40× ss -tan: %.2f×" % info["results"]["Get-TcpCloseWait -NoOwner"]["ratio"])
+    if SS_OWNERS in ref_cpu and info["results"].get("Get-TcpCloseWait", {}).get("cpuRatio"):
+        print("  in CPU time: %.2f×" % info["results"]["Get-TcpCloseWait"]["cpuRatio"])
+    if SS_PLAIN in ref_cpu and info["results"].get("Get-TcpCloseWait -NoOwner", {}).get("cpuRatio"):
+        print("  without owners, in CPU time: %.2f×" % info["results"]["Get-TcpCloseWait -NoOwner"]["cpuRatio"])
+    if "Test-TcpCloseWait" in raw and "Get-TcpCloseWait" in raw:
+        print("Target Test-TcpCloseWait ≤ 1.15× Get-TcpCloseWait: %.2f× (CPU %s)"
+              % (summarize(raw["Test-TcpCloseWait"], "ms") / summarize(raw["Get-TcpCloseWait"], "ms"),
+                 "%.2f×" % (info["results"]["Test-TcpCloseWait"]["medianCpuMs"] / info["results"]["Get-TcpCloseWait"]["medianCpuMs"])
+                 if info["results"]["Get-TcpCloseWait"].get("medianCpuMs") else "n/a"))
+    if "Test-TcpCloseWait -AllNetworkNamespaces" in raw and "Get-TcpCloseWait -AllNetworkNamespaces" in raw:
+        print("Test-TcpCloseWait -AllNetworkNamespaces / Get-TcpCloseWait -AllNetworkNamespaces: %.2f×"
+              % (summarize(raw["Test-TcpCloseWait -AllNetworkNamespaces"], "ms") / summarize(raw["Get-TcpCloseWait -AllNetworkNamespaces"], "ms")))
     if info.get("watch"):
         print("\nWatch-TcpCloseWait -Interval 1 -Count %d in the warm engine: the engine process's CPU time (user + system, every thread,"
               " the kernel's dump included) over the watch, per sample." % info["watch"][0]["samples"])
-        print("\n| watch | CPU ms per sample | cores (CPU / wall) | wall s | Entered (with owner) | Growing |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: |")
+        print("First sample: the CPU time until its events arrived (with owners: one walk of every process);"
+              " later samples: the rest over the other samples. Ratio: to the -NoOwner watch of the same table, same rounds (medians).")
+        print("\n| watch | CPU ms per sample | ratio | first sample CPU ms | later samples CPU ms each | ratio | cores (CPU / wall) | wall s | Entered (with owner) | churn sockets Entered (with owner) | Growing |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        by = {}
         for w in info["watch"]:
-            variant = w["case"].split(" ", 1)[1]
-            print("| %s | %.1f | %.3f | %.1f | %d (%d) | %d |"
-                  % (WATCH_NAMES[variant], w["cpuMsPerSample"], w["cores"], w["wallMs"] / 1000, w["entered"], w["enteredWithOwner"], w["growing"]))
+            by.setdefault(w["case"].split(" ", 1)[1], []).append(w)
+        med = {v: dict(all=statistics.median(x["cpuMsPerSample"] for x in rows),
+                       later=statistics.median(x["cpuMsPerLaterSample"] for x in rows if x.get("cpuMsPerLaterSample") is not None)
+                       if any(x.get("cpuMsPerLaterSample") is not None for x in rows) else None)
+               for v, rows in by.items()}
+        info["watchMedians"] = med
+        for variant, rows in by.items():
+            w = rows[-1]
+            base = med.get(variant.replace("owners", "noowner"))
+            m = med[variant]
+            print("| %s | %.1f | %s | %.0f | %s | %s | %.3f | %.1f | %d (%d) | %d (%d) | %d |"
+                  % (WATCH_NAMES[variant], m["all"], "%.2f×" % (m["all"] / base["all"]) if base and base["all"] else "",
+                     statistics.median(x["firstSampleCpuMs"] for x in rows),
+                     "%.1f" % m["later"] if m["later"] is not None else "",
+                     "%.2f×" % (m["later"] / base["later"]) if base and base["later"] and m["later"] is not None else "",
+                     w["cores"], w["wallMs"] / 1000, w["entered"], w["enteredWithOwner"],
+                     w.get("churnEntered", 0), w.get("churnEnteredWithOwner", 0), w["growing"]))
     for ph in info.get("profile", []):
         print("profile %-34s median %7.1f ms (min %.1f, max %.1f), CPU %7.1f ms, result %d"
               % (ph["phase"], ph["medianMs"], ph["minMs"], ph["maxMs"], ph["cpuMedianMs"], ph["result"]))
@@ -334,7 +387,8 @@ def main():
 
     # Works, nothing about time: every tool answered and the cmdlet found at least the scenario's sockets with owners.
     problems = [n for n, rows in raw.items() if any(r.get("timedOut") or r.get("exit", 0) not in (0, 1) for r in rows)]
-    cw = raw.get("Get-TcpCloseWait", [{}])[-1]
+    # With a namespace per holder the runner's own namespace holds none: only the scan of every namespace finds them.
+    cw = raw.get("Get-TcpCloseWait -AllNetworkNamespaces" if netns == "per-holder" else "Get-TcpCloseWait", [{}])[-1]
     if cw.get("count", 0) < shape["close_wait"] or cw.get("owned", 0) < shape["close_wait"]:
         problems.append("Get-TcpCloseWait found %s CLOSE_WAIT sockets (%s with owner), expected at least %d"
                         % (cw.get("count"), cw.get("owned"), shape["close_wait"]))

@@ -17,6 +17,7 @@ or after --max-seconds at the latest (SIGALRM).
 
 import argparse
 import ctypes
+import fcntl
 import os
 import resource
 import signal
@@ -33,6 +34,20 @@ MAX_HOLDERS = 1000
 MAX_CONNECTIONS = CLIENT_PORTS * 200  # 127.0.0.2 .. 127.0.0.201
 HOLDER_NAME = b"cw-holder"
 LINGER_ABORT = struct.pack("ii", 1, 0)
+CLONE_NEWNET = 0x40000000
+SIOCSIFFLAGS = 0x8914
+IFF_UP_LOOPBACK_RUNNING = 0x1 | 0x8 | 0x40
+
+
+def enter_private_netns():
+    """Moves the calling (single-threaded) process into a new network namespace with its loopback up:
+    nothing of the host's network is touched, and what it and its children create there is invisible
+    to the host's own socket table."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWNET) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET) (needs root)")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", IFF_UP_LOOPBACK_RUNNING))
 
 
 def client_endpoint(index):
@@ -47,8 +62,9 @@ def _set_name(name):
         pass
 
 
-def _hold(holder, first, count, close_wait, control_r, ready_w, max_seconds):
-    """Child: build `count` connections (the first `close_wait` of them half-closed), report, wait."""
+def _hold(holder, first, count, close_wait, control_r, ready_w, max_seconds, own_netns=False):
+    """Child: build `count` connections (the first `close_wait` of them half-closed), report, wait.
+    With `own_netns`, in a network namespace of its own (a container's, as far as the table goes)."""
     # Ctrl-C reaches the whole process group: the parent cleans up, holders follow on EOF.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -60,6 +76,8 @@ def _hold(holder, first, count, close_wait, control_r, ready_w, max_seconds):
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     fds = []
     try:
+        if own_netns:
+            enter_private_netns()
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_ABORT)
@@ -95,7 +113,7 @@ def _hold(holder, first, count, close_wait, control_r, ready_w, max_seconds):
 class Scenario:
     """Starts the holders; `with Scenario(...) as s:` tears them down however the block ends."""
 
-    def __init__(self, connections, close_wait, holders, max_seconds=3600):
+    def __init__(self, connections, close_wait, holders, max_seconds=3600, netns_per_holder=False):
         if not (1 <= holders <= MAX_HOLDERS):
             raise ValueError("holders must be 1..%d" % MAX_HOLDERS)
         if not (holders <= connections <= MAX_CONNECTIONS):
@@ -111,6 +129,7 @@ class Scenario:
         self.close_wait = close_wait
         self.holders = holders
         self.max_seconds = max_seconds
+        self.netns_per_holder = netns_per_holder
         self.pids = []
         self._control_w = -1
         self.setup_seconds = 0.0
@@ -128,7 +147,7 @@ class Scenario:
                 try:
                     os.close(self._control_w)
                     os.close(ready_r)
-                    _hold(h, first, count, cw, control_r, ready_w, self.max_seconds)
+                    _hold(h, first, count, cw, control_r, ready_w, self.max_seconds, self.netns_per_holder)
                 finally:
                     os._exit(1)
             self.pids.append(pid)
@@ -194,13 +213,14 @@ def main():
     p.add_argument("--close-wait", type=int, default=100)
     p.add_argument("--holders", type=int, default=10)
     p.add_argument("--hold-seconds", type=int, default=60, help="keep the scenario this long (max 3600), then clean up")
+    p.add_argument("--netns-per-holder", action="store_true", help="each holder in a network namespace of its own")
     a = p.parse_args()
     hold = max(1, min(a.hold_seconds, 3600))
     # A background job starts with SIGINT ignored; SIGTERM and SIGHUP must clean up too.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
-    with Scenario(a.connections, a.close_wait, a.holders, max_seconds=hold + 120) as s:
+    with Scenario(a.connections, a.close_wait, a.holders, max_seconds=hold + 120, netns_per_holder=a.netns_per_holder) as s:
         print("%d connections (%d sockets), %d CLOSE_WAIT, %d holders (pids %d..%d), ready in %.1f s; holding %d s (Ctrl-C ends)"
               % (s.connections, 2 * s.connections, s.close_wait, s.holders, s.pids[0], s.pids[-1], s.setup_seconds, hold), flush=True)
         try:

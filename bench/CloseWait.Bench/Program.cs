@@ -87,6 +87,17 @@ namespace CloseWait.Bench
             {
                 // Every network namespace on the host, one owner walk: the cost of looking into the containers too.
                 cases["allns"] = ps => ps.AddCommand("Get-TcpCloseWait").AddParameter("AllNetworkNamespaces");
+                if (commands.Contains("Test-TcpCloseWait"))
+                {
+                    cases["allnsdiagnose"] = ps => ps.AddCommand("Test-TcpCloseWait").AddParameter("AllNetworkNamespaces");
+                }
+
+                // Issue 21's metrics, measured once the cmdlet exists (skipped before).
+                if (commands.Contains("Export-TcpCloseWaitMetric"))
+                {
+                    string metrics = Path.Combine(Path.GetTempPath(), "closewait-bench-" + Environment.ProcessId + ".prom");
+                    cases["allnsexport"] = ps => ps.AddCommand("Export-TcpCloseWaitMetric").AddParameter("AllNetworkNamespaces").AddParameter("Path", metrics);
+                }
             }
 
             foreach (var c in cases.Values)
@@ -158,9 +169,11 @@ namespace CloseWait.Bench
             ResetPeakRss();
             long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
             int gen0 = GC.CollectionCount(0);
+            double cpuBefore = ProcessCpuMs();
             var watch = Stopwatch.StartNew();
             Collection<PSObject> output = Invoke(runspace, build);
             watch.Stop();
+            double cpuMs = ProcessCpuMs() - cpuBefore;
             long allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
             long peakRss = ReadStatus("VmHWM:");
             long heapAfter = GC.GetTotalMemory(forceFullCollection: true);
@@ -171,6 +184,8 @@ namespace CloseWait.Bench
             {
                 ["case"] = name,
                 ["ms"] = watch.Elapsed.TotalMilliseconds,
+                // User + system time of the engine process (every thread) during the call: less noisy than wall time on a shared box.
+                ["cpuMs"] = cpuMs,
                 ["count"] = count,
                 ["owned"] = owned,
                 ["allocatedBytes"] = allocated,
@@ -195,6 +210,7 @@ namespace CloseWait.Bench
             using var listener = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
             listener.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
             listener.Listen(1024);
+            int churnPort = ((System.Net.IPEndPoint)listener.LocalEndPoint!).Port;
             var held = new List<System.Net.Sockets.Socket>();
             var churner = new Thread(() =>
             {
@@ -212,14 +228,29 @@ namespace CloseWait.Bench
             self.Refresh();
             var cpuBefore = self.TotalProcessorTime;
             var watch = Stopwatch.StartNew();
-            Collection<PSObject> events = Invoke(runspace, ps =>
+            // The first sample's events arrive when it is done (its owner walk included): the CPU
+            // time then splits the first sample from the steady ones after it.
+            double firstSampleCpuMs = -1;
+            var events = new PSDataCollection<PSObject>();
+            events.DataAdded += (_, _) =>
             {
+                if (firstSampleCpuMs < 0)
+                {
+                    firstSampleCpuMs = ProcessCpuMs() - cpuBefore.TotalMilliseconds;
+                }
+            };
+            using (var ps = PowerShell.Create())
+            {
+                ps.Runspace = runspace;
                 ps.AddCommand("Watch-TcpCloseWait").AddParameter("Count", samples).AddParameter("Interval", TimeSpan.FromMilliseconds(intervalMs));
                 if (!owners)
                 {
                     ps.AddParameter("NoOwner");
                 }
-            });
+
+                ps.Invoke(null, events);
+            }
+
             watch.Stop();
             self.Refresh();
             double cpuMs = (self.TotalProcessorTime - cpuBefore).TotalMilliseconds;
@@ -238,12 +269,25 @@ namespace CloseWait.Bench
                 ["wallMs"] = watch.Elapsed.TotalMilliseconds,
                 ["cpuMs"] = cpuMs,
                 ["cpuMsPerSample"] = cpuMs / samples,
+                ["firstSampleCpuMs"] = firstSampleCpuMs,
+                ["cpuMsPerLaterSample"] = firstSampleCpuMs >= 0 && samples > 1 ? (cpuMs - firstSampleCpuMs) / (samples - 1) : (double?)null,
                 ["cores"] = cpuMs / watch.Elapsed.TotalMilliseconds,
                 ["churnSockets"] = held.Count,
                 ["entered"] = events.Count(e => e.Properties["Event"]?.Value as string == "Entered"),
                 ["growing"] = events.Count(e => e.Properties["Event"]?.Value as string == "Growing"),
                 ["enteredWithOwner"] = events.Count(e => e.Properties["Event"]?.Value as string == "Entered" && e.Properties["ProcessId"]?.Value != null),
+                // The churn sockets (on the churn listener's port): with their owner in the sample that first saw them?
+                ["churnEntered"] = events.Count(e => e.Properties["Event"]?.Value as string == "Entered" && e.Properties["LocalPort"]?.Value is int p && p == churnPort),
+                ["churnEnteredWithOwner"] = events.Count(e => e.Properties["Event"]?.Value as string == "Entered" && e.Properties["LocalPort"]?.Value is int p && p == churnPort
+                    && e.Properties["ProcessId"]?.Value != null),
             };
+        }
+
+        /// <summary>User + system time of every thread of this process (getrusage), cheap enough to read from an event.</summary>
+        private static double ProcessCpuMs()
+        {
+            using var self = Process.GetCurrentProcess();
+            return self.TotalProcessorTime.TotalMilliseconds;
         }
 
         private static Collection<PSObject> Invoke(Runspace runspace, Action<PowerShell> build)
@@ -294,6 +338,45 @@ namespace CloseWait.Bench
             resolver.Resolve(sockets, CancellationToken.None);
             var walk = Repeat(rounds, () => resolver.Resolve(sockets, CancellationToken.None));
             WritePhase("ownerWalk", walk, sockets.Count(c => c.ProcessId != null));
+
+            // The watch's targeted search after one walk of every process: a socket read by that walk
+            // (confirmed with one readlink), and a socket opened since (only changed tables are read).
+            var search = (LinuxOwnerSearch)resolver.StartSearch();
+            var prime = Repeat(1, () => search.ResolveAll(sockets.Take(1).ToList(), CancellationToken.None));
+            WritePhase("ownerWalkRecordingEverySocket", prime, search.IndexedSockets);
+            var again = table.Read(closeWait, CancellationToken.None).Take(1).ToList();
+            var indexHit = Repeat(rounds, () =>
+            {
+                again[0].ProcessId = null;
+                search.ResolveTargeted(again, Array.Empty<int>(), CancellationToken.None);
+            });
+            WritePhase("ownerSearchSeenBefore", indexHit, again.Count(c => c.ProcessId != null));
+            using var listener = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            listener.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+            listener.Listen(64);
+            int newPort = ((System.Net.IPEndPoint)listener.LocalEndPoint!).Port;
+            var held = new List<System.Net.Sockets.Socket>();
+            int foundNew = 0;
+            int read = 0;
+            var fresh = Repeat(rounds, () =>
+            {
+                using (var client = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp))
+                {
+                    client.Connect(listener.LocalEndPoint!);
+                    held.Add(listener.Accept());
+                }
+
+                var mine = table.Read(new SocketQuery { LocalPorts = new[] { newPort } }, CancellationToken.None).ToList();
+                foundNew = search.ResolveTargeted(mine, Array.Empty<int>(), CancellationToken.None);
+                read = search.ProcessesRead;
+            });
+            WritePhase("ownerSearchOpenedSince", fresh, foundNew);
+            WriteJson(new Dictionary<string, object?> { ["phase"] = "ownerSearchOpenedSinceProcessesRead", ["medianMs"] = 0.0, ["minMs"] = 0.0, ["maxMs"] = 0.0, ["cpuMedianMs"] = 0.0, ["result"] = read });
+            foreach (var h in held)
+            {
+                h.Dispose();
+            }
+
             return 0;
         }
 

@@ -402,6 +402,84 @@ namespace CloseWait.Tests
             }
         }
 
+        /// <summary>A resolver with a targeted search (as on Linux): records full and targeted searches.</summary>
+        private sealed class FakeSearchOwners : IOwnerResolver, IOwnerSearchSource, IOwnerSearch
+        {
+            private readonly FakeOwners _all = new FakeOwners();
+
+            public Dictionary<ulong, int> Owners => _all.Owners;
+
+            /// <summary>Sockets the targeted search cannot find (their process's table looks unchanged).</summary>
+            public HashSet<ulong> Hidden { get; } = new HashSet<ulong>();
+
+            public List<string> Walks { get; } = new List<string>();
+
+            public Action? Takes { get; set; }
+
+            public bool Primed { get; private set; }
+
+            public IOwnerSearch StartSearch() => this;
+
+            public int Resolve(IReadOnlyList<TcpConnection> connections, CancellationToken cancellationToken) =>
+                throw new InvalidOperationException("the sampler must walk through its search");
+
+            public int ResolveAll(IReadOnlyList<TcpConnection> connections, CancellationToken cancellationToken)
+            {
+                Walks.Add($"all:{connections.Count}");
+                Takes?.Invoke();
+                Primed = true;
+                return _all.Resolve(connections, cancellationToken);
+            }
+
+            public int ResolveTargeted(IReadOnlyList<TcpConnection> connections, IEnumerable<int> likelyProcesses, CancellationToken cancellationToken)
+            {
+                Walks.Add($"targeted {string.Join(",", likelyProcesses.OrderBy(p => p))}:{connections.Count}");
+                int found = 0;
+                foreach (var c in connections)
+                {
+                    if (!Hidden.Contains(c.Inode!.Value) && Owners.TryGetValue(c.Inode!.Value, out int pid))
+                    {
+                        c.ProcessId = pid;
+                        c.Owners = new[] { new TcpSocketOwner(pid, "p" + pid, 3) };
+                        found++;
+                    }
+                }
+
+                return found;
+            }
+        }
+
+        [Fact]
+        public void WithATargetedSearchNewSocketsAreFoundWithoutAWalkOfEveryProcess()
+        {
+            var now = TimeSpan.Zero;
+            var table = new FakeTable { Rows = { Row(1), Row(2) } };
+            var owners = new FakeSearchOwners { Owners = { [101] = 11, [102] = 12, [103] = 14, [104] = 11, [105] = 15 }, Takes = () => now += TimeSpan.FromSeconds(1) };
+            var sampler = new CloseWaitSampler(table, owners, new ConnectionFilter(), new SocketQuery(), () => now);
+            sampler.Read(default);
+            Assert.Equal(new[] { "all:2" }, owners.Walks); // the first sample primes the search
+
+            for (ulong cookie = 3; cookie <= 4; cookie++)
+            {
+                now += TimeSpan.FromSeconds(1);
+                table.Rows.Add(Row(cookie)); // a new socket every sample, one by a process not seen before
+                Assert.DoesNotContain(sampler.Read(default), c => c.ProcessId == null);
+            }
+
+            Assert.Equal(new[] { "all:2", "targeted 11,12:1", "targeted 11,12,14:1" }, owners.Walks);
+            Assert.Equal(1, sampler.OwnerWalks);
+
+            // One the search misses waits for a walk of every process: the first took 1 s, so the next at 30 s.
+            owners.Hidden.Add(105);
+            table.Rows.Add(Row(5));
+            now = TimeSpan.FromSeconds(29.9);
+            Assert.Null(sampler.Read(default).Single(c => c.Cookie == 5).ProcessId);
+            now = TimeSpan.FromSeconds(30);
+            Assert.Equal(15, sampler.Read(default).Single(c => c.Cookie == 5).ProcessId);
+            Assert.Equal(2, sampler.OwnerWalks);
+            Assert.Equal("all:1", owners.Walks[owners.Walks.Count - 1]);
+        }
+
         /// <summary>A clock that never moves: every walk took no time, so none waits for the budget.</summary>
         private static TimeSpan NoTime() => TimeSpan.Zero;
 

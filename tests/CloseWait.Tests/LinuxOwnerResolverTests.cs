@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Linq;
 using System.Net;
+using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Threading;
 using CloseWait.Platform;
@@ -136,6 +137,129 @@ namespace CloseWait.Tests
             var owner = Assert.Single(Assert.Single(here).Owners);
             Assert.Equal(Environment.ProcessId, owner.ProcessId);
             Assert.Equal((int)s.ServerSockets[0].Handle, owner.FileDescriptor);
+        }
+
+        /// <summary>
+        /// The watch's targeted search: an established socket read by the walk of every process and
+        /// only then in CLOSE_WAIT is confirmed where it was (no process read); a socket opened after
+        /// the walk is found in the one process whose table changed, asked first.
+        /// </summary>
+        [Fact]
+        public void TargetedSearchFindsSocketsSeenBeforeAndOpenedSince()
+        {
+            using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            listener.Listen(4);
+            var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            client.Connect(listener.LocalEndPoint!);
+            using var server = listener.Accept();
+            int port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+
+            var resolver = new LinuxOwnerResolver();
+            var search = (LinuxOwnerSearch)resolver.StartSearch();
+            Assert.False(search.Primed);
+            search.ResolveAll(new List<TcpConnection>(), CancellationToken.None);
+            Assert.True(search.Primed);
+
+            client.Close();
+            var table = new LinuxSocketTable { ForcedBackend = LinuxTableBackend.Netlink };
+            var query = new SocketQuery { States = new[] { TcpState.CloseWait }, LocalPorts = new[] { port } };
+            var stuck = WaitForCloseWait(table, query, 1);
+            Assert.Equal(1, search.ResolveTargeted(stuck, Array.Empty<int>(), CancellationToken.None));
+            Assert.Equal((Environment.ProcessId, (int?)(int)server.Handle), (stuck[0].ProcessId!.Value, stuck[0].Owners[0].FileDescriptor));
+            Assert.Equal(1, search.IndexHits);
+            Assert.Equal(0, search.ProcessesRead);
+
+            using var later = LoopbackSockets.CloseWait(IPAddress.Loopback, count: 2);
+            var fresh = table.Read(new SocketQuery { States = new[] { TcpState.CloseWait }, LocalPorts = new[] { later.Port } }, CancellationToken.None).ToList();
+            Assert.Equal(2, fresh.Count);
+            Assert.Equal(2, search.ResolveTargeted(fresh, new[] { Environment.ProcessId }, CancellationToken.None));
+            Assert.All(fresh, c => Assert.Equal(Environment.ProcessId, c.ProcessId));
+            Assert.Equal(Process.GetCurrentProcess().ProcessName, fresh[0].Program);
+            Assert.Equal(1, search.ProcessesRead);
+        }
+
+        /// <summary>
+        /// A socket passed (SCM_RIGHTS) to another process by one that then exits: the index points to
+        /// the dead process, the receiver's table changed, so the receiver is named and the dead PID is not.
+        /// </summary>
+        [Fact]
+        public void TargetedSearchFollowsASocketPassedOnByAProcessThatExits()
+        {
+            const string Script = @"
+import os, socket, sys
+ls = socket.socket(); ls.bind(('127.0.0.1', 0)); ls.listen(1)
+c = socket.create_connection(ls.getsockname()); s, _ = ls.accept(); c.close()
+a, b = socket.socketpair(socket.AF_UNIX)
+if os.fork() == 0:
+    a.close(); ls.close(); s.close()
+    _, fds, _, _ = socket.recv_fds(b, 16, 1)
+    print('B %d %d' % (os.getpid(), fds[0]), flush=True)
+    sys.stdin.read()
+    os._exit(0)
+b.close()
+print('A %d %d %d' % (os.getpid(), ls.getsockname()[1], s.fileno()), flush=True)
+sys.stdin.readline()
+socket.send_fds(a, [b'x'], [s.fileno()])
+s.close(); ls.close()
+os._exit(0)
+";
+            var start = new ProcessStartInfo("python3") { UseShellExecute = false, RedirectStandardInput = true, RedirectStandardOutput = true };
+            start.ArgumentList.Add("-c");
+            start.ArgumentList.Add(Script);
+            using var python = Process.Start(start)!;
+            try
+            {
+                string[] a = python.StandardOutput.ReadLine()!.Split(' ');
+                int senderPid = int.Parse(a[1], System.Globalization.CultureInfo.InvariantCulture);
+                int port = int.Parse(a[2], System.Globalization.CultureInfo.InvariantCulture);
+                int senderFd = int.Parse(a[3], System.Globalization.CultureInfo.InvariantCulture);
+                var table = new LinuxSocketTable { ForcedBackend = LinuxTableBackend.Netlink };
+                var query = new SocketQuery { States = new[] { TcpState.CloseWait }, LocalPorts = new[] { port } };
+
+                var search = new LinuxOwnerResolver().StartSearch();
+                var first = WaitForCloseWait(table, query, 1);
+                search.ResolveAll(first, CancellationToken.None);
+                Assert.Equal(senderPid, first[0].ProcessId);
+                Assert.Equal(senderFd, first[0].Owners[0].FileDescriptor);
+
+                python.StandardInput.WriteLine("pass");
+                python.StandardInput.Flush();
+                string[] b = python.StandardOutput.ReadLine()!.Split(' ');
+                int receiverPid = int.Parse(b[1], System.Globalization.CultureInfo.InvariantCulture);
+                int receiverFd = int.Parse(b[2], System.Globalization.CultureInfo.InvariantCulture);
+                Assert.True(python.WaitForExit(10000));
+
+                var passed = table.Read(query, CancellationToken.None).ToList();
+                Assert.Equal(first[0].Inode, Assert.Single(passed).Inode);
+                Assert.Equal(1, search.ResolveTargeted(passed, new[] { senderPid }, CancellationToken.None));
+                var owner = Assert.Single(passed[0].Owners);
+                Assert.Equal((receiverPid, (int?)receiverFd), (owner.ProcessId, owner.FileDescriptor));
+                Assert.Equal("python3", owner.Program);
+            }
+            finally
+            {
+                python.StandardInput.Close();
+                if (!python.WaitForExit(10000))
+                {
+                    python.Kill();
+                }
+            }
+        }
+
+        private static List<TcpConnection> WaitForCloseWait(LinuxSocketTable table, SocketQuery query, int count)
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            while (true)
+            {
+                var found = table.Read(query, CancellationToken.None).ToList();
+                if (found.Count >= count || DateTime.UtcNow > deadline)
+                {
+                    return found;
+                }
+
+                Thread.Sleep(10);
+            }
         }
     }
 }

@@ -15,7 +15,8 @@ namespace CloseWait
     /// were first seen, so a steady table costs only the kernel's dump;</item>
     /// <item>new sockets are looked for first in the processes that already hold watched sockets
     /// (a leaking process is one of them), and every process is walked only for those not found
-    /// there.</item>
+    /// there; on Linux a targeted search (<see cref="IOwnerSearch"/>) replaces the first step:
+    /// where the socket was last seen, then only the processes whose descriptor table changed.</item>
     /// </list>
     /// Each kind of walk takes at most about a tenth of the time (<see cref="WalkBudget"/>): on a
     /// busy box a new socket may be reported before its owner is found (ProcessId $null) and carry
@@ -33,6 +34,7 @@ namespace CloseWait
         private readonly Func<TimeSpan> _clock;
         private readonly WalkBudget _allWalks = new WalkBudget();
         private readonly WalkBudget _knownWalks = new WalkBudget();
+        private readonly IOwnerSearch? _search;
         private Dictionary<SocketIdentity, TcpConnection> _known = new Dictionary<SocketIdentity, TcpConnection>();
 
         // Sockets seen without an owner that no walk of every process has looked for yet.
@@ -45,6 +47,7 @@ namespace CloseWait
             _clock = clock ?? (() => watch.Elapsed);
             _table = table;
             _owners = owners;
+            _search = (owners as IOwnerSearchSource)?.StartSearch();
             _filter = filter;
             _query = query;
         }
@@ -169,7 +172,20 @@ namespace CloseWait
                 }
             }
 
-            if (_owners is IOwnerResolverInProcesses inProcesses && candidates.Count > 0 && _knownWalks.Allows(_clock()))
+            if (_search != null && _search.Primed)
+            {
+                // Where each socket was last seen, then the processes whose descriptor table changed (holders first).
+                if (_knownWalks.Allows(_clock()))
+                {
+                    TimeSpan began = _clock();
+                    _search.ResolveTargeted(pending, candidates, cancellationToken);
+                    _knownWalks.Record(began, _clock());
+                    KnownOwnerWalks++;
+                    pending.RemoveAll(c => c.ProcessId != null);
+                    lookUp.RemoveAll(c => c.ProcessId != null);
+                }
+            }
+            else if (_owners is IOwnerResolverInProcesses inProcesses && candidates.Count > 0 && _knownWalks.Allows(_clock()))
             {
                 TimeSpan began = _clock();
                 inProcesses.ResolveAmong(pending, candidates, cancellationToken);
@@ -182,8 +198,8 @@ namespace CloseWait
             if (pending.Count > 0 && _allWalks.Allows(_clock()))
             {
                 TimeSpan began = _clock();
-                InaccessibleProcesses = _owners!.Resolve(lookUp, cancellationToken);
-                _allWalks.Record(began, _clock());
+                InaccessibleProcesses = _search != null ? _search.ResolveAll(lookUp, cancellationToken) : _owners!.Resolve(lookUp, cancellationToken);
+                _allWalks.Record(began, _clock(), _search != null ? WalkBudget.SpacingAfterSearch : WalkBudget.Spacing);
                 OwnerWalks++;
                 pending.Clear();
             }
@@ -206,15 +222,23 @@ namespace CloseWait
         {
             internal const int Spacing = 10;
 
+            /// <summary>
+            /// With a targeted search (Linux) a walk of every process is needed only for what the search
+            /// misses (a descriptor closed and another opened between two reads): about 3 % of the time.
+            /// </summary>
+            internal const int SpacingAfterSearch = 30;
+
             private TimeSpan? _began;
             private TimeSpan _took;
+            private int _spacing = Spacing;
 
-            internal bool Allows(TimeSpan now) => _began is not TimeSpan began || now - began >= TimeSpan.FromTicks(_took.Ticks * Spacing);
+            internal bool Allows(TimeSpan now) => _began is not TimeSpan began || now - began >= TimeSpan.FromTicks(_took.Ticks * _spacing);
 
-            internal void Record(TimeSpan began, TimeSpan ended)
+            internal void Record(TimeSpan began, TimeSpan ended, int spacing = Spacing)
             {
                 _began = began;
                 _took = ended - began;
+                _spacing = spacing;
             }
         }
     }

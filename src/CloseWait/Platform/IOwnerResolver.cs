@@ -23,4 +23,35 @@ namespace CloseWait.Platform
         /// <summary>As <see cref="IOwnerResolver.Resolve"/>, but only the descriptors of <paramref name="processIds"/> are read.</summary>
         int ResolveAmong(IReadOnlyList<TcpConnection> connections, IEnumerable<int> processIds, CancellationToken cancellationToken);
     }
+
+    /// <summary>
+    /// An owner lookup that can start a search kept across calls (Watch-TcpCloseWait: one per
+    /// watch), so that the owners of a few new sockets are found without reading every descriptor.
+    /// </summary>
+    internal interface IOwnerSearchSource
+    {
+        IOwnerSearch StartSearch();
+    }
+
+    /// <summary>
+    /// A search for the owners of exactly the sockets asked about, sample after sample. It keeps
+    /// what the last reads of each process's descriptors saw; nothing it keeps is trusted without
+    /// reading the descriptor again.
+    /// </summary>
+    internal interface IOwnerSearch
+    {
+        /// <summary>True once <see cref="ResolveAll"/> has run: only then can <see cref="ResolveTargeted"/> find sockets opened before it.</summary>
+        bool Primed { get; }
+
+        /// <summary>As <see cref="IOwnerResolver.Resolve"/> (every process, every owner), and remembers what it read.</summary>
+        int ResolveAll(IReadOnlyList<TcpConnection> connections, CancellationToken cancellationToken);
+
+        /// <summary>
+        /// Fills the owners of the connections it can find without reading every descriptor: where a
+        /// socket was last seen (one descriptor read to confirm), then the descriptors of the
+        /// processes whose table changed since it last read them, <paramref name="likelyProcesses"/>
+        /// first, stopping when every socket is found. Returns how many were found.
+        /// </summary>
+        int ResolveTargeted(IReadOnlyList<TcpConnection> connections, IEnumerable<int> likelyProcesses, CancellationToken cancellationToken);
+    }
 }

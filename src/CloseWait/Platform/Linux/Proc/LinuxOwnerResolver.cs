@@ -14,7 +14,7 @@ namespace CloseWait.Platform.Linux
     /// directory listing); the inode is parsed from the bytes and looked up before anything is
     /// allocated, so the walk allocates only for the sockets asked about. PIDs are split across cores.
     /// </summary>
-    internal sealed unsafe class LinuxOwnerResolver : IOwnerResolver, IOwnerResolverInProcesses
+    internal sealed unsafe class LinuxOwnerResolver : IOwnerResolver, IOwnerResolverInProcesses, IOwnerSearchSource
     {
         internal const string ProcRoot = "/proc";
         internal const int DirBufferSize = 8 * 1024;
@@ -38,6 +38,9 @@ namespace CloseWait.Platform.Linux
             return Resolve(connections, pids.ToArray(), cancellationToken);
         }
 
+        /// <summary>A search kept across samples: see <see cref="LinuxOwnerSearch"/>.</summary>
+        public IOwnerSearch StartSearch() => new LinuxOwnerSearch(this);
+
         /// <summary>Walks <paramref name="pids"/> (sorted), or every process when null.</summary>
         private int Resolve(IReadOnlyList<TcpConnection> connections, int[]? pids, CancellationToken cancellationToken)
         {
@@ -56,27 +59,62 @@ namespace CloseWait.Platform.Linux
             }
 
             var walk = FindOwners(byInode.ContainsKey, cancellationToken, pids);
-            var owners = new Dictionary<ulong, List<TcpSocketOwner>>();
-            foreach (var (inode, pid, fd) in walk.Found)
+            ApplyOwners(byInode, walk.Found, pid => walk.Names.TryGetValue(pid, out string? name) ? name : null);
+            return walk.Denied;
+        }
+
+        /// <summary>Sets the owners of each connection from descriptors found, ordered by PID then descriptor.</summary>
+        internal static void ApplyOwners(IReadOnlyList<TcpConnection> connections, IReadOnlyList<(ulong Inode, int Pid, int Fd)> found, Func<int, string?> nameOf)
+        {
+            var byInode = new Dictionary<ulong, TcpConnection>();
+            foreach (var c in connections)
             {
-                if (!owners.TryGetValue(inode, out var list))
+                if (c.Inode is ulong inode)
                 {
-                    owners[inode] = list = new List<TcpSocketOwner>(1);
+                    byInode[inode] = c;
+                }
+            }
+
+            ApplyOwners(byInode, found, nameOf);
+        }
+
+        private static void ApplyOwners(Dictionary<ulong, TcpConnection> byInode, IReadOnlyList<(ulong Inode, int Pid, int Fd)> found, Func<int, string?> nameOf)
+        {
+            var owners = new Dictionary<ulong, List<(int Pid, int Fd)>>();
+            foreach (var (inode, pid, fd) in found)
+            {
+                if (!byInode.ContainsKey(inode))
+                {
+                    continue;
                 }
 
-                walk.Names.TryGetValue(pid, out string? name);
-                list.Add(TcpSocketOwner.Listed(pid, name, fd));
+                if (!owners.TryGetValue(inode, out var list))
+                {
+                    owners[inode] = list = new List<(int Pid, int Fd)>(1);
+                }
+
+                list.Add((pid, fd));
             }
 
             foreach (var kv in owners)
             {
-                var c = byInode[kv.Key];
-                c.Owners = kv.Value.ToArray();
-                c.ProcessId = kv.Value[0].ProcessId;
-                c.Program = kv.Value[0].Program;
-            }
+                var list = kv.Value;
+                if (list.Count > 1)
+                {
+                    list.Sort();
+                }
 
-            return walk.Denied;
+                var result = new TcpSocketOwner[list.Count];
+                for (int i = 0; i < list.Count; i++)
+                {
+                    result[i] = TcpSocketOwner.Listed(list[i].Pid, nameOf(list[i].Pid), list[i].Fd);
+                }
+
+                var c = byInode[kv.Key];
+                c.Owners = result;
+                c.ProcessId = result[0].ProcessId;
+                c.Program = result[0].Program;
+            }
         }
 
         /// <summary>What one walk of /proc found: every descriptor of a wanted socket, and the names of the processes that hold one.</summary>
@@ -103,7 +141,10 @@ namespace CloseWait.Platform.Linux
         /// <paramref name="wanted"/> is true. <paramref name="wanted"/> is called from several
         /// threads at once and must only read.
         /// </summary>
-        internal OwnerWalk FindOwners(Func<ulong, bool> wanted, CancellationToken cancellationToken, int[]? processIds = null)
+        /// <param name="tables">When given, receives each process's open count and /proc/&lt;pid&gt;/fd inode as read before its scan.</param>
+        /// <param name="sort">False leaves <see cref="OwnerWalk.Found"/> in the order the workers found them.</param>
+        internal OwnerWalk FindOwners(Func<ulong, bool> wanted, CancellationToken cancellationToken, int[]? processIds = null,
+            Dictionary<int, (long Count, ulong Ino)>? tables = null, bool sort = true)
         {
             int[] pids = processIds ?? ListPids();
             var found = new List<(ulong Inode, int Pid, int Fd)>();
@@ -127,6 +168,10 @@ namespace CloseWait.Platform.Linux
                     {
                         w.Denied++;
                     }
+                    else if (tables != null && w.TableCount > 0)
+                    {
+                        w.Tables[pid] = (w.TableCount, w.TableIno);
+                    }
 
                     if (w.Found.Count > before)
                     {
@@ -146,25 +191,42 @@ namespace CloseWait.Platform.Linux
                         names[kv.Key] = kv.Value;
                     }
 
+                    if (tables != null)
+                    {
+                        foreach (var kv in w.Tables)
+                        {
+                            tables[kv.Key] = kv.Value;
+                        }
+                    }
+
                     denied += w.Denied;
                 }
             });
             cancellationToken.ThrowIfCancellationRequested();
 
-            found.Sort((a, b) => a.Pid != b.Pid ? a.Pid.CompareTo(b.Pid) : a.Fd.CompareTo(b.Fd));
+            if (sort)
+            {
+                found.Sort((a, b) => a.Pid != b.Pid ? a.Pid.CompareTo(b.Pid) : a.Fd.CompareTo(b.Fd));
+            }
+
             return new OwnerWalk(found, names, denied);
         }
 
-        private sealed class Worker
+        internal sealed class Worker
         {
             public readonly List<(ulong, int, int)> Found = new List<(ulong, int, int)>();
             public readonly Dictionary<int, string?> Names = new Dictionary<int, string?>();
+            public readonly Dictionary<int, (long, ulong)> Tables = new Dictionary<int, (long, ulong)>();
             public readonly byte[] DirBuf = new byte[DirBufferSize];
             public readonly byte[] LinkBuf = new byte[64];
             public readonly byte[] PathBuf = new byte[64];
             public readonly byte[] NameBuf = new byte[16];
             public readonly byte[] StatxBuf = new byte[Interop.Libc.StatxSize];
             public int Denied;
+
+            /// <summary>The open count and /proc/&lt;pid&gt;/fd inode of the last process opened (count -1: unknown).</summary>
+            public long TableCount;
+            public ulong TableIno;
         }
 
         /// <summary>The PIDs in /proc, sorted; read with getdents64 so that no name is allocated.</summary>
@@ -233,13 +295,8 @@ namespace CloseWait.Platform.Linux
         /// <summary>Scans one process's descriptors; false when the process could not be inspected (permission).</summary>
         private static bool ScanProcess(int pid, Func<ulong, bool> wanted, Worker w)
         {
-            int dirFd;
-            fixed (byte* path = w.PathBuf)
-            {
-                WriteProcPath(path, pid, "fd");
-                dirFd = Interop.Libc.openat(Interop.Libc.AT_FDCWD, path, Interop.Libc.O_RDONLY | Interop.Libc.O_DIRECTORY | Interop.Libc.O_CLOEXEC);
-            }
-
+            w.TableCount = -1;
+            int dirFd = OpenDescriptorTable(pid, w);
             if (dirFd < 0)
             {
                 // Gone since listing (ENOENT/ESRCH) is not a permission problem.
@@ -248,21 +305,73 @@ namespace CloseWait.Platform.Linux
 
             try
             {
-                int next = 0;
-                long count = OpenDescriptorCount(dirFd, w.StatxBuf);
-                if (count > 0 && ReadByNumber(dirFd, pid, count, wanted, w, out next) == ProbeResult.Denied)
-                {
-                    return !StillExists(pid);
-                }
-
-                // The count is a hint, never a stop: it was read before the scan, and a descriptor
-                // opened meanwhile takes a low number, so reaching it proves nothing about the
-                // numbers above. The listing covers the rest of the table, from where the probe stopped.
-                return ReadDirectory(dirFd, pid, next, wanted, w) || !StillExists(pid);
+                return ScanOpenTable(dirFd, pid, w.TableCount, wanted, w);
             }
             finally
             {
                 Interop.Libc.close(dirFd);
+            }
+        }
+
+        /// <summary>
+        /// Opens /proc/&lt;pid&gt;/fd and reads its open count and inode into <see cref="Worker.TableCount"/>
+        /// and <see cref="Worker.TableIno"/> (one statx); -1 with errno set when it cannot be opened.
+        /// </summary>
+        internal static int OpenDescriptorTable(int pid, Worker w)
+        {
+            int dirFd;
+            fixed (byte* path = w.PathBuf)
+            {
+                WriteProcPath(path, pid, "fd");
+                dirFd = Interop.Libc.openat(Interop.Libc.AT_FDCWD, path, Interop.Libc.O_RDONLY | Interop.Libc.O_DIRECTORY | Interop.Libc.O_CLOEXEC);
+            }
+
+            if (dirFd >= 0)
+            {
+                w.TableCount = OpenDescriptorCount(dirFd, w.StatxBuf);
+                fixed (byte* buf = w.StatxBuf)
+                {
+                    w.TableIno = w.TableCount > 0 ? *(ulong*)(buf + Interop.Libc.StatxInoOffset) : 0;
+                }
+            }
+
+            return dirFd;
+        }
+
+        /// <summary>Scans an open /proc/&lt;pid&gt;/fd; false when the process could not be inspected (permission).</summary>
+        internal static bool ScanOpenTable(int dirFd, int pid, long count, Func<ulong, bool> wanted, Worker w)
+        {
+            int next = 0;
+            if (count > 0 && ReadByNumber(dirFd, pid, count, wanted, w, out next) == ProbeResult.Denied)
+            {
+                return !StillExists(pid);
+            }
+
+            // The count is a hint, never a stop: it was read before the scan, and a descriptor
+            // opened meanwhile takes a low number, so reaching it proves nothing about the
+            // numbers above. The listing covers the rest of the table, from where the probe stopped.
+            return ReadDirectory(dirFd, pid, next, wanted, w) || !StillExists(pid);
+        }
+
+        /// <summary>
+        /// The socket inode behind descriptor <paramref name="fd"/> of <paramref name="pid"/> (one
+        /// readlink), or 0 when it is gone or no socket.
+        /// </summary>
+        internal static ulong ReadSocketInode(int pid, int fd, Worker w)
+        {
+            fixed (byte* path = w.PathBuf)
+            fixed (byte* link = w.LinkBuf)
+            {
+                WriteProcPath(path, pid, "fd/");
+                int i = 0;
+                while (path[i] != 0)
+                {
+                    i++;
+                }
+
+                WriteDecimal(path + i, fd);
+                long len = (long)Interop.Libc.readlinkat(Interop.Libc.AT_FDCWD, path, link, (IntPtr)w.LinkBuf.Length);
+                return len > SocketPrefix.Length && TryParseSocketInode(w.LinkBuf, (int)len, out ulong inode) ? inode : 0;
             }
         }
 
@@ -297,7 +406,7 @@ namespace CloseWait.Platform.Linux
                 fixed (byte* buf = statxBuf)
                 {
                     byte empty = 0;
-                    if (Interop.Libc.statx(dirFd, &empty, Interop.Libc.AT_EMPTY_PATH, Interop.Libc.STATX_SIZE, buf) != 0
+                    if (Interop.Libc.statx(dirFd, &empty, Interop.Libc.AT_EMPTY_PATH, Interop.Libc.STATX_SIZE | Interop.Libc.STATX_INO, buf) != 0
                         || (*(uint*)buf & Interop.Libc.STATX_SIZE) == 0)
                     {
                         return -1;

@@ -62,8 +62,9 @@ namespace CloseWait.Tests
 
         private sealed class FailingTable : ISocketTable
         {
+            // As a back end reports a failed read: translated at the platform boundary.
             public IEnumerable<TcpConnection> Read(SocketQuery query, CancellationToken cancellationToken) =>
-                throw new IOException("the socket table broke");
+                throw new CloseWaitException(ErrorIds.SocketTableReadFailed, System.Management.Automation.ErrorCategory.ReadError, "the socket table broke", null, new IOException("the socket table broke"));
         }
 
         private sealed class EmptyTable : ISocketTable

@@ -18,8 +18,8 @@ namespace CloseWait.Tests
     {
         private const int Port = 8080;
 
-        private static TcpConnection Listener(ulong ns) =>
-            new TcpConnection(AddressFamily.InterNetwork, IPAddress.Any, Port, IPAddress.Any, 0, TcpState.Listen, 10, "Netlink")
+        private static TcpConnection Listener(ulong ns, int port = Port) =>
+            new TcpConnection(AddressFamily.InterNetwork, IPAddress.Any, port, IPAddress.Any, 0, TcpState.Listen, 10, "Netlink")
             {
                 ProcessId = 100,
                 Program = "server",
@@ -28,8 +28,8 @@ namespace CloseWait.Tests
                 NetworkNamespaceId = ns,
             };
 
-        private static TcpConnection CloseWait(ulong ns, int? pid, int remotePort, bool? endOfStreamRead = false) =>
-            new TcpConnection(AddressFamily.InterNetwork, IPAddress.Parse("10.0.0.1"), Port, IPAddress.Parse("10.0.0.9"), remotePort, TcpState.CloseWait, 8, "Netlink")
+        private static TcpConnection CloseWait(ulong ns, int? pid, int remotePort, bool? endOfStreamRead = false, int localPort = Port) =>
+            new TcpConnection(AddressFamily.InterNetwork, IPAddress.Parse("10.0.0.1"), localPort, IPAddress.Parse("10.0.0.9"), remotePort, TcpState.CloseWait, 8, "Netlink")
             {
                 ProcessId = pid,
                 Program = pid == null ? null : "app",
@@ -44,13 +44,14 @@ namespace CloseWait.Tests
         [Fact]
         public void AListenerOfAnotherNamespaceDoesNotMakeASocketInbound()
         {
-            // An outbound pool in namespace 1 whose local port a server in namespace 2 listens on.
-            var sockets = Enumerable.Range(0, 12).Select(i => CloseWait(1, 200, 50000 + i)).ToList();
-            var d = CloseWaitAnalyzer.Analyze(sockets, new List<TcpConnection> { Listener(2) }, null, new CloseWaitThresholds()).Single();
+            // An outbound pool in namespace 1 (ephemeral local ports to a server's 443) whose first
+            // local port a server in namespace 2 listens on.
+            var sockets = Enumerable.Range(0, 12).Select(i => CloseWait(1, 200, 443, localPort: 40000 + i)).ToList();
+            var d = CloseWaitAnalyzer.Analyze(sockets, new List<TcpConnection> { Listener(2, 40000) }, null, new CloseWaitThresholds()).Single();
             Assert.Contains(TcpCloseWaitCause.IdlePool, d.Causes);
             Assert.DoesNotContain(TcpCloseWaitCause.NotRead, d.Causes);
 
-            var same = CloseWaitAnalyzer.Analyze(sockets, new List<TcpConnection> { Listener(1) }, null, new CloseWaitThresholds()).Single();
+            var same = CloseWaitAnalyzer.Analyze(sockets, new List<TcpConnection> { Listener(1, 40000) }, null, new CloseWaitThresholds()).Single();
             Assert.Contains(TcpCloseWaitCause.NotRead, same.Causes);
         }
 

@@ -513,7 +513,10 @@ namespace CloseWait
 
         private static string Summary(TcpCloseWaitDiagnosis d, List<TcpConnection> stuck, int ageless, CloseWaitThresholds t)
         {
-            string who = d.ProcessId is int pid
+            // Sockets of a service that no visible process holds (its accept queue, descriptors in flight).
+            string who = d.ProcessId is int owner && d.ProcessIds.Count == 0
+                ? $"No visible process holds, on the port of {d.Service} ({d.Program ?? "?"} PID {owner}),"
+                : d.ProcessId is int pid
                 ? (d.ProcessIds.Count > 1 || d.Service != $"{d.Program ?? "?"} ({pid})"
                     ? $"{d.Service} ({d.Program ?? "?"} PID {pid}; {Processes(d.ProcessIds.Count)}) holds"
                     : $"{d.Program ?? "?"} (PID {pid}) holds")

@@ -5,15 +5,17 @@
     started here in the foreground on loopback with its own config and data under one temp folder,
     and stopped by PID: nginx with a python3-requests client pool, gunicorn whose handler forks
     multiprocessing children, Redis blocked by DEBUG SLEEP with redis-py clients, PostgreSQL 15
-    backends running pg_sleep whose clients left, socat with a long -t. Every scenario starts at
-    once; the waits are on the socket table. Then the advice is followed where it can be: nginx
-    keepalive_timeout raised (and reloaded gracefully), pg_terminate_backend on the backends.
+    backends running pg_sleep whose clients left, socat with a long -t, a python3-requests pool on
+    HAProxy (timeout http-keep-alive), a Node.js net.Server with allowHalfOpen whose handler never
+    calls end(). Every scenario starts at once; the waits are on the socket table. Then the advice
+    is followed where it can be: nginx keepalive_timeout raised (and reloaded gracefully),
+    pg_terminate_backend on the backends, client_connection_check_interval set and reloaded.
     Invoke-Pester ./tests/RealSoftware.Tests.ps1 -Output Detailed
 #>
 
 BeforeDiscovery {
     $script:PgBin = @(Get-ChildItem /usr/lib/postgresql/*/bin/postgres -ErrorAction SilentlyContinue | Sort-Object FullName -Descending)[0]
-    $need = 'nginx', 'gunicorn', 'redis-server', 'socat', 'setpriv', 'psql'
+    $need = 'nginx', 'gunicorn', 'redis-server', 'socat', 'setpriv', 'psql', 'haproxy', 'node'
     $missing = @($need | Where-Object { -not (Get-Command $_ -ErrorAction SilentlyContinue) })
     if (-not $PgBin) { $missing += 'postgresql' }
     if ($IsLinux -and (Test-Path /usr/bin/python3)) {
@@ -44,7 +46,7 @@ Describe 'Test-TcpCloseWait on real software' -Skip:([bool]$Skip) {
         $scenarios = Join-Path $PSScriptRoot 'CloseWait.Tests/Scenarios'
         $clients = Join-Path $scenarios 'realsw_clients.py'
         $script:tmp = Join-Path ([IO.Path]::GetTempPath()) "closewait-real-$PID"
-        New-Item -ItemType Directory -Force $tmp, "$tmp/nginx", "$tmp/redis", "$tmp/pgroot", "$tmp/gunicorn" | Out-Null
+        New-Item -ItemType Directory -Force $tmp, "$tmp/nginx", "$tmp/redis", "$tmp/pgroot", "$tmp/gunicorn", "$tmp/haproxy" | Out-Null
         chmod 755 $tmp
         chown postgres:postgres "$tmp/pgroot"
         $script:procs = [System.Collections.Generic.List[System.Diagnostics.Process]]::new()
@@ -95,7 +97,7 @@ Describe 'Test-TcpCloseWait on real software' -Skip:([bool]$Skip) {
 
         function Test-Listening([int] $Port) { [bool](Get-TcpConnection -State Listen -LocalPort $Port -NoOwner) }
 
-        $script:port = @{ nginx = Get-FreePort; gunicorn = Get-FreePort; redis = Get-FreePort; pg = Get-FreePort; socat = Get-FreePort; backend = Get-FreePort }
+        $script:port = @{ nginx = Get-FreePort; gunicorn = Get-FreePort; redis = Get-FreePort; pg = Get-FreePort; socat = Get-FreePort; backend = Get-FreePort; haproxy = Get-FreePort; node = Get-FreePort }
 
         # PostgreSQL's initdb is the slowest step: first.
         $pg = Split-Path $PgBin
@@ -120,14 +122,42 @@ http {
         $script:nginx = Start-Bg nginx @('-e', "$tmp/nginx/error.log", '-p', "$tmp/nginx", '-c', "$tmp/nginx/nginx.conf", '-g', 'daemon off;')
         $script:gunicorn = Start-Bg gunicorn @('--bind', "127.0.0.1:$($port.gunicorn)", '--workers', '2', '--chdir', $scenarios, '--worker-tmp-dir', "$tmp/gunicorn", 'forking_app:app') -Group
         $script:redis = Start-Bg redis-server @('--port', "$($port.redis)", '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', "$tmp/redis", '--enable-debug-command', 'yes', '--daemonize', 'no', '--logfile', "$tmp/redis/log")
+        # HAProxy answers itself and closes client connections idle 2 s between requests.
+        Set-Content "$tmp/haproxy/haproxy.cfg" @"
+global
+    maxconn 100
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+    timeout http-keep-alive 2s
+frontend fe
+    bind 127.0.0.1:$($port.haproxy)
+    http-request return status 200 content-type text/plain string ok
+"@
+        $script:haproxy = Start-Bg haproxy @('-db', '-f', "$tmp/haproxy/haproxy.cfg")
+        # Node.js: a net.Server with allowHalfOpen whose handler reads and never calls end().
+        $script:node = Start-Bg node @('-e', @'
+const net = require('net');
+const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    socket.on('data', () => {});
+    socket.on('end', () => { /* the peer is done; the code forgets socket.end() */ });
+});
+server.listen(Number(process.argv[1]), '127.0.0.1', () => console.log('ready ' + process.pid));
+process.stdin.resume();
+process.stdin.on('end', () => process.exit(0));
+'@, "$($port.node)")
         $script:backend = Start-Client hold @("$($port.backend)")
         Read-Ready $backend 'the silent backend'
         $script:socat = Start-Bg socat @('-t', '120', "TCP-LISTEN:$($port.socat),bind=127.0.0.1,reuseaddr,fork", "TCP:127.0.0.1:$($port.backend)") -Group
-        foreach ($name in 'nginx', 'gunicorn', 'redis', 'socat') {
+        foreach ($name in 'nginx', 'gunicorn', 'redis', 'socat', 'haproxy', 'node') {
             Wait-Until { Test-Listening $port[$name] } "$name to listen on $($port[$name])"
         }
 
         $script:pool = Start-Client requests_pool @("$($port.nginx)", '6', '0.3')
+        $script:haproxyPool = Start-Client requests_pool @("$($port.haproxy)", '4', '0.3')
+        $script:nodeClient = Start-Client connect @("$($port.node)", '4', '0.2')
 
         if (-not $initdb.WaitForExit(60000) -or $initdb.ExitCode -ne 0) { throw "initdb failed (exit $($initdb.ExitCode))" }
         New-Item -ItemType Directory -Force "$tmp/pgroot/sock" | Out-Null
@@ -152,12 +182,14 @@ http {
         # Redis stays blocked for DEBUG SLEEP's 60 s from here.
         $script:redisClients = Start-Client redis_stall @("$($port.redis)", '3', '0.2')
         Read-Ready $pool 'the requests client'
+        Read-Ready $haproxyPool 'the requests client of HAProxy'
+        Read-Ready $nodeClient 'the Node.js client'
         Read-Ready $redisClients 'the redis-py clients'
         $script:leaked = @{ gunicorn = Read-Ready $gunicornClient 'the gunicorn client'; socat = Read-Ready $socatClient 'the socat client' }
         Read-Ready $pgClients 'the psycopg2 clients'
 
         # Every expected socket in CLOSE_WAIT for over a second (the -StuckAfter below).
-        $expected = @{ nginx = 6; redis = 6; gunicorn = $leaked.gunicorn; socat = $leaked.socat; pg = 6 }
+        $expected = @{ nginx = 6; redis = 6; gunicorn = $leaked.gunicorn; socat = $leaked.socat; pg = 6; haproxy = 4; node = 4 }
         $script:counts = @{}
         try {
             Wait-Until {
@@ -168,6 +200,8 @@ http {
                     gunicorn = @($cw | Where-Object LocalPort -EQ $port.gunicorn).Count
                     socat = @($cw | Where-Object LocalPort -EQ $port.socat).Count
                     pg = @($cw | Where-Object LocalPort -EQ $port.pg).Count
+                    haproxy = @($cw | Where-Object RemotePort -EQ $port.haproxy).Count
+                    node = @($cw | Where-Object LocalPort -EQ $port.node).Count
                 }
                 $script:counts = $n
                 @($expected.Keys | Where-Object { $n[$_] -lt $expected[$_] }).Count -eq 0
@@ -189,6 +223,8 @@ http {
         if ($socat) { kill -TERM -- "-$($socat.Id)" 2>$null }
         if ($postgres) { kill -INT $postgres.Id 2>$null }
         if ($nginx) { kill -TERM $nginx.Id 2>$null }
+        if ($haproxy) { kill -TERM $haproxy.Id 2>$null }
+        if ($node) { kill -TERM $node.Id 2>$null }
         if ($redis) { try { $redis.Kill() } catch { } }
         foreach ($p in $procs) {
             try { $p.StandardInput.Close() } catch { }
@@ -214,6 +250,40 @@ http {
         $d.Finding | Should -Match "nginx :$($port.nginx) closes keep-alive connections idle 3 s"
         $d.Advice | Should -Match 'nginx keepalive_timeout'
         $d.Advice | Should -Match 'requests\.Session'
+        $d.Advice | Should -Not -Match $KeepaliveChange
+        $d.Advice | Should -Not -Match $Kill
+    }
+
+    It 'requests pool on HAProxy: IdlePool with the 2 s timeout http-keep-alive, the HAProxy knob, no keepalive change' {
+        # HAProxy itself closes what its peers close at once (an event loop that reads every FIN): it
+        # leaves CLOSE_WAIT on its peers, here the client pool whose idle connections it ended.
+        $d = @($all | Where-Object ProcessId -EQ $haproxyPool.Id)
+        $d.Count | Should -Be 1
+        $d = $d[0]
+        $d.Software | Should -Be 'Python'
+        Write-Host "HAProxy timeout http-keep-alive 2s: PeerIdleTimeout $($d.PeerIdleTimeout.TotalSeconds) s over $($d.Count) sockets"
+        @($d.Cause) | Should -Be @('PeerIdleTimeout', 'IdlePool')
+        $d.PeerIdleTimeout.TotalSeconds | Should -BeGreaterOrEqual 1.5
+        $d.PeerIdleTimeout.TotalSeconds | Should -BeLessOrEqual 2.5
+        $d.Finding | Should -Match "haproxy :$($port.haproxy) closes keep-alive connections idle 2 s"
+        $d.Advice | Should -Match 'HAProxy timeout http-keep-alive'
+        $d.Advice | Should -Not -Match $KeepaliveChange
+        $d.Advice | Should -Not -Match $Kill
+        @($all | Where-Object ProcessId -EQ $haproxy.Id).Count | Should -Be 0 -Because 'HAProxy closes its side as soon as the client does'
+    }
+
+    It 'Node.js net.Server with allowHalfOpen and no end(): NotClosed, one service, the allowHalfOpen/socket.end() advice' {
+        $d = @(Get-Service "node :$($port.node)")
+        $d.Count | Should -Be 1
+        $d = $d[0]
+        $d.ProcessId | Should -Be $node.Id
+        $d.Software | Should -Be 'Node.js'
+        Write-Host "Node.js allowHalfOpen: $($d.Count) sockets, $(@($d.Cause) -join '+'), longest $([int]$d.LongestStuckTime.TotalMilliseconds) ms"
+        $d.Count | Should -Be 4
+        @($d.Cause) | Should -Be @('NotClosed')
+        $d.PeerIdleTimeout | Should -BeNullOrEmpty -Because 'each client sent its line and closed at once'
+        $d.Advice | Should -Match 'allowHalfOpen'
+        $d.Advice | Should -Match 'socket\.end\(\)'
         $d.Advice | Should -Not -Match $KeepaliveChange
         $d.Advice | Should -Not -Match $Kill
     }
@@ -310,6 +380,34 @@ http {
         Wait-Until { @(Get-TcpCloseWait -NoOwner -LocalPort $port.pg).Count -eq 0 } 'the backends to end' 15
         $postgres.HasExited | Should -BeFalse
         Invoke-Psql "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'" | Should -Be $checkpointer
+    }
+
+    It 'following the PostgreSQL advice: client_connection_check_interval ends backends whose clients left, nothing else' {
+        function Invoke-Psql([string] $Sql) { psql -h 127.0.0.1 -p $port.pg -U postgres -d postgres -Atc $Sql }
+        $checkpointer = Invoke-Psql "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'"
+        # Another session whose client stays, running a query all along.
+        $stayer = Start-Bg psql @('-h', '127.0.0.1', '-p', "$($port.pg)", '-U', 'postgres', '-d', 'postgres', '-Atc', 'SELECT pg_sleep(50)')
+        Wait-Until { [int] (Invoke-Psql "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(50)'") -eq 1 } 'the staying session' 10
+        $stayerBackend = Invoke-Psql "SELECT pid FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(50)'"
+        # The advice, on the test's own server: a queries' setting, taken when each query starts.
+        Invoke-Psql "ALTER SYSTEM SET client_connection_check_interval = '1s'" | Out-Null
+        Invoke-Psql 'SELECT pg_reload_conf()' | Should -Be 't'
+        Wait-Until { (Invoke-Psql 'SHOW client_connection_check_interval') -eq '1s' } 'the reloaded setting' 10
+        $left = Start-Client pg_leave @("$tmp/pgroot/sock", "$($port.pg)", '4', '0.1', '0.5')
+        Read-Ready $left 'the psycopg2 clients that leave'
+        $watch = [Diagnostics.Stopwatch]::StartNew()
+        Wait-Until {
+            @(Get-TcpCloseWait -NoOwner -LocalPort $port.pg).Count -eq 0 -and
+            [int] (Invoke-Psql "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(120)'") -eq 0
+        } 'the backends whose clients left to end' 10
+        $watch.Stop()
+        Write-Host "client_connection_check_interval 1s: the 4 backends ended $([int]$watch.Elapsed.TotalMilliseconds) ms after their clients had all left"
+        $postgres.HasExited | Should -BeFalse
+        Invoke-Psql "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'" | Should -Be $checkpointer
+        Invoke-Psql "SELECT pid FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(50)'" | Should -Be $stayerBackend
+        $stayer.HasExited | Should -BeFalse
+        Invoke-Psql "SELECT pg_cancel_backend($stayerBackend)" | Should -Be 't'
+        $stayer.WaitForExit(10000) | Should -BeTrue
     }
 
     It 'following the nginx advice: keepalive_timeout above the client''s gaps leaves no CLOSE_WAIT' {

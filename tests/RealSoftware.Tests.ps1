@@ -389,7 +389,13 @@ process.stdin.on('end', () => process.exit(0));
         $stayer = Start-Bg psql @('-h', '127.0.0.1', '-p', "$($port.pg)", '-U', 'postgres', '-d', 'postgres', '-Atc', 'SELECT pg_sleep(50)')
         Wait-Until { [int] (Invoke-Psql "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(50)'") -eq 1 } 'the staying session' 10
         $stayerBackend = Invoke-Psql "SELECT pid FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(50)'"
-        # The advice, on the test's own server: a queries' setting, taken when each query starts.
+        # Two clients leave before the setting: their queries started without it.
+        $early = Start-Client pg_leave @("$tmp/pgroot/sock", "$($port.pg)", '2', '0.1', '0.3')
+        Read-Ready $early 'the psycopg2 clients that leave first'
+        $earlyBackends = @(Invoke-Psql "SELECT pid FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(120)'")
+        $earlyBackends.Count | Should -Be 2
+        $inList = $earlyBackends -join ','
+        # The advice, on the test's own server.
         Invoke-Psql "ALTER SYSTEM SET client_connection_check_interval = '1s'" | Out-Null
         Invoke-Psql 'SELECT pg_reload_conf()' | Should -Be 't'
         Wait-Until { (Invoke-Psql 'SHOW client_connection_check_interval') -eq '1s' } 'the reloaded setting' 10
@@ -397,11 +403,20 @@ process.stdin.on('end', () => process.exit(0));
         Read-Ready $left 'the psycopg2 clients that leave'
         $watch = [Diagnostics.Stopwatch]::StartNew()
         Wait-Until {
-            @(Get-TcpCloseWait -NoOwner -LocalPort $port.pg).Count -eq 0 -and
-            [int] (Invoke-Psql "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(120)'") -eq 0
+            @(Get-TcpCloseWait -NoOwner -LocalPort $port.pg).Count -eq 2 -and
+            [int] (Invoke-Psql "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(120)' AND pid NOT IN ($inList)") -eq 0
         } 'the backends whose clients left to end' 10
         $watch.Stop()
         Write-Host "client_connection_check_interval 1s: the 4 backends ended $([int]$watch.Elapsed.TotalMilliseconds) ms after their clients had all left"
+        # Queries that were running before the reload do not check (as the advice says): those need pg_terminate_backend.
+        # (Watched for 1.5 intervals more: a check would have ended them by then.)
+        $until = [DateTime]::UtcNow.AddSeconds(1.5)
+        while ([DateTime]::UtcNow -lt $until) {
+            @(Invoke-Psql "SELECT pid FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(120)'") | Should -Be $earlyBackends
+            Start-Sleep -Milliseconds 250
+        }
+        [int] (Invoke-Psql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE pid IN ($inList)") | Should -Be 2
+        Wait-Until { @(Get-TcpCloseWait -NoOwner -LocalPort $port.pg).Count -eq 0 } 'the early backends to end' 10
         $postgres.HasExited | Should -BeFalse
         Invoke-Psql "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'" | Should -Be $checkpointer
         Invoke-Psql "SELECT pid FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(50)'" | Should -Be $stayerBackend

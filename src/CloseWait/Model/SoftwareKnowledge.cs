@@ -151,9 +151,9 @@ namespace CloseWait
                 ProcessNames = new[] { "haproxy" },
                 Model = SoftwareModel.EventLoop,
                 GracefulStop = "systemctl reload haproxy, or kill -USR1 {pid} (soft stop: finishes open sessions)",
-                ServerIdleTimeout = "HAProxy timeout http-keep-alive (idle between requests) and timeout client",
-                ClientPool = "HAProxy keeps idle server connections for reuse (http-reuse): set timeout server and pool-purge-delay shorter than the backend's keep-alive",
-                Source = "https://docs.haproxy.org/2.8/configuration.html#4-timeout%20http-keep-alive ; https://docs.haproxy.org/2.8/configuration.html#4.2-http-reuse",
+                ServerIdleTimeout = "HAProxy timeout http-keep-alive (idle between requests; unset, timeout http-request and then timeout client apply)",
+                ClientPool = "HAProxy keeps idle server connections for reuse (http-reuse) and closes half of them every pool-purge-delay (a server keyword): keep pool-purge-delay well below the backend's keep-alive, or http-reuse never",
+                Source = "https://docs.haproxy.org/2.8/configuration.html#4-timeout%20http-keep-alive ; https://docs.haproxy.org/2.8/configuration.html#4.2-http-reuse ; https://docs.haproxy.org/2.8/configuration.html#5.2-pool-purge-delay",
             },
             new SoftwareProfile
             {
@@ -162,8 +162,8 @@ namespace CloseWait
                 Model = SoftwareModel.EventLoop,
                 GracefulStop = "POST /drain_listeners?graceful then /quitquitquit on the admin port, or a hot restart",
                 ServerIdleTimeout = "Envoy common_http_protocol_options.idle_timeout of the HTTP connection manager (default 1 h)",
-                ClientPool = "Envoy cluster common_http_protocol_options.idle_timeout shorter than the upstream's keep-alive",
-                Source = "https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/core/v3/protocol.proto#envoy-v3-api-field-config-core-v3-httpprotocoloptions-idle-timeout",
+                ClientPool = "Envoy upstream idle_timeout shorter than the upstream's keep-alive: common_http_protocol_options.idle_timeout in the cluster's typed_extension_protocol_options (envoy.extensions.upstreams.http.v3.HttpProtocolOptions; default 1 h)",
+                Source = "https://www.envoyproxy.io/docs/envoy/latest/faq/configuration/timeouts ; https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/core/v3/protocol.proto#envoy-v3-api-field-config-core-v3-httpprotocoloptions-idle-timeout",
             },
             new SoftwareProfile
             {
@@ -184,11 +184,11 @@ namespace CloseWait
                 Name = "uWSGI",
                 ProcessNames = new[] { "uwsgi*" },
                 Model = SoftwareModel.Workers,
-                GracefulStop = "uwsgi --stop <pidfile>, or kill -INT {pid} (the master) (before 2.1, SIGTERM reloads brutally)",
-                ServerIdleTimeout = "uWSGI http-keepalive / http-timeout",
+                GracefulStop = "echo q > <master-fifo> (graceful shutdown; --master-fifo), kill -HUP {pid} or uwsgi --reload <pidfile> (graceful reload); SIGINT and SIGQUIT (uwsgi --stop) kill the whole stack at once, and before 2.1 SIGTERM reloads brutally unless --die-on-term",
+                ServerIdleTimeout = "uWSGI http-keepalive of the HTTP router (a value above 1 is its keep-alive idle timeout in seconds), or http-timeout",
                 Stalled = "harakiri (seconds) recycles a stuck worker; more processes/threads; uwsgitop or the stats server shows busy workers",
                 Inspect = "py-spy dump --pid {pid}",
-                Source = "https://uwsgi-docs.readthedocs.io/en/latest/Options.html#harakiri ; https://uwsgi-docs.readthedocs.io/en/latest/Management.html",
+                Source = "https://uwsgi-docs.readthedocs.io/en/latest/Options.html#harakiri ; https://uwsgi-docs.readthedocs.io/en/latest/Management.html ; https://uwsgi-docs.readthedocs.io/en/latest/MasterFIFO.html ; https://uwsgi-docs.readthedocs.io/en/latest/HTTP.html",
             },
             new SoftwareProfile
             {
@@ -206,10 +206,10 @@ namespace CloseWait
                 Model = SoftwareModel.EventLoop,
                 GracefulStop = "kill -TERM {pid} with a SIGTERM handler that calls server.close(), or the service manager's restart",
                 ServerIdleTimeout = "Node server.keepAliveTimeout (default 5 s)",
-                ClientPool = "http.Agent keepAlive with a timeout, agent.destroy() for agents no longer used (undici: keepAliveTimeout)",
+                ClientPool = "give the pooling http.Agent a timeout (ms) shorter than the server's keep-alive and agent.destroy() agents no longer used (keepAliveMsecs is no such timeout); undici: keepAliveTimeout",
                 NotClosed = "a net.Server created with allowHalfOpen: true keeps each socket after the peer's 'end' until the code calls socket.end(): call it on 'end', or leave allowHalfOpen false",
                 Stalled = "a blocked event loop reads nothing: node --cpu-prof or --inspect shows the handler; server.requestTimeout and headersTimeout bound slow clients",
-                Source = "https://nodejs.org/api/http.html#serverkeepalivetimeout ; https://nodejs.org/api/net.html#netcreateserveroptions-connectionlistener",
+                Source = "https://nodejs.org/api/http.html#serverkeepalivetimeout ; https://nodejs.org/api/net.html#netcreateserveroptions-connectionlistener ; https://nodejs.org/api/http.html#new-agentoptions",
             },
             new SoftwareProfile
             {
@@ -239,7 +239,7 @@ namespace CloseWait
                 Stateful = true,
                 GracefulStop = "end a backend with SELECT pg_terminate_backend(<pid>); stop the server with pg_ctl stop -m fast or systemctl restart postgresql. Never SIGKILL a backend: the postmaster then resets every session and runs crash recovery",
                 ServerIdleTimeout = "PostgreSQL idle_session_timeout / idle_in_transaction_session_timeout",
-                Stalled = "backends run queries whose clients left: set client_connection_check_interval = '1s' (PostgreSQL 14+) so they notice and end, and statement_timeout to bound queries; now: SELECT pid, query FROM pg_stat_activity, then pg_cancel_backend(pid) or pg_terminate_backend(pid)",
+                Stalled = "backends run queries whose clients left: set client_connection_check_interval = '1s' (PostgreSQL 14+; after pg_reload_conf() queries that start from then on check their client and end once it left, queries already running do not), and statement_timeout to bound queries; now: SELECT pid, query FROM pg_stat_activity, then pg_cancel_backend(pid) or pg_terminate_backend(pid)",
                 Source = "https://www.postgresql.org/docs/current/runtime-config-connection.html#GUC-CLIENT-CONNECTION-CHECK-INTERVAL ; https://www.postgresql.org/docs/current/functions-admin.html#FUNCTIONS-ADMIN-SIGNAL",
             },
             new SoftwareProfile
@@ -259,7 +259,7 @@ namespace CloseWait
                 ProcessNames = new[] { "redis-server" },
                 Model = SoftwareModel.EventLoop,
                 Stateful = true,
-                GracefulStop = "redis-cli SHUTDOWN (saves first) or systemctl restart redis-server; a SIGKILL loses every write since the last save",
+                GracefulStop = "redis-cli SHUTDOWN (saves first where persistence is on) or systemctl restart redis-server; a SIGKILL loses every write since the last save",
                 ServerIdleTimeout = "Redis timeout (seconds; default 0, never)",
                 Stalled = "one slow command blocks every client of the one thread: redis-cli SLOWLOG GET 10 and LATENCY DOCTOR name it; use SCAN not KEYS, UNLINK not DEL, short scripts (SCRIPT KILL ends a busy one); CLIENT KILL drops a client",
                 Source = "https://redis.io/docs/latest/commands/slowlog-get/ ; https://redis.io/docs/latest/operate/oss_and_stack/management/optimization/latency/",

@@ -97,7 +97,7 @@ Describe 'Test-TcpCloseWait on real software' -Skip:([bool]$Skip) {
 
         function Test-Listening([int] $Port) { [bool](Get-TcpConnection -State Listen -LocalPort $Port -NoOwner) }
 
-        $script:port = @{ nginx = Get-FreePort; gunicorn = Get-FreePort; redis = Get-FreePort; pg = Get-FreePort; socat = Get-FreePort; backend = Get-FreePort; haproxy = Get-FreePort; node = Get-FreePort }
+        $script:port = @{ nginx = Get-FreePort; gunicorn = Get-FreePort; redis = Get-FreePort; pg = Get-FreePort; socat = Get-FreePort; backend = Get-FreePort; haproxy = Get-FreePort; haproxySlow = Get-FreePort; haproxyAbort = Get-FreePort; node = Get-FreePort }
 
         # PostgreSQL's initdb is the slowest step: first.
         $pg = Split-Path $PgBin
@@ -122,7 +122,9 @@ http {
         $script:nginx = Start-Bg nginx @('-e', "$tmp/nginx/error.log", '-p', "$tmp/nginx", '-c', "$tmp/nginx/nginx.conf", '-g', 'daemon off;')
         $script:gunicorn = Start-Bg gunicorn @('--bind', "127.0.0.1:$($port.gunicorn)", '--workers', '2', '--chdir', $scenarios, '--worker-tmp-dir', "$tmp/gunicorn", 'forking_app:app') -Group
         $script:redis = Start-Bg redis-server @('--port', "$($port.redis)", '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', "$tmp/redis", '--enable-debug-command', 'yes', '--daemonize', 'no', '--logfile', "$tmp/redis/log")
-        # HAProxy answers itself and closes client connections idle 2 s between requests.
+        # HAProxy answers itself on one frontend and closes client connections idle 2 s between
+        # requests; two more forward to the silent backend, one with option abortonclose (in a listen
+        # section: HAProxy 2.6 left the sockets in CLOSE_WAIT with it in a backend behind a separate frontend).
         Set-Content "$tmp/haproxy/haproxy.cfg" @"
 global
     maxconn 100
@@ -135,8 +137,16 @@ defaults
 frontend fe
     bind 127.0.0.1:$($port.haproxy)
     http-request return status 200 content-type text/plain string ok
+frontend slow
+    bind 127.0.0.1:$($port.haproxySlow)
+    default_backend silent
+backend silent
+    server s1 127.0.0.1:$($port.backend)
+listen abort
+    bind 127.0.0.1:$($port.haproxyAbort)
+    option abortonclose
+    server s1 127.0.0.1:$($port.backend)
 "@
-        $script:haproxy = Start-Bg haproxy @('-db', '-f', "$tmp/haproxy/haproxy.cfg")
         # Node.js: a net.Server with allowHalfOpen whose handler reads and never calls end().
         $script:node = Start-Bg node @('-e', @'
 const net = require('net');
@@ -150,6 +160,7 @@ process.stdin.on('end', () => process.exit(0));
 '@, "$($port.node)")
         $script:backend = Start-Client hold @("$($port.backend)")
         Read-Ready $backend 'the silent backend'
+        $script:haproxy = Start-Bg haproxy @('-db', '-f', "$tmp/haproxy/haproxy.cfg")
         $script:socat = Start-Bg socat @('-t', '120', "TCP-LISTEN:$($port.socat),bind=127.0.0.1,reuseaddr,fork", "TCP:127.0.0.1:$($port.backend)") -Group
         foreach ($name in 'nginx', 'gunicorn', 'redis', 'socat', 'haproxy', 'node') {
             Wait-Until { Test-Listening $port[$name] } "$name to listen on $($port[$name])"
@@ -158,6 +169,9 @@ process.stdin.on('end', () => process.exit(0));
         $script:pool = Start-Client requests_pool @("$($port.nginx)", '6', '0.3')
         $script:haproxyPool = Start-Client requests_pool @("$($port.haproxy)", '4', '0.3')
         $script:nodeClient = Start-Client connect @("$($port.node)", '4', '0.2')
+        # Clients that give up after 1.5 s on a server that never answers, through HAProxy.
+        $script:haproxyLeave = Start-Client http_leave @("$($port.haproxySlow)", '4', '0.3', '1.5')
+        $script:haproxyAbortLeave = Start-Client http_leave @("$($port.haproxyAbort)", '4', '0.3', '1.5')
 
         if (-not $initdb.WaitForExit(60000) -or $initdb.ExitCode -ne 0) { throw "initdb failed (exit $($initdb.ExitCode))" }
         New-Item -ItemType Directory -Force "$tmp/pgroot/sock" | Out-Null
@@ -184,12 +198,14 @@ process.stdin.on('end', () => process.exit(0));
         Read-Ready $pool 'the requests client'
         Read-Ready $haproxyPool 'the requests client of HAProxy'
         Read-Ready $nodeClient 'the Node.js client'
+        Read-Ready $haproxyLeave 'the clients that leave HAProxy'
+        Read-Ready $haproxyAbortLeave 'the clients that leave HAProxy with abortonclose'
         Read-Ready $redisClients 'the redis-py clients'
         $script:leaked = @{ gunicorn = Read-Ready $gunicornClient 'the gunicorn client'; socat = Read-Ready $socatClient 'the socat client' }
         Read-Ready $pgClients 'the psycopg2 clients'
 
         # Every expected socket in CLOSE_WAIT for over a second (the -StuckAfter below).
-        $expected = @{ nginx = 6; redis = 6; gunicorn = $leaked.gunicorn; socat = $leaked.socat; pg = 6; haproxy = 4; node = 4 }
+        $expected = @{ nginx = 6; redis = 6; gunicorn = $leaked.gunicorn; socat = $leaked.socat; pg = 6; haproxy = 4; haproxySlow = 4; node = 4 }
         $script:counts = @{}
         try {
             Wait-Until {
@@ -202,6 +218,7 @@ process.stdin.on('end', () => process.exit(0));
                     pg = @($cw | Where-Object LocalPort -EQ $port.pg).Count
                     haproxy = @($cw | Where-Object RemotePort -EQ $port.haproxy).Count
                     node = @($cw | Where-Object LocalPort -EQ $port.node).Count
+                    haproxySlow = @($cw | Where-Object LocalPort -EQ $port.haproxySlow).Count
                 }
                 $script:counts = $n
                 @($expected.Keys | Where-Object { $n[$_] -lt $expected[$_] }).Count -eq 0
@@ -269,7 +286,27 @@ process.stdin.on('end', () => process.exit(0));
         $d.Advice | Should -Match 'HAProxy timeout http-keep-alive'
         $d.Advice | Should -Not -Match $KeepaliveChange
         $d.Advice | Should -Not -Match $Kill
-        @($all | Where-Object ProcessId -EQ $haproxy.Id).Count | Should -Be 0 -Because 'HAProxy closes its side as soon as the client does'
+    }
+
+    It 'HAProxy waiting on a server that never answers: its clients left, NotRead, the 1.5 s client timeout, option abortonclose advice' {
+        $d = @($all | Where-Object ProcessId -EQ $haproxy.Id)
+        $d.Count | Should -Be 1
+        $d = $d[0]
+        $d.Service | Should -Be "haproxy :$($port.haproxySlow)"
+        $d.Software | Should -Be 'HAProxy'
+        Write-Host "HAProxy without abortonclose: $($d.Count) sockets, $(@($d.Cause) -join '+'), ClientTimeout $($d.ClientTimeout.TotalSeconds) s"
+        $d.Count | Should -Be 4 -Because "the abortonclose frontend holds none (slow $($port.haproxySlow), abort $($port.haproxyAbort), keep-alive $($port.haproxy); $(($d.Connections | ForEach-Object { '{0}->{1} {2:0.0}/{3:0.0}/{4}' -f $_.LocalPort, $_.RemotePort, $_.IdleTime.TotalSeconds, $_.DataIdleTime.TotalSeconds, $_.ReceiveQueue }) -join ' '))"
+        @($d.Cause) | Should -Be @('NotRead')
+        $d.PeerIdleTimeout | Should -BeNullOrEmpty
+        $d.ClientTimeout.TotalSeconds | Should -BeGreaterOrEqual 1.0
+        $d.ClientTimeout.TotalSeconds | Should -BeLessOrEqual 2.0
+        $d.Advice | Should -Match 'option abortonclose'
+        $d.Advice | Should -Match 'timeout server'
+        $d.Advice | Should -Not -Match '(?i)more workers'
+        $d.Advice | Should -Not -Match $KeepaliveChange
+        $d.Advice | Should -Not -Match $Kill
+        # Following it: the same clients through the backend with option abortonclose leave nothing.
+        @(Get-TcpCloseWait -NoOwner -LocalPort $port.haproxyAbort).Count | Should -Be 0
     }
 
     It 'Node.js net.Server with allowHalfOpen and no end(): NotClosed, one service, the allowHalfOpen/socket.end() advice' {

@@ -152,8 +152,9 @@ namespace CloseWait
                 Model = SoftwareModel.EventLoop,
                 GracefulStop = "systemctl reload haproxy, or kill -USR1 {pid} (soft stop: finishes open sessions)",
                 ServerIdleTimeout = "HAProxy timeout http-keep-alive (idle between requests; unset, timeout http-request and then timeout client apply)",
+                Stalled = "HAProxy reads nothing more from a client while the server has not answered its request, so the FIN of a client that gave up stays unread until then: the servers are slow (the log's Tr timer, show stat on the stats socket); option abortonclose drops a request whose client left (set it in the defaults or listen section: HAProxy 2.6 ignored it in a backend behind a separate frontend), and timeout server bounds the wait",
                 ClientPool = "HAProxy keeps idle server connections for reuse (http-reuse) and closes half of them every pool-purge-delay (a server keyword): keep pool-purge-delay well below the backend's keep-alive, or http-reuse never",
-                Source = "https://docs.haproxy.org/2.8/configuration.html#4-timeout%20http-keep-alive ; https://docs.haproxy.org/2.8/configuration.html#4.2-http-reuse ; https://docs.haproxy.org/2.8/configuration.html#5.2-pool-purge-delay",
+                Source = "https://docs.haproxy.org/2.8/configuration.html#4-timeout%20http-keep-alive ; https://docs.haproxy.org/2.8/configuration.html#4.2-http-reuse ; https://docs.haproxy.org/2.8/configuration.html#5.2-pool-purge-delay ; https://docs.haproxy.org/2.8/configuration.html#4-option%20abortonclose",
             },
             new SoftwareProfile
             {

@@ -11,6 +11,8 @@ redis_stall PORT N GAP       redis-py: N clients connected, then DEBUG SLEEP 60 
 pg_leave SOCKDIR PORT N GAP WAIT
                              psycopg2: N connections each start SELECT pg_sleep(120), GAP apart, and leave
                              WAIT seconds later with a FIN and nothing else (as a client timeout does)
+http_leave PORT N GAP WAIT   N connections each send one GET, GAP apart, and close WAIT seconds later
+                             without an answer (a client's own timeout)
 connect PORT N GAP           N plain connections that send a line and close, GAP apart (N 0: one, then
                              "leaking"; more from a "go" line to a "stop" line; "ready" tells how many)
 hold PORT                    a silent backend: accepts and holds every connection
@@ -141,6 +143,24 @@ def pg_leave(sockdir, port, n, gap, wait):
     hold()
 
 
+def http_leave(port, n, gap, wait):
+    conns = []
+    timers = []
+    for i in range(n):
+        if i:
+            time.sleep(gap)
+        c = socket.create_connection((LOOPBACK, port), timeout=10)
+        c.sendall(b"GET / HTTP/1.1\r\nHost: closewait\r\n\r\n")
+        conns.append(c)
+        t = threading.Timer(wait, c.close)
+        t.start()
+        timers.append(t)
+    for t in timers:
+        t.join(30)
+    ready()
+    hold()
+
+
 def connect(port, n, gap):
     def one():
         c = socket.create_connection((LOOPBACK, port), timeout=10)
@@ -189,6 +209,8 @@ def main():
         redis_stall(int(args[0]), int(args[1]), float(args[2]))
     elif mode == "pg_leave":
         pg_leave(args[0], int(args[1]), int(args[2]), float(args[3]), float(args[4]))
+    elif mode == "http_leave":
+        http_leave(int(args[0]), int(args[1]), float(args[2]), float(args[3]))
     elif mode == "connect":
         connect(int(args[0]), int(args[1]), float(args[2]))
     elif mode == "hold":

@@ -94,9 +94,29 @@ namespace CloseWait
 
         internal bool OwnsListener(int pid) => _listenerOwners.Contains(pid);
 
+        /// <summary>Whether a child holds a listening socket its parent holds too (inherited across fork).</summary>
+        private bool SharesListener(int child, int parent)
+        {
+            if (!OwnsListener(child) || !OwnsListener(parent))
+            {
+                return false;
+            }
+
+            foreach (var l in _listeners)
+            {
+                var holders = Holders(l).ToList();
+                if (holders.Contains(child) && holders.Contains(parent))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
         /// <summary>
         /// The service's main process for a process holding a socket: up the parent chain while the
-        /// parent holds a listening socket or is the same program (same name); never up to PID 1.
+        /// child holds a listening socket of its parent's (a worker) or is the same program; never up to PID 1.
         /// </summary>
         internal int RootOf(int pid)
         {
@@ -120,7 +140,10 @@ namespace CloseWait
                     break;
                 }
 
-                if (!OwnsListener(parent) && !SameProgram(f, pf))
+                // A worker (or a worker's forked child) holds its parent's listening socket, inherited;
+                // a program that merely runs under a process that listens somewhere (a shell, a test
+                // runner, a supervisor) holds none of its parent's listeners and is its own service.
+                if (!SharesListener(p, parent) && !SameProgram(f, pf))
                 {
                     break;
                 }

@@ -162,7 +162,9 @@ scrape_configs:
             "--config.file=$config", "--storage.tsdb.path=$(Join-Path $work 'tsdb')",
             "--web.listen-address=127.0.0.1:$promPort", '--log.level=warn')
         $script:promUrl = "http://127.0.0.1:$promPort"
-        $query = [uri]::EscapeDataString('closewait_stuck_sockets{service="cwleak"}')
+        # The holder accepts its stuck sockets on its own listener: its service is "cwleak :<port>".
+        $script:service = "cwleak :$(@(Get-TcpConnection -State Listen -ProcessId $leak.Id)[0].LocalPort)"
+        $query = [uri]::EscapeDataString("closewait_stuck_sockets{service=`"$service`"}")
         $script:result = Wait-Until {
             $r = Invoke-RestMethod -Uri "$promUrl/api/v1/query?query=$query" -TimeoutSec 5
             if ($r.status -eq 'success' -and @($r.data.result).Count -gt 0) { $r.data.result }
@@ -178,16 +180,16 @@ scrape_configs:
 
     It 'writes the leaking service''s stuck sockets with their cause' {
         Write-Host "  one export: $([int]$exportMs) ms"
-        $fileText | Should -Match '(?m)^closewait_stuck_sockets\{service="cwleak",cause="NotClosed"\} 4$'
-        $fileText | Should -Match '(?m)^closewait_stuck_oldest_seconds\{service="cwleak"\} [0-9.]+$'
-        $fileText | Should -Match '(?m)^closewait_process_open_fds\{service="cwleak"\} \d+$'
-        $fileText | Should -Match '(?m)^closewait_process_max_fds\{service="cwleak"\} \d+$'
+        $fileText | Should -Match "(?m)^closewait_stuck_sockets\{service=`"$([regex]::Escape($service))`",cause=`"NotClosed`"\} 4$"
+        $fileText | Should -Match "(?m)^closewait_stuck_oldest_seconds\{service=`"$([regex]::Escape($service))`"\} [0-9.]+$"
+        $fileText | Should -Match "(?m)^closewait_process_open_fds\{service=`"$([regex]::Escape($service))`"\} \d+$"
+        $fileText | Should -Match "(?m)^closewait_process_max_fds\{service=`"$([regex]::Escape($service))`"\} \d+$"
         $out = $fileText | promtool check metrics 2>&1
         $LASTEXITCODE | Should -Be 0 -Because ($out -join "`n")
     }
 
     It 'is served by node_exporter''s textfile collector over HTTP' {
-        $served | Should -Match '(?m)^closewait_stuck_sockets\{cause="NotClosed",service="cwleak"\} 4$'
+        $served | Should -Match "(?m)^closewait_stuck_sockets\{cause=`"NotClosed`",service=`"$([regex]::Escape($service))`"\} 4$"
         # The collector read the file without an error.
         $served | Should -Match '(?m)^node_textfile_scrape_error 0$'
     }
@@ -195,7 +197,7 @@ scrape_configs:
     It 'is scraped by Prometheus: a query returns the service''s stuck-socket series with its cause' {
         $series = @($result)
         $series.Count | Should -Be 1
-        $series[0].metric.service | Should -Be 'cwleak'
+        $series[0].metric.service | Should -Be $service
         $series[0].metric.cause | Should -Be 'NotClosed'
         $series[0].metric.job | Should -Be 'node'
         [double] $series[0].value[1] | Should -Be 4

@@ -16,7 +16,8 @@ Describe 'One namespace identity' -Skip:(-not $linuxRoot) {
     BeforeAll {
         $script:modulePath = Join-Path $PSScriptRoot '../out/CloseWait/CloseWait.psd1'
         Import-Module $modulePath -Force
-        $script:port = Get-Random -Minimum 20000 -Maximum 30000
+        # In the ephemeral range: namespace A's pool binds its client to it, as a real pool's port is.
+        $script:port = Get-Random -Minimum 40000 -Maximum 50000
         $script:script = New-TemporaryFile
         Set-Content -Path $script.FullName -Value "ip link set lo up; exec socat TCP-LISTEN:$port,reuseaddr,fork EXEC:/bin/cat"
         $script:child = Start-Process -FilePath unshare -PassThru -ArgumentList @('--net', 'sh', $script.FullName)
@@ -101,9 +102,21 @@ Start-Sleep -Seconds 120
         ip netns add $netnsName
         $old = Get-TcpKeepAliveSetting -NetworkNamespace $netnsName
         $old.NetworkNamespaceId | Should -Not -BeNullOrEmpty
-        # The "container" restarts: the same name now names a new namespace.
-        ip netns del $netnsName
-        ip netns add $netnsName
+        # The "container" restarts: the same name now names a new namespace. A process keeps the old
+        # one alive meanwhile, so the kernel cannot give the new one the freed inode number.
+        $keeper = Start-Process -FilePath ip -ArgumentList 'netns', 'exec', $netnsName, 'sleep', '120' -PassThru
+        try {
+            $deadline = [DateTime]::UtcNow.AddSeconds(20)
+            while ([DateTime]::UtcNow -lt $deadline -and -not $keeper.HasExited -and
+                ([uint64](((Get-Item "/proc/$($keeper.Id)/ns/net" -ErrorAction SilentlyContinue).LinkTarget) -replace '\D') -ne $old.NetworkNamespaceId)) {
+                Start-Sleep -Milliseconds 50
+            }
+            ip netns del $netnsName
+            ip netns add $netnsName
+        }
+        finally {
+            if (-not $keeper.HasExited) { $keeper.Kill(); $null = $keeper.WaitForExit(10000) }
+        }
         $before = Get-TcpKeepAliveSetting -NetworkNamespace $netnsName
         $before.NetworkNamespaceId | Should -Not -Be $old.NetworkNamespaceId
         $old | Set-TcpKeepAliveSetting -Time 123 -ErrorVariable failed -ErrorAction SilentlyContinue

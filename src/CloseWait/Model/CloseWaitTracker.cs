@@ -364,9 +364,14 @@ namespace CloseWait
                     Program ??= c.Program;
                 }
 
-                if (c.ProcessId is int pid)
+                // Every holder of a socket shared after fork, as Test-TcpCloseWait counts them: a
+                // service whose sockets the main process shares with its children is many processes,
+                // and its Growing event must not convert to the main process's PID.
+                var holders = c.Owners.Length > 0 ? c.Owners.Select(o => o.ProcessId).Distinct()
+                    : c.ProcessId is int pid ? new[] { pid } : Enumerable.Empty<int>();
+                foreach (int h in holders)
                 {
-                    _holders[pid] = _holders.TryGetValue(pid, out int n) ? n + 1 : 1;
+                    _holders[h] = _holders.TryGetValue(h, out int n) ? n + 1 : 1;
                 }
 
                 if (!_manyPorts && SharedLocalPort != c.LocalPort)

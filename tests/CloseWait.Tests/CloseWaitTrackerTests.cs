@@ -239,6 +239,37 @@ namespace CloseWait.Tests
             Assert.Throws<InvalidOperationException>(() => (int)g.Id);
         }
 
+        [Fact]
+        public void AnUnownedLeakInAnotherNamespaceDoesNotGrowAServiceOnTheSamePort()
+        {
+            // -AllNetworkNamespaces: a steady process (this test's own PID, so that its Id would
+            // convert) holds one CLOSE_WAIT socket on 8080 in namespace A; in namespace B, sockets on
+            // 8080 whose owners the watch has not found pile up. They are B's, never A's service: a
+            // Growing event for A would send Stop-Process to a process that leaks nothing.
+            int main = Environment.ProcessId;
+            var tree = new Tree { [main] = (1, "server") };
+            var tracker = new CloseWaitTracker(null, new ServiceMap(tree));
+            var growing = new List<TcpCloseWaitEvent>();
+            for (int s = 0; s < 10; s++)
+            {
+                var a = Linux(1, 30000, 0, main);
+                a.Owners = new[] { TcpSocketOwner.Listed(main, "server", 3) };
+                a.NetworkNamespaceId = 4026531840;
+                var sample = new List<TcpConnection> { a };
+                sample.AddRange(Enumerable.Range(0, s + 1).Select(i =>
+                {
+                    var b = Linux((ulong)(100 + i), 31000 + i, 0, null);
+                    b.NetworkNamespaceId = 4026532999;
+                    return b;
+                }));
+                growing.AddRange(tracker.Observe(At(s), sample).Where(e => e.Event == "Growing"));
+            }
+
+            Assert.NotEmpty(growing);
+            Assert.DoesNotContain(growing, e => e.ProcessId == main);
+            Assert.All(growing, e => Assert.Equal(4026532999UL, e.NetworkNamespaceId));
+        }
+
         /// <summary>Feeds counts for PID 100 (one new socket per unit), one sample a second; returns the Growing events per sample.</summary>
         private static List<List<TcpCloseWaitEvent>> Feed(CloseWaitTracker tracker, IEnumerable<int> counts, int? pid = 100, int start = 0)
         {

@@ -172,6 +172,33 @@ sleep 300;
     }
 }
 
+Describe 'Settings rows name no process' {
+    It 'a TIME_WAIT setting row, live or after a round trip, binds no Stop-Process -Name' {
+        # A decoy named as a setting is (comm "PortRange"): a row with a Name property would SIGKILL it.
+        $dir = Join-Path ([System.IO.Path]::GetTempPath()) ("cw-setting-" + [guid]::NewGuid().ToString('n').Substring(0, 8))
+        $null = New-Item -ItemType Directory $dir
+        $exe = Join-Path $dir 'PortRange'
+        Copy-Item (Get-Command sleep -CommandType Application | Select-Object -First 1).Source $exe
+        $decoy = [System.Diagnostics.Process]::Start($exe, '300')
+        try {
+            $rows = @((Get-TcpTimeWaitSetting).Details)
+            $rows.Setting | Should -Contain 'PortRange'
+            foreach ($r in $rows) { $r.PSObject.Properties.Name | Should -Not -Contain 'Name' }
+            $file = Join-Path $dir 'rows.csv'
+            $rows | Export-Csv $file
+            foreach ($back in @($rows), @(Import-Csv $file), @($rows | ConvertTo-Json | ConvertFrom-Json),
+                @(ConvertTo-Remote $rows)) {
+                $back | Stop-Process -Force -ErrorAction SilentlyContinue
+                $decoy.HasExited | Should -BeFalse
+            }
+        }
+        finally {
+            if (-not $decoy.HasExited) { $decoy.Kill(); $null = $decoy.WaitForExit(10000) }
+            Remove-Item $dir -Recurse -Force -ErrorAction Ignore
+        }
+    }
+}
+
 Describe 'Enums after remoting' {
     It '<kind>.<property> crosses as its name' -ForEach @(
         @{ Kind = 'Diagnosis'; Property = 'Severity' }

@@ -122,7 +122,7 @@ Describe 'Get-TcpPortUsage and the TIME_WAIT settings in a private namespace' -S
         $far[0].PSObject.TypeNames[0] | Should -Be 'Deserialized.CloseWait.TcpPortUsage'
         ($far | Out-String -Width 80 -Stream | Where-Object { $_ -match '127\.0\.0\.1:5001' }) | Should -Match '\s5\s+5\s+100\s+5\s+Ok$'
         $setting = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize((Get-TcpTimeWaitSetting -NetworkNamespace $ns.Id)))
-        $setting.Details[0].Name | Should -Be 'PortRange'
+        $setting.Details[0].Setting | Should -Be 'PortRange'
         ($setting | Out-String -Width 80) | Should -Match 'PortRange\s+: 40000-40099'
     }
 
@@ -137,7 +137,7 @@ Describe 'Get-TcpPortUsage and the TIME_WAIT settings in a private namespace' -S
         $w | Should -Match 'does not shorten TIME_WAIT'
         Get-NsValue $ns tcp_tw_reuse | Should -Be '1'
         Get-NsValue $ns tcp_fin_timeout | Should -Be '30'
-        ($r.Details | Where-Object Name -eq 'FinWait2Timeout').Meaning | Should -Match 'not TIME_WAIT'
+        ($r.Details | Where-Object Setting -eq 'FinWait2Timeout').Meaning | Should -Match 'not TIME_WAIT'
     }
 
     It 'writes nothing with -WhatIf' {

@@ -332,3 +332,31 @@ Describe 'Keepalive views' {
         ($test | ConvertTo-RemoteObject | Out-String -Width $Width) | Should -Match 'PSComputerName\s+: web-frontend-01\.example\.com'
     }
 }
+
+Describe 'Watch Growing rows' {
+    It 'keep the count, rate and time to descriptor exhaustion whole at 80 columns' {
+        # Growing events of services as a long watch of a busy server prints them (deserialized, as
+        # Invoke-Command returns them): nothing cut off with an ellipsis at 80 columns.
+        $events = foreach ($e in @(
+                @{ Count = 9; Rate = 107.9; Out = [TimeSpan]::Parse('03:05:14') }
+                @{ Count = 12345; Rate = 1234.5; Out = [TimeSpan]::Parse('1.02:03:04') }
+                @{ Count = 57; Rate = 60; Out = [TimeSpan]::Parse('00:16:05') }
+                @{ Count = 3; Rate = 2.5; Out = [TimeSpan]::FromSeconds(42) })) {
+            $o = [pscustomobject]@{ Time = [DateTime]'2026-12-08T12:00:15'; Event = 'Growing'; ProcessId = 4242; Program = 'java'; LocalPort = 8080
+                Count = $e.Count; RatePerMinute = $e.Rate; DescriptorsExhaustedIn = $e.Out }
+            $o.PSObject.TypeNames.Insert(0, 'Deserialized.CloseWait.TcpCloseWaitEvent')
+            $o
+        }
+        $lines = @($events | Out-String -Width 80 -Stream | Where-Object { $_ -match 'Growing' })
+        $lines.Count | Should -Be 4
+        foreach ($l in $lines) {
+            $l.Length | Should -BeLessOrEqual 80
+            $l | Should -Not -Match '…'
+            $l | Should -Match 'fds out'
+        }
+        $lines[0] | Should -Match '9 stuck \+108/min, fds out 3h05m$'
+        $lines[1] | Should -Match '12345 stuck \+1235/min, fds out 1d02h$'
+        $lines[2] | Should -Match '57 stuck \+60/min, fds out 16m05s$'
+        $lines[3] | Should -Match '3 stuck \+2\.5/min, fds out 42s$'
+    }
+}

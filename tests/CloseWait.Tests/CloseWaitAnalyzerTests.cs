@@ -419,6 +419,27 @@ namespace CloseWait.Tests
                 TryGetValue(pid, out var p) ? new ProcessFacts(pid, p.Parent, p.Name, "/usr/bin/" + p.Name, p.CommandLine) : null;
         }
 
+        [Fact]
+        public void AnotherNamespacesSocketOnTheSameLocalPortDoesNotMakeAnOutboundSocketInbound()
+        {
+            // -AllNetworkNamespaces: two containers' pools each hold one outbound CLOSE_WAIT socket from
+            // 127.0.0.1:45000 (each namespace has its own loopback), the server's FIN not read yet.
+            // Each is the only socket on its port in its own namespace: an idle pool, not a server
+            // that stopped reading.
+            TcpConnection Pool(ulong ns, int pid)
+            {
+                var c = Socket(pid: pid, localPort: 45000, local: "127.0.0.1", remote: "127.0.0.1", remotePort: 6379, endOfStreamRead: false);
+                c.NetworkNamespaceId = ns;
+                return c;
+            }
+
+            var alone = Assert.Single(CloseWaitAnalyzer.Analyze(new[] { Pool(4026531840, 300) }, new TcpConnection[0], null, Defaults));
+            Assert.Equal("IdlePool", alone.Cause.ToString());
+            var both = CloseWaitAnalyzer.Analyze(new[] { Pool(4026531840, 300), Pool(4026532999, 400) }, new TcpConnection[0], null, Defaults);
+            Assert.Equal(2, both.Count);
+            Assert.All(both, d => Assert.Equal("IdlePool", d.Cause.ToString()));
+        }
+
         private static TcpConnection Owned(TcpConnection c, string name)
         {
             c.Program = name;

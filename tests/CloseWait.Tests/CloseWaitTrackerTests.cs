@@ -203,6 +203,73 @@ namespace CloseWait.Tests
             Assert.Empty(none);
         }
 
+        [Fact]
+        public void AGrowingLeakOfSocketsSharedAfterForkNeverConvertsToTheMainProcess()
+        {
+            // The main process (this test's own PID, so that a live reference to it would convert)
+            // listens and forks a child per connection without closing its copy: every socket is
+            // held by both (Owners), ProcessId names the lowest. Its Growing event names a service
+            // of two processes, like Test-TcpCloseWait's diagnosis of the same sockets, and its Id
+            // must not SIGKILL the main process from a pipeline.
+            int main = Environment.ProcessId;
+            const int Child = int.MaxValue - 7;
+            var tree = new Tree { [main] = (1, "server"), [Child] = (main, "server") };
+            var listener = new TcpConnection(AddressFamily.InterNetwork, IPAddress.Loopback, 8080, IPAddress.Any, 0, TcpState.Listen, 10, "Netlink")
+            {
+                ProcessId = main,
+                Program = "server",
+                Owners = new[] { TcpSocketOwner.Listed(main, "server", 3) },
+            };
+            var tracker = new CloseWaitTracker(null, new ServiceMap(tree) { Listeners = new[] { listener } });
+            var growing = new List<TcpCloseWaitEvent>();
+            for (int s = 0; s < 8; s++)
+            {
+                var sample = Enumerable.Range(0, s + 1).Select(i =>
+                {
+                    var c = Linux((ulong)(i + 1), 30000 + i, 0, main);
+                    c.Owners = new[] { TcpSocketOwner.Listed(main, "server", 10 + i), TcpSocketOwner.Listed(Child, "server", 4) };
+                    return c;
+                }).ToList();
+                growing.AddRange(tracker.Observe(At(s), sample).Where(e => e.Event == "Growing"));
+            }
+
+            var g = growing.First();
+            Assert.Equal(main, g.ProcessId);
+            Assert.Equal(new[] { main, Child }.OrderBy(p => p), g.ProcessIds!);
+            Assert.Throws<InvalidOperationException>(() => (int)g.Id);
+        }
+
+        [Fact]
+        public void AnUnownedLeakInAnotherNamespaceDoesNotGrowAServiceOnTheSamePort()
+        {
+            // -AllNetworkNamespaces: a steady process (this test's own PID, so that its Id would
+            // convert) holds one CLOSE_WAIT socket on 8080 in namespace A; in namespace B, sockets on
+            // 8080 whose owners the watch has not found pile up. They are B's, never A's service: a
+            // Growing event for A would send Stop-Process to a process that leaks nothing.
+            int main = Environment.ProcessId;
+            var tree = new Tree { [main] = (1, "server") };
+            var tracker = new CloseWaitTracker(null, new ServiceMap(tree));
+            var growing = new List<TcpCloseWaitEvent>();
+            for (int s = 0; s < 10; s++)
+            {
+                var a = Linux(1, 30000, 0, main);
+                a.Owners = new[] { TcpSocketOwner.Listed(main, "server", 3) };
+                a.NetworkNamespaceId = 4026531840;
+                var sample = new List<TcpConnection> { a };
+                sample.AddRange(Enumerable.Range(0, s + 1).Select(i =>
+                {
+                    var b = Linux((ulong)(100 + i), 31000 + i, 0, null);
+                    b.NetworkNamespaceId = 4026532999;
+                    return b;
+                }));
+                growing.AddRange(tracker.Observe(At(s), sample).Where(e => e.Event == "Growing"));
+            }
+
+            Assert.NotEmpty(growing);
+            Assert.DoesNotContain(growing, e => e.ProcessId == main);
+            Assert.All(growing, e => Assert.Equal(4026532999UL, e.NetworkNamespaceId));
+        }
+
         /// <summary>Feeds counts for PID 100 (one new socket per unit), one sample a second; returns the Growing events per sample.</summary>
         private static List<List<TcpCloseWaitEvent>> Feed(CloseWaitTracker tracker, IEnumerable<int> counts, int? pid = 100, int start = 0)
         {

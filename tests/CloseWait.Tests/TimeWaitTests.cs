@@ -278,8 +278,8 @@ namespace CloseWait.Tests
                 Assert.Null(s.TimeWaitOverflow); // no netstat file: not known, not 0
                 Assert.Equal("32768-60999", s.PortRange);
                 Assert.Equal(6, s.Details.Length);
-                Assert.True(s.Details.Single(d => d.Name == "PortRange").IsDefault);
-                Assert.Null(s.Details.Single(d => d.Name == "MaxTimeWaitBuckets").IsDefault);
+                Assert.True(s.Details.Single(d => d.Setting == "PortRange").IsDefault);
+                Assert.Null(s.Details.Single(d => d.Setting == "MaxTimeWaitBuckets").IsDefault);
 
                 var change = new TimeWaitChange { PortRange = (40000, 40099), ReservedPorts = "40010-40019", TimeWaitReuse = 1 };
                 store.Write(change, null);

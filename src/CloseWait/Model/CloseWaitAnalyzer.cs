@@ -90,7 +90,8 @@ namespace CloseWait
         {
             var sockets = closeWait.Where(c => c.State == TcpState.CloseWait).ToList();
             var map = new ServiceMap(processes) { Listeners = listeners };
-            var shared = sockets.GroupBy(c => (c.LocalAddress, c.LocalPort)).ToDictionary(g => g.Key, g => g.Count());
+            // Per namespace: under -AllNetworkNamespaces each namespace has its own 127.0.0.1:45000.
+            var shared = sockets.GroupBy(c => (c.NetworkNamespaceId, c.LocalAddress, c.LocalPort)).ToDictionary(g => g.Key, g => g.Count());
             var result = new List<TcpCloseWaitDiagnosis>();
             var groups = groupBy == TcpCloseWaitGrouping.Process
                 ? sockets.GroupBy(c => (Key: (long)(c.ProcessId ?? -1), UnownedIn: c.ProcessId == null ? c.NetworkNamespaceId : null))
@@ -126,7 +127,7 @@ namespace CloseWait
         /// range, or a local port several sockets share, make it inbound; a listener of this host at
         /// its remote end makes it outbound.
         /// </summary>
-        internal static bool IsInbound(TcpConnection c, ServiceMap map, IReadOnlyDictionary<(string, int), int> shared, CloseWaitThresholds t)
+        internal static bool IsInbound(TcpConnection c, ServiceMap map, IReadOnlyDictionary<(ulong?, string, int), int> shared, CloseWaitThresholds t)
         {
             if (map.ListenerOf(c) != null)
             {
@@ -143,7 +144,7 @@ namespace CloseWait
                 return true;
             }
 
-            return shared.TryGetValue((c.LocalAddress, c.LocalPort), out int n) && n > 1;
+            return shared.TryGetValue((c.NetworkNamespaceId, c.LocalAddress, c.LocalPort), out int n) && n > 1;
         }
 
         /// <summary>One socket's cause from its own evidence; null when the table cannot tell.</summary>
@@ -279,7 +280,7 @@ namespace CloseWait
         /// <summary>The sockets of one diagnosis and what is known of the service behind them.</summary>
         private sealed class Group
         {
-            internal Group(List<TcpConnection> sockets, long key, ServiceMap map, IReadOnlyDictionary<(string, int), int> shared, TcpCloseWaitGrouping groupBy)
+            internal Group(List<TcpConnection> sockets, long key, ServiceMap map, IReadOnlyDictionary<(ulong?, string, int), int> shared, TcpCloseWaitGrouping groupBy)
             {
                 Sockets = sockets;
                 Map = map;
@@ -312,7 +313,7 @@ namespace CloseWait
 
             internal ServiceMap Map { get; }
 
-            internal IReadOnlyDictionary<(string, int), int> Shared { get; }
+            internal IReadOnlyDictionary<(ulong?, string, int), int> Shared { get; }
 
             internal int? MainProcessId { get; }
 

@@ -34,7 +34,8 @@ namespace CloseWait
 
         private readonly Func<int, (long? Open, long? Limit)>? _descriptors;
         private readonly ServiceMap? _services;
-        private readonly Dictionary<int, long> _portServices = new Dictionary<int, long>();
+        /// <summary>The service owning sockets on a local port, per namespace (one port is many services under -AllNetworkNamespaces).</summary>
+        private readonly Dictionary<(ulong? Namespace, int Port), long> _portServices = new Dictionary<(ulong? Namespace, int Port), long>();
         private Dictionary<SocketIdentity, Tracked> _sockets = new Dictionary<SocketIdentity, Tracked>();
         private readonly Dictionary<long, Growth> _groups = new Dictionary<long, Growth>();
         private DateTime? _previous;
@@ -134,14 +135,15 @@ namespace CloseWait
         {
             var now = new Dictionary<long, Tally>();
             // A socket whose owner the sampler has not found yet counts with the service that owns
-            // other sockets on its local port (an accepted socket shares its listener's port).
+            // other sockets on its local port in its own namespace (an accepted socket shares its
+            // listener's port; another namespace's port is another service).
             if (_services != null)
             {
                 foreach (var t in _sockets.Values)
                 {
                     if (t.Last.ProcessId != null)
                     {
-                        _portServices[t.Last.LocalPort] = _services.KeyOf(t.Last, unownedPerPort: true);
+                        _portServices[(t.Last.NetworkNamespaceId, t.Last.LocalPort)] = _services.KeyOf(t.Last, unownedPerPort: true);
                     }
                 }
             }
@@ -149,7 +151,7 @@ namespace CloseWait
             foreach (var t in _sockets.Values)
             {
                 long key = _services == null ? t.Last.ProcessId ?? NoProcess
-                    : t.Last.ProcessId == null && _portServices.TryGetValue(t.Last.LocalPort, out long known) ? known
+                    : t.Last.ProcessId == null && _portServices.TryGetValue((t.Last.NetworkNamespaceId, t.Last.LocalPort), out long known) ? known
                     : _services.KeyOf(t.Last, unownedPerPort: true);
                 if (!now.TryGetValue(key, out var tally))
                 {
@@ -314,7 +316,6 @@ namespace CloseWait
         private sealed class Tally
         {
             private readonly ServiceMap? _services;
-        private readonly Dictionary<int, long> _portServices = new Dictionary<int, long>();
             private readonly Dictionary<int, int> _holders = new Dictionary<int, int>();
             private bool _manyPorts;
 
@@ -364,9 +365,14 @@ namespace CloseWait
                     Program ??= c.Program;
                 }
 
-                if (c.ProcessId is int pid)
+                // Every holder of a socket shared after fork, as Test-TcpCloseWait counts them: a
+                // service whose sockets the main process shares with its children is many processes,
+                // and its Growing event must not convert to the main process's PID.
+                var holders = c.Owners.Length > 0 ? c.Owners.Select(o => o.ProcessId).Distinct()
+                    : c.ProcessId is int pid ? new[] { pid } : Enumerable.Empty<int>();
+                foreach (int h in holders)
                 {
-                    _holders[pid] = _holders.TryGetValue(pid, out int n) ? n + 1 : 1;
+                    _holders[h] = _holders.TryGetValue(h, out int n) ? n + 1 : 1;
                 }
 
                 if (!_manyPorts && SharedLocalPort != c.LocalPort)

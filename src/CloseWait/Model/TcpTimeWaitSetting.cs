@@ -84,8 +84,12 @@ namespace CloseWait
     /// <summary>One TIME_WAIT-related setting: its value, default, meaning and source.</summary>
     public sealed class TcpTimeWaitSettingItem
     {
-        /// <summary>The property and parameter name (PortRange, TimeWaitReuse, ...).</summary>
-        public string Name { get; internal set; } = string.Empty;
+        /// <summary>
+        /// The property and parameter name (PortRange, TimeWaitReuse, ...). Not called Name: Stop-Process
+        /// binds -Name from a property of that name, so `(Get-TcpTimeWaitSetting).Details | Stop-Process`
+        /// would SIGKILL every process called PortRange (see ProcessReference).
+        /// </summary>
+        public string Setting { get; internal set; } = string.Empty;
 
         /// <summary>The value as the platform holds it ("32768-60999", "2", "60 s").</summary>
         public string? Value { get; internal set; }
@@ -101,6 +105,6 @@ namespace CloseWait
         /// <summary>Where the value was read: a /proc/sys path, a registry value, a sysctl name.</summary>
         public string Source { get; internal set; } = string.Empty;
 
-        public override string ToString() => $"{Name} = {Value}";
+        public override string ToString() => $"{Setting} = {Value}";
     }
 }

@@ -49,12 +49,12 @@ namespace CloseWait.Platform.MacOS
                 {
                     new TcpTimeWaitSettingItem
                     {
-                        Name = "MaximumSegmentLifetime", Value = mslMs + " ms", Default = "15000 ms", IsDefault = mslMs == (int)TimeWaitRules.MacOSMslDefault.TotalMilliseconds,
+                        Setting = "MaximumSegmentLifetime", Value = mslMs + " ms", Default = "15000 ms", IsDefault = mslMs == (int)TimeWaitRules.MacOSMslDefault.TotalMilliseconds,
                         Source = "sysctl " + Msl, Meaning = "The maximum segment lifetime; a closed connection stays in TIME_WAIT for twice this.",
                     },
                     new TcpTimeWaitSettingItem
                     {
-                        Name = "PortRange", Value = first + "-" + last, Default = "49152-65535", IsDefault = first == TimeWaitRules.MacOSDefaultStart && last == TimeWaitRules.MacOSDefaultEnd,
+                        Setting = "PortRange", Value = first + "-" + last, Default = "49152-65535", IsDefault = first == TimeWaitRules.MacOSDefaultStart && last == TimeWaitRules.MacOSDefaultEnd,
                         Source = "sysctl " + First + ", " + Last, Meaning = "The local ports connect() picks from when the application does not bind one.",
                     },
                 },

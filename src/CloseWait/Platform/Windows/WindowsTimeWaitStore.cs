@@ -88,12 +88,12 @@ namespace CloseWait.Platform.Windows
                 {
                     new TcpTimeWaitSettingItem
                     {
-                        Name = "TimeWaitDuration", Value = seconds + " s", Default = "120 s", IsDefault = isDefault, Source = source,
+                        Setting = "TimeWaitDuration", Value = seconds + " s", Default = "120 s", IsDefault = isDefault, Source = source,
                         Meaning = "TcpTimedWaitDelay: how long a closed connection stays in TIME_WAIT and keeps its port (30 to 300 s); read at boot.",
                     },
                     new TcpTimeWaitSettingItem
                     {
-                        Name = "PortRange", Value = null, Default = "49152-65535", IsDefault = null, Source = "netsh int ipv4 show dynamicport tcp",
+                        Setting = "PortRange", Value = null, Default = "49152-65535", IsDefault = null, Source = "netsh int ipv4 show dynamicport tcp",
                         Meaning = "The dynamic (ephemeral) port range; not read by CloseWait: see it with `netsh int ipv4 show dynamicport tcp`, change it with `netsh int ipv4 set dynamicport tcp start=49152 num=16384`.",
                     },
                 },

@@ -342,7 +342,7 @@ namespace CloseWait.Platform.Linux
         }
 
         private static TcpTimeWaitSettingItem Item(string name, string value, string defaultValue, bool? isDefault, string meaning, string source) =>
-            new TcpTimeWaitSettingItem { Name = name, Value = value, Default = defaultValue, IsDefault = isDefault, Meaning = meaning, Source = source };
+            new TcpTimeWaitSettingItem { Setting = name, Value = value, Default = defaultValue, IsDefault = isDefault, Meaning = meaning, Source = source };
 
         /// <summary>The "tw" count of the "TCP:" line of /proc/net/sockstat; null when absent.</summary>
         internal static int? ParseSockstatTimeWait(string text)

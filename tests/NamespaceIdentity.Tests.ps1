@@ -82,6 +82,19 @@ Start-Sleep -Seconds 120
         finally { Remove-Item $trace.FullName -ErrorAction SilentlyContinue }
     }
 
+    It 'Set-TcpKeepAliveSetting -NetworkNamespace <pid> -PassThru enters twice: to read and plan, then to write and read back (issue 20)' -Skip:(-not $hasStrace) {
+        $trace = New-TemporaryFile
+        try {
+            $pwsh = Join-Path $PSHOME 'pwsh'
+            $time = Get-Random -Minimum 400 -Maximum 900
+            $null = strace -f -qq -e trace=setns -o $trace.FullName $pwsh -NoProfile -NonInteractive -Command "Import-Module '$modulePath'; (Set-TcpKeepAliveSetting -NetworkNamespace $($child.Id) -Time $time -PassThru -Confirm:`$false).Time.TotalSeconds"
+            $joins = @(Get-Content $trace.FullName | Where-Object { $_ -match 'setns\(.*CLONE_NEWNET\)\s+=\s+0' })
+            $joins.Count | Should -Be 2
+            (Get-TcpKeepAliveSetting -NetworkNamespace $child.Id).Time.TotalSeconds | Should -Be $time
+        }
+        finally { Remove-Item $trace.FullName -ErrorAction SilentlyContinue }
+    }
+
     It 'connections read in a namespace say which host, boot and namespace' {
         $c = @(Get-TcpConnection -NetworkNamespace $child.Id -State Listen -LocalPort $port)
         $c.Count | Should -Be 1

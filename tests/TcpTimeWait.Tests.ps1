@@ -9,6 +9,7 @@
 BeforeDiscovery {
     $script:linuxRoot = $IsLinux -and ((id -u) -eq '0') -and (Get-Command unshare, nsenter, python3 -ErrorAction SilentlyContinue).Count -eq 3
     $script:haveSysctl = $null -ne (Get-Command sysctl -ErrorAction SilentlyContinue)
+    $script:hasStrace = $null -ne (Get-Command strace -ErrorAction SilentlyContinue)
 }
 
 BeforeAll {
@@ -27,6 +28,17 @@ BeforeAll {
         }
         nsenter "--net=/proc/$($holder.Id)/ns/net" ip link set lo up
         $holder
+    }
+
+    # The namespaces a command run in a child pwsh entered: the inode of each successful setns, as strace -y names it (net:[inode]).
+    function script:Get-NamespaceEntries([string] $Command) {
+        $trace = New-TemporaryFile
+        try {
+            $module = Join-Path $PSScriptRoot '../out/CloseWait/CloseWait.psd1'
+            $null = strace -f -qq -y -e trace=setns -o $trace.FullName (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -Command "Import-Module '$module'; $Command"
+            @(Get-Content $trace.FullName | ForEach-Object { if ($_ -match 'setns\(\d+<net:\[(\d+)\]>, CLONE_NEWNET\)\s+=\s+0') { [uint64]$Matches[1] } })
+        }
+        finally { Remove-Item $trace.FullName -ErrorAction SilentlyContinue }
     }
 
     function script:Get-NsValue([System.Diagnostics.Process] $Holder, [string] $Name) {
@@ -205,6 +217,36 @@ Describe 'Get-TcpPortUsage and the TIME_WAIT settings in a private namespace' -S
         $rows = @(Get-TcpPortUsage -NetworkNamespace $ns.Id)
         $rows.Count | Should -BeGreaterThan 0
         $rows.NetworkNamespaceId | Sort-Object -Unique | Should -Be $inode
+    }
+
+    It 'Set-TcpTimeWaitSetting -NetworkNamespace enters it twice: to read and plan, then to write and read back (issue 20)' -Skip:(-not $hasStrace) {
+        $script:helper = New-ClientClosedConnections $ns 5000 2
+        $inode = [uint64](((Get-Item "/proc/$($ns.Id)/ns/net").LinkTarget) -replace '\D', '')
+        # A port range needs the listeners, the UDP ports and the range's connections besides the values: still one entry for the plan.
+        $entries = Get-NamespaceEntries "Set-TcpTimeWaitSetting -NetworkNamespace $($ns.Id) -PortRange 40000-40099 -TimeWaitReuse 1 -PassThru -Confirm:`$false | Out-Null"
+        $entries | Should -Be @($inode, $inode)
+        Get-NsValue $ns ip_local_port_range | Should -Match '^40000\s+40099$'
+        Get-NsValue $ns tcp_tw_reuse | Should -Be '1'
+
+        $entries = Get-NamespaceEntries "Set-TcpTimeWaitSetting -NetworkNamespace $($ns.Id) -PortRange 40000-40199 -WhatIf | Out-Null"
+        $entries | Should -Be @($inode)
+        Get-NsValue $ns ip_local_port_range | Should -Match '^40000\s+40099$'
+    }
+
+    It 'Get-TcpPortUsage -NetworkNamespace enters it once for the range and the socket table together (issue 20)' -Skip:(-not $hasStrace) {
+        # A listener with TIME_WAIT on its port: the range, and all three dumps (listeners, the range, TIME_WAIT on listening ports).
+        $script:helper = New-ClientClosedConnections $ns 5000 2
+        $inode = [uint64](((Get-Item "/proc/$($ns.Id)/ns/net").LinkTarget) -replace '\D', '')
+        $entries = Get-NamespaceEntries "Get-TcpPortUsage -NetworkNamespace $($ns.Id) | Out-Null"
+        $entries | Should -Be @($inode)
+    }
+
+    It 'Get-TcpPortUsage -AllNetworkNamespaces enters each namespace at most once (issue 20)' -Skip:(-not $hasStrace) {
+        $script:helper = New-ClientClosedConnections $ns 5000 2
+        $inode = [uint64](((Get-Item "/proc/$($ns.Id)/ns/net").LinkTarget) -replace '\D', '')
+        $entries = Get-NamespaceEntries "Get-TcpPortUsage -AllNetworkNamespaces | Out-Null"
+        $entries | Should -Contain $inode
+        @($entries | Group-Object | Where-Object Count -gt 1).Name | Should -BeNullOrEmpty
     }
 
     It 'warns when the new range is narrower than the connections using the range now (issue 19)' {

@@ -347,7 +347,9 @@ namespace CloseWait.Tests
 
             public ICollection<int> ListeningPorts(string? networkNamespace) => new int[0];
 
-            public void Write(TimeWaitChange change, string? networkNamespace) => throw new NotSupportedException();
+            public TimeWaitReading ReadForPlan(TimeWaitChange change, string? networkNamespace) => throw new NotSupportedException();
+
+            public TcpTimeWaitSetting? Write(TimeWaitChange change, string? networkNamespace, TcpTimeWaitSetting? planned = null, bool readBack = false) => throw new NotSupportedException();
 
             public void Persist(TimeWaitChange values) => throw new NotSupportedException();
         }

@@ -37,23 +37,25 @@ namespace CloseWait.Commands
                 return;
             }
 
-            var setting = TryRead();
-            if (setting == null)
+            var refused = RefuseNamespaceHere();
+            if (refused != null)
             {
+                WriteError(refused.ToErrorRecord());
                 return;
             }
 
             try
             {
-                // The namespace's inode, as -AllNetworkNamespaces rows carry it (and every connection).
-                Report(setting, TargetNamespace, setting.NetworkNamespaceId);
+                // One entry for the port range and the socket table together.
+                var where = PlatformServices.ResolveNamespace(TargetNamespace);
+                WriteRows(PlatformServices.InNamespace(where, () => Rows(where)));
             }
             catch (System.OperationCanceledException)
             {
             }
             catch (System.Exception ex) when (TcpConnectionCommandBase.TranslateFailure(ex) is ErrorRecord record)
             {
-                // Netlink and I/O failures as typed errors with an id, as Get-TcpConnection writes them.
+                // Setting, netlink and I/O failures as typed errors with an id, as Get-TcpConnection writes them.
                 WriteError(record);
             }
         }
@@ -86,9 +88,8 @@ namespace CloseWait.Commands
             {
                 try
                 {
-                    var setting = Store.Read(ns.Spec);
-                    ns.Identity().Locate(setting);
-                    Report(setting, ns.Spec, ns.Inode);
+                    var where = ns.Identity();
+                    WriteRows(PlatformServices.InNamespace(where, () => Rows(where)));
                 }
                 catch (CloseWaitException e) when (scan.Vanished(ns, e))
                 {
@@ -110,14 +111,20 @@ namespace CloseWait.Commands
             scan.Complete();
         }
 
-        /// <summary>The rows of one network namespace (<paramref name="ns"/>, null for the caller's).</summary>
-        private void Report(TcpTimeWaitSetting setting, string? ns, ulong? inode)
+        /// <summary>
+        /// The rows of one network namespace, read where the caller runs: inside the namespace
+        /// (<see cref="PlatformServices.InNamespace"/>), so the store reads "here" and the dumps of
+        /// <paramref name="where"/> do not enter it again.
+        /// </summary>
+        private List<TcpPortUsage> Rows(NamespaceIdentity where)
         {
+            var setting = Store.Read(null);
+            where.Locate(setting);
             var builder = new PortUsageBuilder(setting);
             // Three kernel-filtered dumps, no owner walk: the listeners; outbound sockets, local
             // port inside the range (and -RemotePort); TIME_WAIT on listening ports.
-            var listening = new System.Collections.Generic.HashSet<int>();
-            foreach (var c in Read(new SocketQuery { States = new[] { TcpState.Listen } }, ns))
+            var listening = new HashSet<int>();
+            foreach (var c in Read(new SocketQuery { States = new[] { TcpState.Listen } }, where))
             {
                 listening.Add(c.LocalPort);
                 builder.Add(c);
@@ -125,7 +132,7 @@ namespace CloseWait.Commands
 
             if (setting.PortRangeStart is int start && setting.PortRangeEnd is int end)
             {
-                foreach (var c in Read(new SocketQuery { States = NotListening, LocalPortRange = (start, end), RemotePorts = RemotePort }, ns))
+                foreach (var c in Read(new SocketQuery { States = NotListening, LocalPortRange = (start, end), RemotePorts = RemotePort }, where))
                 {
                     if (!listening.Contains(c.LocalPort))
                     {
@@ -136,7 +143,7 @@ namespace CloseWait.Commands
 
             if (listening.Count > 0)
             {
-                foreach (var c in Read(new SocketQuery { States = new[] { TcpState.TimeWait }, LocalPorts = listening, RemotePorts = RemotePort }, ns))
+                foreach (var c in Read(new SocketQuery { States = new[] { TcpState.TimeWait }, LocalPorts = listening, RemotePorts = RemotePort }, where))
                 {
                     if (listening.Contains(c.LocalPort))
                     {
@@ -145,9 +152,19 @@ namespace CloseWait.Commands
                 }
             }
 
-            foreach (var row in builder.Build())
+            var rows = builder.Build();
+            foreach (var row in rows)
             {
-                row.NetworkNamespaceId = inode;
+                row.NetworkNamespaceId = where.Inode;
+            }
+
+            return rows;
+        }
+
+        private void WriteRows(List<TcpPortUsage> rows)
+        {
+            foreach (var row in rows)
+            {
                 WriteObject(row);
             }
         }
@@ -156,10 +173,10 @@ namespace CloseWait.Commands
             (TcpState[])System.Enum.GetValues(typeof(TcpState)), s => s != TcpState.Listen));
 
         /// <summary>One dump without tcp_info; the kernel's port filters are hints some tables skip, so -RemotePort is applied again.</summary>
-        private IEnumerable<TcpConnection> Read(SocketQuery query, string? ns)
+        private IEnumerable<TcpConnection> Read(SocketQuery query, NamespaceIdentity where)
         {
             query.IncludeDetails = false;
-            query.Namespace = ns == null ? null : PlatformServices.ResolveNamespace(ns);
+            query.Namespace = where.IsOwn ? null : where;
             foreach (var c in PlatformServices.SocketTable.Read(query, _stop.Token))
             {
                 if (c.State == TcpState.Listen || RemotePort == null || System.Array.IndexOf(RemotePort, c.RemotePort) >= 0)

@@ -127,7 +127,8 @@ namespace CloseWait.Commands
                 return;
             }
 
-            Store.Write(change, ns, planned: current); // exactly the confirmed steps, or nothing if the values moved
+            // Exactly the confirmed steps, or nothing if the values moved; in another namespace -PassThru's values are read in the same entry.
+            var written = Store.Write(change, ns, planned: current, readBack: PassThru && ns != null);
             if (Persist)
             {
                 PersistOrPutBack(current, target, steps, ns);
@@ -143,7 +144,7 @@ namespace CloseWait.Commands
                 return; // another namespace has no after-reboot values to warn about: read back only for -PassThru
             }
 
-            var after = Store.Read(ns);
+            var after = written ?? Store.Read(ns);
             WarnAboutReboot(after, Persist
                 ? $"A file applied after {Store.PersistTarget} sets them: change or remove that line."
                 : "Add -Persist to keep the new values.");

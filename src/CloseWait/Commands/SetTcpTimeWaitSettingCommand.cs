@@ -140,25 +140,17 @@ namespace CloseWait.Commands
 
         private void Apply(TimeWaitChange change, string? ns)
         {
-            var current = Store.Read(ns);
-            var listening = change.PortRange != null || change.ReservedPorts != null ? Store.ListeningPorts(ns) : Array.Empty<int>();
-            var invalid = TimeWaitRules.Validate(Store.Platform, Store.Fields, change, current, listening);
-            if (invalid != null)
-            {
-                throw invalid;
-            }
-
+            // Read once (one namespace entry), plan once; the plan confirmed is the plan written.
+            var plan = TimeWaitPlan.Make(Store, change, ns);
+            var current = plan.Reading.Current;
             if (Persist && Store.PersistTarget == null)
             {
                 Store.Persist(change); // throws this platform's explanation before anything is written
             }
 
-            if (change.PortRange is (int start, int end) && current.PortRangeStart is int curStart && current.PortRangeEnd is int curEnd)
+            if (change.PortRange is (int start, int end) && plan.Reading.InUse is int inUse && current.PortRangeStart is int curStart && current.PortRangeEnd is int curEnd)
             {
                 // Connections that hold a port of the current range now: a narrower range runs out at once.
-                var query = new SocketQuery { IncludeDetails = false, Namespace = ns == null ? null : PlatformServices.ResolveNamespace(ns) };
-                int inUse = PlatformServices.SocketTable.Read(query, default)
-                    .Count(c => c.State != TcpState.Listen && c.LocalPort >= curStart && c.LocalPort <= curEnd);
                 int size = end - start + 1;
                 if (size < inUse)
                 {
@@ -173,30 +165,8 @@ namespace CloseWait.Commands
                 return;
             }
 
-            Store.Write(change, ns);
-            if (Persist)
-            {
-                try
-                {
-                    Store.Persist(change);
-                }
-                catch (CloseWaitException failure)
-                {
-                    string outcome;
-                    try
-                    {
-                        Store.Write(Back(current, change), ns);
-                        outcome = "The running values that had been set were put back, so nothing was changed.";
-                    }
-                    catch (CloseWaitException e)
-                    {
-                        outcome = "Putting the running values back failed too, so the new running values stay: " + e.Message;
-                    }
-
-                    throw new CloseWaitException(failure.ErrorId, failure.Category, failure.Message + " " + outcome, failure.Target, failure) { NativeError = failure.NativeError };
-                }
-            }
-
+            // Exactly the confirmed change, or nothing if the values moved; the values after it read in the same entry.
+            var after = plan.Apply(Persist, readBack: PassThru);
             if (change.FinWait2Timeout != null)
             {
                 WriteWarning(HostWarning.Text(this, "FinWait2Timeout (tcp_fin_timeout) bounds how long an orphaned connection waits in FIN_WAIT_2; it does not shorten TIME_WAIT, which Linux keeps for 60 s. To open more connections to one destination, widen -PortRange, set -TimeWaitReuse 1, or reuse connections."));
@@ -207,45 +177,10 @@ namespace CloseWait.Commands
                 WriteWarning(HostWarning.Text(this, $"{Store.Platform} applies these settings at boot: restart the computer for them to take effect."));
             }
 
-            if (PassThru)
+            if (PassThru && after != null)
             {
-                WriteObject(Store.Read(ns));
+                WriteObject(after);
             }
-        }
-
-        /// <summary>The running values of the fields the change gave, to put back.</summary>
-        private static TimeWaitChange Back(TcpTimeWaitSetting s, TimeWaitChange change)
-        {
-            var back = new TimeWaitChange();
-            foreach (var f in change.Given())
-            {
-                switch (f)
-                {
-                    case TimeWaitField.PortRange:
-                        back.PortRange = (s.PortRangeStart!.Value, s.PortRangeEnd!.Value);
-                        break;
-                    case TimeWaitField.ReservedPorts:
-                        back.ReservedPorts = s.ReservedPorts;
-                        break;
-                    case TimeWaitField.TimeWaitReuse:
-                        back.TimeWaitReuse = s.TimeWaitReuse;
-                        break;
-                    case TimeWaitField.MaxTimeWaitBuckets:
-                        back.MaxTimeWaitBuckets = s.MaxTimeWaitBuckets;
-                        break;
-                    case TimeWaitField.FinWait2Timeout:
-                        back.FinWait2Timeout = s.FinWait2Timeout;
-                        break;
-                    case TimeWaitField.TimeWaitDuration:
-                        back.TimeWaitDuration = s.TimeWaitDuration;
-                        break;
-                    case TimeWaitField.MaximumSegmentLifetime:
-                        back.MaximumSegmentLifetime = s.MaximumSegmentLifetime;
-                        break;
-                }
-            }
-
-            return back;
         }
 
         private static string Describe(TimeWaitChange c, TimeWaitField f) =>

@@ -93,6 +93,7 @@ namespace CloseWait
         internal const string TimeWaitSettingNotFound = nameof(TimeWaitSettingNotFound);
         internal const string TimeWaitReadFailed = nameof(TimeWaitReadFailed);
         internal const string TimeWaitRollbackFailed = nameof(TimeWaitRollbackFailed);
+        internal const string TimeWaitChangedMeanwhile = nameof(TimeWaitChangedMeanwhile);
         internal const string TimeWaitPersistNotSupported = nameof(TimeWaitPersistNotSupported);
 
         // Network namespaces and containers.

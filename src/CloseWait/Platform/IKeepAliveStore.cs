@@ -20,8 +20,10 @@ namespace CloseWait.Platform
         /// written are put back and the CloseWaitException names the value that failed and why.
         /// With <paramref name="planned"/> (the values the caller read, planned and confirmed), the
         /// write fails with nothing changed when the values have moved since (KeepAliveChangedMeanwhile).
+        /// With <paramref name="readBack"/>, returns the values read after writing (in another
+        /// network namespace, in the same entry); else null.
         /// </summary>
-        void Write(KeepAliveChange change, string? networkNamespace, TcpKeepAliveSetting? planned = null);
+        TcpKeepAliveSetting? Write(KeepAliveChange change, string? networkNamespace, TcpKeepAliveSetting? planned = null, bool readBack = false);
 
         /// <summary>Makes the full set of values survive a reboot (every value of <paramref name="values"/> is given).</summary>
         void Persist(KeepAliveChange values);

@@ -23,8 +23,20 @@ namespace CloseWait.Platform
         /// <summary>The local ports that have a listener (where the port range applies).</summary>
         ICollection<int> ListeningPorts(string? networkNamespace);
 
-        /// <summary>Writes the values the change gives, all or nothing (see <see cref="SettingTransaction"/>).</summary>
-        void Write(TimeWaitChange change, string? networkNamespace);
+        /// <summary>
+        /// What planning <paramref name="change"/> needs, read together (in another network namespace,
+        /// one entry): the current values and, for a port range or reserved ports, the listening ports
+        /// and the connections using a port of the current range.
+        /// </summary>
+        TimeWaitReading ReadForPlan(TimeWaitChange change, string? networkNamespace);
+
+        /// <summary>
+        /// Writes the values the change gives, all or nothing (see <see cref="SettingTransaction"/>).
+        /// With <paramref name="planned"/> (the values the caller read, planned and confirmed), the
+        /// write fails with nothing changed when a value has moved since (TimeWaitChangedMeanwhile).
+        /// With <paramref name="readBack"/>, returns the values read after writing (in the same entry).
+        /// </summary>
+        TcpTimeWaitSetting? Write(TimeWaitChange change, string? networkNamespace, TcpTimeWaitSetting? planned = null, bool readBack = false);
 
         /// <summary>Makes the given values survive a reboot, keeping whatever else the persisted configuration holds.</summary>
         void Persist(TimeWaitChange values);

@@ -84,6 +84,15 @@ namespace CloseWait.Platform
             return Here();
         }
 
+        /// <summary>
+        /// Runs <paramref name="body"/> inside the resolved namespace, entering it once (Linux: on a
+        /// thread that joins it and ends with the work); the caller's own namespace (no spec) runs
+        /// here. Inside, reads of that same namespace (the socket table, the settings stores) do not
+        /// enter it again, and a store's read of "the caller's namespace" reads this one.
+        /// </summary>
+        internal static T InNamespace<T>(NamespaceIdentity? where, Func<T> body) =>
+            where == null || where.IsOwn || !IsLinux ? body() : LinuxNetworkNamespace.Run(where, body);
+
         /// <summary>The caller's own namespace on this host and boot, with no inode (off Linux, and for tables with none).</summary>
         internal static NamespaceIdentity Here() =>
             new NamespaceIdentity(null, null, Array.Empty<string>(), Environment.MachineName, BootId);

@@ -144,4 +144,46 @@ namespace CloseWait.Platform
         internal static void Apply(KeepAliveRules rules, IReadOnlyList<Step> steps, Action<KeepAliveField, long> write, Action<KeepAliveField, long>? check = null) =>
             SettingTransaction.Apply(steps, write, check, rules.Describe, ErrorIds.KeepAliveRollbackFailed);
     }
+
+    /// <summary>The TIME_WAIT settings' compare-and-fail: the values a confirmed plan was made from must still be the running ones.</summary>
+    internal static class TimeWaitTransaction
+    {
+        /// <summary>Fails with nothing written (TimeWaitChangedMeanwhile) when a value of <paramref name="fields"/> differs between <paramref name="planned"/> and <paramref name="now"/>.</summary>
+        internal static void CheckUnmoved(IEnumerable<TimeWaitField> fields, TcpTimeWaitSetting? planned, TcpTimeWaitSetting now)
+        {
+            if (planned == null)
+            {
+                return;
+            }
+
+            var moved = fields.Where(f => ValueOf(planned, f) != ValueOf(now, f)).ToList();
+            if (moved.Count > 0)
+            {
+                throw new CloseWaitException(ErrorIds.TimeWaitChangedMeanwhile, System.Management.Automation.ErrorCategory.ResourceBusy,
+                    $"{string.Join(" and ", moved.Select(f => $"{f} changed from {ValueOf(planned, f)} to {ValueOf(now, f)}"))} since it was read, so the confirmed plan no longer applies. Nothing was changed; run the command again.");
+            }
+        }
+
+        /// <summary>A setting's value of one field, as text to compare and show ("none" for no reserved ports).</summary>
+        internal static string ValueOf(TcpTimeWaitSetting s, TimeWaitField field)
+        {
+            switch (field)
+            {
+                case TimeWaitField.PortRange:
+                    return s.PortRange ?? "unknown";
+                case TimeWaitField.ReservedPorts:
+                    return string.IsNullOrEmpty(s.ReservedPorts) ? "none" : s.ReservedPorts!;
+                case TimeWaitField.TimeWaitReuse:
+                    return s.TimeWaitReuse?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown";
+                case TimeWaitField.MaxTimeWaitBuckets:
+                    return s.MaxTimeWaitBuckets?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown";
+                case TimeWaitField.FinWait2Timeout:
+                    return s.FinWait2Timeout?.ToString() ?? "unknown";
+                case TimeWaitField.TimeWaitDuration:
+                    return s.TimeWaitDuration?.ToString() ?? "unknown";
+                default:
+                    return s.MaximumSegmentLifetime?.ToString() ?? "unknown";
+            }
+        }
+    }
 }

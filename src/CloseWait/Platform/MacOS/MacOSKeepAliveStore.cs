@@ -27,7 +27,13 @@ namespace CloseWait.Platform.MacOS
                 "sysctl " + SysctlName(KeepAliveField.Time), "sysctl " + SysctlName(KeepAliveField.Interval), "sysctl " + SysctlName(KeepAliveField.Probes));
         }
 
-        public void Write(KeepAliveChange change, string? networkNamespace, TcpKeepAliveSetting? planned = null)
+        public TcpKeepAliveSetting? Write(KeepAliveChange change, string? networkNamespace, TcpKeepAliveSetting? planned = null, bool readBack = false)
+        {
+            WriteChecked(change, networkNamespace, planned);
+            return readBack ? Read(networkNamespace) : null;
+        }
+
+        private void WriteChecked(KeepAliveChange change, string? networkNamespace, TcpKeepAliveSetting? planned)
         {
             PlatformServices.RefuseNetworkNamespace(networkNamespace);
             KeepAliveTransaction.Apply(Rules, KeepAliveTransaction.PlanChecked(Rules, Read(null), change, planned), Set);

@@ -64,10 +64,23 @@ namespace CloseWait.Platform.MacOS
         public ICollection<int> ListeningPorts(string? networkNamespace) =>
             new HashSet<int>(PlatformServices.SocketTable.Read(new SocketQuery { States = new[] { TcpState.Listen }, IncludeDetails = false }, default).Select(c => c.LocalPort));
 
-        public void Write(TimeWaitChange change, string? networkNamespace)
+        public TimeWaitReading ReadForPlan(TimeWaitChange change, string? networkNamespace)
+        {
+            PlatformServices.RefuseNetworkNamespace(networkNamespace);
+            return TimeWaitReading.Take(this, PlatformServices.SocketTable, change, null, null);
+        }
+
+        public TcpTimeWaitSetting? Write(TimeWaitChange change, string? networkNamespace, TcpTimeWaitSetting? planned = null, bool readBack = false)
+        {
+            WriteChecked(change, networkNamespace, planned);
+            return readBack ? Read(null) : null;
+        }
+
+        private void WriteChecked(TimeWaitChange change, string? networkNamespace, TcpTimeWaitSetting? planned)
         {
             PlatformServices.RefuseNetworkNamespace(networkNamespace);
             var current = Read(null);
+            TimeWaitTransaction.CheckUnmoved(Fields, planned, current);
             var steps = new List<SettingStep<string, int>>();
             if (change.MaximumSegmentLifetime is TimeSpan msl)
             {

@@ -63,7 +63,13 @@ namespace CloseWait.Platform.Windows
             }
         }
 
-        public void Write(KeepAliveChange change, string? networkNamespace, TcpKeepAliveSetting? planned = null)
+        public TcpKeepAliveSetting? Write(KeepAliveChange change, string? networkNamespace, TcpKeepAliveSetting? planned = null, bool readBack = false)
+        {
+            WriteChecked(change, networkNamespace, planned);
+            return readBack ? Read(networkNamespace) : null;
+        }
+
+        private void WriteChecked(KeepAliveChange change, string? networkNamespace, TcpKeepAliveSetting? planned)
         {
             PlatformServices.RefuseNetworkNamespace(networkNamespace);
 

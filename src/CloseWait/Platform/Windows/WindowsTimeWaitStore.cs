@@ -104,15 +104,28 @@ namespace CloseWait.Platform.Windows
             new HashSet<int>(System.Linq.Enumerable.Select(
                 PlatformServices.SocketTable.Read(new SocketQuery { States = new[] { TcpState.Listen }, IncludeDetails = false }, default), c => c.LocalPort));
 
-        public void Write(TimeWaitChange change, string? networkNamespace)
+        public TimeWaitReading ReadForPlan(TimeWaitChange change, string? networkNamespace)
         {
             PlatformServices.RefuseNetworkNamespace(networkNamespace);
+            return TimeWaitReading.Take(this, PlatformServices.SocketTable, change, null, null);
+        }
+
+        public TcpTimeWaitSetting? Write(TimeWaitChange change, string? networkNamespace, TcpTimeWaitSetting? planned = null, bool readBack = false)
+        {
+            WriteChecked(change, networkNamespace, planned);
+            return readBack ? Read(null) : null;
+        }
+
+        private void WriteChecked(TimeWaitChange change, string? networkNamespace, TcpTimeWaitSetting? planned)
+        {
+            PlatformServices.RefuseNetworkNamespace(networkNamespace);
+            var current = Read(null);
+            TimeWaitTransaction.CheckUnmoved(Fields, planned, current);
             if (change.TimeWaitDuration is not TimeSpan delay)
             {
                 return;
             }
 
-            var current = Read(null);
             var steps = new List<SettingStep<TimeWaitField, uint>>();
             uint now = (uint)current.TimeWaitDuration!.Value.TotalSeconds, wanted = (uint)delay.TotalSeconds;
             if (now != wanted)

@@ -108,9 +108,44 @@ namespace CloseWait.Platform.Linux
         /// <summary>Runs <paramref name="body"/> on a new thread that has joined the resolved namespace (its inode checked); rethrows its exception.</summary>
         internal static T Run<T>(NamespaceIdentity identity, Func<T> body) => Run(NamespaceTarget.Of(identity), body);
 
+        /// <summary>
+        /// The namespace this thread joined (set on the threads <see cref="Run{T}(NamespaceTarget, Func{T})"/>
+        /// and <see cref="Stream{T}(NamespaceTarget, Func{CancellationToken, IEnumerable{T}}, CancellationToken)"/> start, which end with their work):
+        /// work for that same namespace nested inside runs here instead of entering it again, so one
+        /// call that reads several things in a namespace enters it once.
+        /// </summary>
+        [ThreadStatic]
+        private static ulong? _joined;
+
+        /// <summary>True when this thread has already joined the target's namespace (its inode, or the inode its path names now).</summary>
+        private static bool AlreadyIn(NamespaceTarget target)
+        {
+            if (_joined is not ulong joined)
+            {
+                return false;
+            }
+
+            if (target.Inode is ulong inode)
+            {
+                return inode == joined;
+            }
+
+            foreach (string path in target.Paths())
+            {
+                return InodeOf(path) == joined;
+            }
+
+            return false;
+        }
+
         /// <summary>Runs <paramref name="body"/> on a new thread that has joined the target namespace; rethrows its exception.</summary>
         internal static T Run<T>(NamespaceTarget target, Func<T> body)
         {
+            if (AlreadyIn(target))
+            {
+                return body();
+            }
+
             T result = default!;
             Exception? failure = null;
             var thread = new Thread(() =>
@@ -144,7 +179,10 @@ namespace CloseWait.Platform.Linux
             Stream(NamespaceTarget.Of(spec), producer, cancellationToken);
 
         /// <summary>Streams what <paramref name="producer"/> yields on a thread inside the target namespace.</summary>
-        internal static IEnumerable<T> Stream<T>(NamespaceTarget target, Func<CancellationToken, IEnumerable<T>> producer, CancellationToken cancellationToken)
+        internal static IEnumerable<T> Stream<T>(NamespaceTarget target, Func<CancellationToken, IEnumerable<T>> producer, CancellationToken cancellationToken) =>
+            AlreadyIn(target) ? producer(cancellationToken) : StreamFromThread(target, producer, cancellationToken);
+
+        private static IEnumerable<T> StreamFromThread<T>(NamespaceTarget target, Func<CancellationToken, IEnumerable<T>> producer, CancellationToken cancellationToken)
         {
             using var queue = new BlockingCollection<T>(boundedCapacity: 1024);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -230,6 +268,7 @@ namespace CloseWait.Platform.Linux
                                 $"{path} is not a network namespace: {LinuxErrno.Describe(errno)}. {WhatToGive}", target.Spec) { NativeError = errno };
                     }
 
+                    _joined = target.Inode ?? InodeOfDescriptor(fd);
                     return;
                 }
                 finally

@@ -13,11 +13,11 @@ namespace CloseWait.Platform.Linux
         // The kernel sends at most about 32 KiB per dump datagram; larger leaves room.
         private const int BufferSize = 64 * 1024;
         private readonly byte[] _buffer = new byte[BufferSize];
-        private int _fd;
+        private readonly Interop.SafeDescriptor _fd;
         private uint _portId;
         private uint _sequence;
 
-        private LinuxNetlinkSocket(int fd, uint portId)
+        private LinuxNetlinkSocket(Interop.SafeDescriptor fd, uint portId)
         {
             _fd = fd;
             _portId = portId;
@@ -27,11 +27,13 @@ namespace CloseWait.Platform.Linux
         /// <summary>Opens the socket; throws <see cref="NetlinkErrorException"/> with the errno when refused.</summary>
         internal static LinuxNetlinkSocket Open()
         {
-            int fd = Interop.Libc.socket(Interop.Libc.AF_NETLINK, Interop.Libc.SOCK_RAW | Interop.Libc.SOCK_CLOEXEC, Interop.Libc.NETLINK_SOCK_DIAG);
-            if (fd < 0)
+            var descriptor = Interop.SafeDescriptor.Own(Interop.Libc.socket(Interop.Libc.AF_NETLINK, Interop.Libc.SOCK_RAW | Interop.Libc.SOCK_CLOEXEC, Interop.Libc.NETLINK_SOCK_DIAG));
+            if (descriptor.IsInvalid)
             {
                 throw new NetlinkErrorException(LinuxErrno.Last());
             }
+
+            int fd = descriptor.Value;
 
             try
             {
@@ -55,11 +57,11 @@ namespace CloseWait.Platform.Linux
                     Interop.Libc.setsockopt(fd, Interop.Libc.SOL_SOCKET, abi.SO_RCVTIMEO, p, tv.Length);
                 }
 
-                return new LinuxNetlinkSocket(fd, addr.nl_pid);
+                return new LinuxNetlinkSocket(descriptor, addr.nl_pid);
             }
             catch
             {
-                Interop.Libc.close(fd);
+                descriptor.Dispose();
                 throw;
             }
         }
@@ -73,7 +75,7 @@ namespace CloseWait.Platform.Linux
             {
                 while (true)
                 {
-                    long n = (long)Interop.Libc.sendto(_fd, p, (IntPtr)message.Length, 0, ref kernel, sizeof(Interop.Libc.SockAddrNl));
+                    long n = (long)Interop.Libc.sendto(_fd.Value, p, (IntPtr)message.Length, 0, ref kernel, sizeof(Interop.Libc.SockAddrNl));
                     if (n >= 0)
                     {
                         return;
@@ -98,7 +100,7 @@ namespace CloseWait.Platform.Linux
                 {
                     var from = new Interop.Libc.SockAddrNl();
                     int fromLen = sizeof(Interop.Libc.SockAddrNl);
-                    long n = (long)Interop.Libc.recvfrom(_fd, p, (IntPtr)BufferSize, Interop.Libc.MSG_TRUNC, ref from, ref fromLen);
+                    long n = (long)Interop.Libc.recvfrom(_fd.Value, p, (IntPtr)BufferSize, Interop.Libc.MSG_TRUNC, ref from, ref fromLen);
                     if (n < 0)
                     {
                         int errno = LinuxErrno.Last();
@@ -249,13 +251,6 @@ namespace CloseWait.Platform.Linux
             throw new InvalidDataException("netlink: no acknowledgement to a single-socket request.");
         }
 
-        public void Dispose()
-        {
-            if (_fd >= 0)
-            {
-                Interop.Libc.close(_fd);
-                _fd = -1;
-            }
-        }
+        public void Dispose() => _fd.Dispose();
     }
 }

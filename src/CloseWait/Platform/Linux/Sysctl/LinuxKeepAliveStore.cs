@@ -66,20 +66,26 @@ namespace CloseWait.Platform.Linux
             return setting;
         }
 
-        public void Write(KeepAliveChange change, string? networkNamespace, TcpKeepAliveSetting? planned = null)
+        public TcpKeepAliveSetting? Write(KeepAliveChange change, string? networkNamespace, TcpKeepAliveSetting? planned = null, bool readBack = false)
         {
             if (networkNamespace == null)
             {
                 WriteHere(change, planned);
+                return readBack ? Read(null) : null;
             }
-            else
+
+            // The values after the write are read in the same entry.
+            var after = LinuxNetworkNamespace.Run(networkNamespace, () =>
             {
-                LinuxNetworkNamespace.Run(networkNamespace, () =>
-                {
-                    WriteHere(change, planned);
-                    return true;
-                });
+                WriteHere(change, planned);
+                return readBack ? ReadHere() : null;
+            });
+            if (after != null)
+            {
+                after.NetworkNamespace = networkNamespace;
             }
+
+            return after;
         }
 
         /// <summary>

@@ -126,19 +126,37 @@ namespace CloseWait.Platform.Linux
             return colon >= 0 && int.TryParse(endpoint.Substring(colon + 1), System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture, out int port) ? port : (int?)null;
         }
 
-        public void Write(TimeWaitChange change, string? networkNamespace)
+        public TimeWaitReading ReadForPlan(TimeWaitChange change, string? networkNamespace)
         {
             if (networkNamespace == null)
             {
-                WriteHere(change);
-                return;
+                return TimeWaitReading.Take(this, PlatformServices.SocketTable, change, null, null);
             }
 
-            LinuxNetworkNamespace.Run(networkNamespace, () =>
+            // One entry: the reads inside (values, listeners, UDP ports, the range's connections) run on the joined thread.
+            var identity = LinuxNetworkNamespace.Identify(networkNamespace, null, null);
+            return LinuxNetworkNamespace.Run(identity, () => TimeWaitReading.Take(this, PlatformServices.SocketTable, change, networkNamespace, identity));
+        }
+
+        public TcpTimeWaitSetting? Write(TimeWaitChange change, string? networkNamespace, TcpTimeWaitSetting? planned = null, bool readBack = false)
+        {
+            if (networkNamespace == null)
             {
-                WriteHere(change);
-                return true;
+                WriteHere(change, planned);
+                return readBack ? ReadHere() : null;
+            }
+
+            var after = LinuxNetworkNamespace.Run(networkNamespace, () =>
+            {
+                WriteHere(change, planned);
+                return readBack ? ReadHere() : null;
             });
+            if (after != null)
+            {
+                after.NetworkNamespace = networkNamespace;
+            }
+
+            return after;
         }
 
         public void Persist(TimeWaitChange values)
@@ -198,9 +216,10 @@ namespace CloseWait.Platform.Linux
             }
         }
 
-        private void WriteHere(TimeWaitChange change)
+        private void WriteHere(TimeWaitChange change, TcpTimeWaitSetting? planned)
         {
             var current = ReadHere();
+            TimeWaitTransaction.CheckUnmoved(Fields, planned, current);
             var steps = Order(change.Given())
                 .Select(f => new SettingStep<TimeWaitField, string>(f, Raw(current, f), Raw(change, f)))
                 .Where(s => s.Old != s.New)

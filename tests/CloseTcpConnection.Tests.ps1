@@ -50,11 +50,12 @@ BeforeAll {
 
 Describe 'Close-TcpConnection' {
     Context 'Declaration' {
-        It 'is a high-impact cmdlet that supports -WhatIf and returns TcpCloseResult' {
+        It 'supports -WhatIf, asks as Stop-Process does and returns TcpCloseResult' {
             $cmd = Get-Command Close-TcpConnection
             $attr = $cmd.ImplementingType.GetCustomAttributes([System.Management.Automation.CmdletAttribute], $false)[0]
             $attr.SupportsShouldProcess | Should -BeTrue
-            $attr.ConfirmImpact | Should -Be 'High'
+            # ShouldProcess is the engine's (Medium, as Stop-Process); the stronger question is ShouldContinue, skipped by -Force.
+            $attr.ConfirmImpact | Should -Be 'Medium'
             $cmd.OutputType.Name | Should -Contain 'CloseWait.TcpCloseResult'
             $cmd.Parameters.Keys | Should -Contain 'Force'
             $cmd.Parameters.Keys | Should -Contain 'PassThru'
@@ -86,6 +87,20 @@ Describe 'Close-TcpConnection' {
     Context 'Linux as root' -Skip:(-not $linuxRoot) {
         BeforeEach { $script:set = New-CloseWait -Count 2 }
         AfterEach { Remove-CloseWait $set }
+
+        It 'leaves -WhatIf and -Confirm to the engine, the stronger question to -Force (<label>)' -ForEach @(
+            @{ Label = 'no switch: the stronger question is asked'; Prelude = ''; Switches = ''; Closed = $false }
+            @{ Label = '-Force: not asked'; Prelude = ''; Switches = '-Force'; Closed = $true }
+            @{ Label = '-Confirm:$false: not asked'; Prelude = ''; Switches = '-Confirm:$false'; Closed = $true }
+            @{ Label = '-Force under $ConfirmPreference Low: the engine asks'; Prelude = '$ConfirmPreference = ''Low'';'; Switches = '-Force'; Closed = $false }
+            @{ Label = '-Force under $WhatIfPreference: only reports'; Prelude = '$WhatIfPreference = $true;'; Switches = '-Force'; Closed = $false }
+            @{ Label = '-Force -WhatIf:$false under $WhatIfPreference: closes'; Prelude = '$WhatIfPreference = $true;'; Switches = '-Force -WhatIf:$false'; Closed = $true }
+        ) {
+            # A non-interactive child cannot answer a prompt: a question asked means nothing is closed.
+            $manifest = Join-Path $PSScriptRoot '../out/CloseWait/CloseWait.psd1'
+            $null = & (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -Command "Import-Module '$manifest'; $Prelude Get-TcpCloseWait -LocalPort $($set.Port) | Close-TcpConnection $Switches -ErrorAction SilentlyContinue" 2>&1
+            @(Get-TcpCloseWait -LocalPort $set.Port).Count | Should -Be ($Closed ? 0 : 2)
+        }
 
         It 'empties the CLOSE_WAIT list of a process that keeps running (<method>)' -ForEach @(
             @{ Method = 'Abort'; WriteError = 'ConnectionAborted' }

@@ -150,3 +150,63 @@ Start-Sleep -Seconds 120
         $failed[0].FullyQualifiedErrorId | Should -Be 'SettingListedElsewhere,CloseWait.Commands.SetTcpTimeWaitSettingCommand'
     }
 }
+
+Describe 'A -NetworkNamespace path follows PowerShell''s location and ~ (issue 19 item 7)' -Skip:(-not ($IsLinux -and ((id -u) -eq '0'))) {
+    BeforeAll {
+        Import-Module (Join-Path (Split-Path $PSScriptRoot -Parent) 'out/CloseWait/CloseWait.psd1') -Force
+        $script:own = (Get-TcpKeepAliveSetting -NetworkNamespace /proc/self/ns/net).NetworkNamespaceId
+        $script:netns = "cw19p-$PID"
+        ip netns add $netns
+        $script:netnsId = (Get-TcpKeepAliveSetting -NetworkNamespace "/run/netns/$netns").NetworkNamespaceId
+    }
+    AfterAll {
+        ip netns del $netns 2>$null
+    }
+
+    It '<Command> after Set-Location /proc, with ./self/ns/net' -ForEach @(
+        @{ Command = 'Get-TcpConnection -NetworkNamespace ./self/ns/net -State Listen' }
+        @{ Command = 'Get-TcpCloseWait -NetworkNamespace ./self/ns/net' }
+        @{ Command = 'Test-TcpCloseWait -NetworkNamespace ./self/ns/net' }
+        @{ Command = 'Watch-TcpCloseWait -NetworkNamespace ./self/ns/net -Count 1' }
+        @{ Command = 'Close-TcpConnection -NetworkNamespace ./self/ns/net -State CloseWait -LocalPort 1 -WhatIf' }
+        @{ Command = 'Get-TcpConnectionSummary -NetworkNamespace ./self/ns/net' }
+        @{ Command = 'Get-TcpKeepAliveSetting -NetworkNamespace ./self/ns/net' }
+        @{ Command = 'Test-TcpKeepAliveSetting -IdleTimeout 350 -NetworkNamespace ./self/ns/net' }
+        @{ Command = 'Set-TcpKeepAliveSetting -Time 300 -NetworkNamespace ./self/ns/net -WhatIf' }
+        @{ Command = 'Get-TcpTimeWaitSetting -NetworkNamespace ./self/ns/net' }
+        @{ Command = 'Set-TcpTimeWaitSetting -TimeWaitReuse 1 -NetworkNamespace ./self/ns/net -WhatIf' }
+        @{ Command = 'Get-TcpPortUsage -NetworkNamespace ./self/ns/net' }
+    ) {
+        Push-Location /proc
+        try {
+            $failed = $null
+            $null = & ([scriptblock]::Create($Command)) -ErrorVariable failed -ErrorAction SilentlyContinue 3>$null 6>$null
+            $failed | Should -BeNullOrEmpty
+        }
+        finally { Pop-Location }
+    }
+
+    It 'the record names the resolved namespace, and a relative name under /run/netns works' {
+        Push-Location /proc
+        try {
+            $s = Get-TcpKeepAliveSetting -NetworkNamespace ./self/ns/net
+            $s.NetworkNamespaceId | Should -Be $own
+            $s.NetworkNamespace | Should -Be '/proc/self/ns/net'
+        }
+        finally { Pop-Location }
+        Push-Location /run
+        try { (Get-TcpKeepAliveSetting -NetworkNamespace "netns/$netns").NetworkNamespaceId | Should -Be $netnsId }
+        finally { Pop-Location }
+    }
+
+    It 'follows ~ (the FileSystem provider''s home)' {
+        $provider = Get-PSProvider FileSystem
+        $home0 = $provider.Home
+        try {
+            $provider.Home = '/run/netns'
+            (Get-TcpKeepAliveSetting -NetworkNamespace "~/$netns").NetworkNamespaceId | Should -Be $netnsId
+            (Get-TcpConnectionSummary -NetworkNamespace "~/$netns").NetworkNamespace | Should -Be "/run/netns/$netns"
+        }
+        finally { $provider.Home = $home0 }
+    }
+}

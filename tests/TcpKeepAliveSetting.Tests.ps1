@@ -98,14 +98,18 @@ Describe 'Keepalive in a private network namespace' -Skip:(-not $linuxRoot) {
     It 'applies a baseline through Export-Clixml and Import-Clixml' {
         Set-TcpKeepAliveSetting -Time 300 -Interval 30 -Probes 5 -NetworkNamespace $ns.Id
         Get-TcpKeepAliveSetting -NetworkNamespace $ns.Id | Export-Clixml TestDrive:/baseline.xml
-        Import-Clixml TestDrive:/baseline.xml | Set-TcpKeepAliveSetting -NetworkNamespace $other.Id
+        # A namespace's record names its namespace: as a baseline for another one, drop that (issue 19 item 6).
+        Import-Clixml TestDrive:/baseline.xml | Select-Object * -ExcludeProperty NetworkNamespace* | Set-TcpKeepAliveSetting -NetworkNamespace $other.Id
         Get-NamespaceKeepAlive $other | Should -Be '300 30 5'
     }
 
     It 'applies a baseline through ConvertTo-Json and ConvertFrom-Json' {
         Set-TcpKeepAliveSetting -Time 300 -Interval 30 -Probes 5 -NetworkNamespace $ns.Id
         Get-TcpKeepAliveSetting -NetworkNamespace $ns.Id | ConvertTo-Json | Set-Content TestDrive:/baseline.json
-        Get-Content TestDrive:/baseline.json -Raw | ConvertFrom-Json | Set-TcpKeepAliveSetting -NetworkNamespace $other.Id
+        { Get-Content TestDrive:/baseline.json -Raw | ConvertFrom-Json | Set-TcpKeepAliveSetting -NetworkNamespace $other.Id -ErrorAction Stop } |
+            Should -Throw -ErrorId 'SettingNamespaceConflict,CloseWait.Commands.SetTcpKeepAliveSettingCommand'
+        Get-NamespaceKeepAlive $other | Should -Be $defaults
+        Get-Content TestDrive:/baseline.json -Raw | ConvertFrom-Json | Select-Object * -ExcludeProperty NetworkNamespace* | Set-TcpKeepAliveSetting -NetworkNamespace $other.Id
         Get-NamespaceKeepAlive $other | Should -Be '300 30 5'
     }
 

@@ -274,15 +274,25 @@ Describe 'Get-TcpPortUsage and the TIME_WAIT settings in a private namespace' -S
         # the host is checked by AfterEach
     }
 
-    It 'applies a setting piped from one namespace to an explicitly given other one, as a baseline' {
+    It 'refuses a setting piped from one namespace with -NetworkNamespace naming another, and writes nothing (issue 19 item 6; was: applied as a baseline)' {
         $other = New-PrivateNamespace
         try {
             Set-TcpKeepAliveSetting -NetworkNamespace $ns.Id -Time 301 -Confirm:$false
-            Get-TcpKeepAliveSetting -NetworkNamespace $ns.Id | Set-TcpKeepAliveSetting -NetworkNamespace $other.Id -Confirm:$false
-            Get-NsValue $other tcp_keepalive_time | Should -Be '301'
-            Get-TcpTimeWaitSetting -NetworkNamespace $ns.Id | Set-TcpTimeWaitSetting -NetworkNamespace $other.Id -TimeWaitReuse 1 -Confirm:$false
-            Get-NsValue $other tcp_tw_reuse | Should -Be '1'
+            $e = $null
+            Get-TcpKeepAliveSetting -NetworkNamespace $ns.Id | Set-TcpKeepAliveSetting -NetworkNamespace $other.Id -Confirm:$false -ErrorVariable e -ErrorAction SilentlyContinue
+            $e[0].FullyQualifiedErrorId | Should -Be 'SettingNamespaceConflict,CloseWait.Commands.SetTcpKeepAliveSettingCommand'
+            $e[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+            Get-NsValue $other tcp_keepalive_time | Should -Be '7200'
+            $e = $null
+            Get-TcpTimeWaitSetting -NetworkNamespace $ns.Id | Set-TcpTimeWaitSetting -NetworkNamespace $other.Id -TimeWaitReuse 1 -Confirm:$false -ErrorVariable e -ErrorAction SilentlyContinue
+            $e[0].FullyQualifiedErrorId | Should -Be 'SettingNamespaceConflict,CloseWait.Commands.SetTcpTimeWaitSettingCommand'
+            Get-NsValue $other tcp_tw_reuse | Should -Be '2'
             Get-NsValue $ns tcp_tw_reuse | Should -Be '2'
+            # The same namespace named both ways is no conflict; a baseline without its namespace applies anywhere.
+            Get-TcpKeepAliveSetting -NetworkNamespace $ns.Id | Set-TcpKeepAliveSetting -NetworkNamespace "/proc/$($ns.Id)/ns/net" -Time 302 -Confirm:$false
+            Get-NsValue $ns tcp_keepalive_time | Should -Be '302'
+            Get-TcpKeepAliveSetting -NetworkNamespace $ns.Id | Select-Object * -ExcludeProperty NetworkNamespace* | Set-TcpKeepAliveSetting -NetworkNamespace $other.Id -Confirm:$false
+            Get-NsValue $other tcp_keepalive_time | Should -Be '302'
         }
         finally { Stop-Process -Id $other.Id -Force -ErrorAction SilentlyContinue }
     }

@@ -312,4 +312,81 @@ Describe 'Watch-TcpCloseWait output' {
             Stop-Scenario $scenario
         }
     }
+
+    Context 'the namespace it started in goes away (issue 19 item 5)' -Skip:(-not $script:IsRoot) {
+        BeforeAll {
+            # Watch in a runspace of this process, so the test can act while it runs.
+            function Start-Watch([string] $Spec, [int] $Port) {
+                $m = Join-Path (Split-Path $PSScriptRoot -Parent) 'out/CloseWait/CloseWait.psd1'
+                $ps = [powershell]::Create()
+                $null = $ps.AddScript("Import-Module '$m'; Watch-TcpCloseWait -NetworkNamespace '$Spec' -LocalPort $Port -Interval 0.2 -Duration 100")
+                $out = [System.Management.Automation.PSDataCollection[psobject]]::new()
+                $handle = $ps.BeginInvoke([System.Management.Automation.PSDataCollection[psobject]]::new(), $out)
+                [pscustomobject]@{ PS = $ps; Out = $out; Handle = $handle }
+            }
+            function Wait-Entered($Watch, [int] $Count) {
+                $deadline = [DateTime]::UtcNow.AddSeconds(60)
+                while (@($Watch.Out | Where-Object Event -EQ 'Entered').Count -lt $Count) {
+                    if ([DateTime]::UtcNow -gt $deadline -or $Watch.Handle.IsCompleted) { throw "The watch saw no $Count Entered events: $($Watch.PS.Streams.Error)" }
+                    Start-Sleep -Milliseconds 50
+                }
+            }
+            function Assert-EndedWithLeft($Watch) {
+                # Ends by itself long before -Duration 100.
+                $Watch.Handle.AsyncWaitHandle.WaitOne([TimeSpan]::FromSeconds(45)) | Should -BeTrue -Because 'the watch ends when its namespace goes away'
+                $Watch.PS.InvocationStateInfo.State | Should -Be 'Completed'
+                $Watch.PS.Streams.Error | Should -BeNullOrEmpty
+                ($Watch.PS.Streams.Warning -join "`n") | Should -Match 'this watch started in is gone' -Because "the watch ended so: $(@($Watch.Out | ForEach-Object { "$($_.Event) $($_.Time.ToString('HH:mm:ss.fff'))" }) -join ', ') at $([DateTime]::Now.ToString('HH:mm:ss.fff'))" 
+                $entered = @($Watch.Out | Where-Object Event -EQ 'Entered')
+                $left = @($Watch.Out | Where-Object Event -EQ 'Left')
+                $entered.Count | Should -BeGreaterThan 0
+                foreach ($e in $entered) { @($left | Where-Object RemotePort -EQ $e.RemotePort).Count | Should -Be 1 }
+                # Never followed to another namespace.
+                @($Watch.Out | Where-Object NetworkNamespaceId -NE $entered[0].NetworkNamespaceId).Count | Should -Be 0
+            }
+        }
+
+        It 'by PID: the process exits; its sockets are Left, a warning, then the end (no NetworkNamespaceNotFound)' {
+            $scenario = Start-Scenario -Mode Leak -OwnNetworkNamespace
+            $watch = $null
+            try {
+                $watch = Start-Watch $scenario.Process.Id $scenario.Port
+                Wait-Entered $watch 2
+                $scenario.Process.Kill()
+                Assert-EndedWithLeft $watch
+            }
+            finally {
+                if ($watch) { $watch.PS.Stop(); $watch.PS.Dispose() }
+                Stop-Scenario $scenario
+            }
+        }
+
+        # Skipped for now: in this harness `ip netns del` then `ip netns add` of a name attached to a running
+        # process (ip netns attach) left /run/netns/<name> on the same inode (the check below fails), so the
+        # test cannot yet show the switch. By hand (a `sleep` holder, attach, del, add) the watch wrote the
+        # warning and ended. To finish: find why the inode stays, then drop -Skip.
+        It 'by name: deleted and created again, the watch does not switch to the new namespace; Left, a warning, the end' -Skip {
+            $scenario = Start-Scenario -Mode Leak -OwnNetworkNamespace
+            $name = "cw19w-$PID"
+            $watch = $null
+            try {
+                ip netns attach $name $scenario.Process.Id
+                $LASTEXITCODE | Should -Be 0
+                $watch = Start-Watch $name $scenario.Port
+                Wait-Entered $watch 2
+                $before = (stat -L -c %i "/run/netns/$name")
+                $out = (ip netns del $name 2>&1) -join ' '
+                $LASTEXITCODE | Should -Be 0 -Because "ip netns del: $out"
+                $out = (ip netns add $name 2>&1) -join ' '
+                $LASTEXITCODE | Should -Be 0 -Because "ip netns add: $out"
+                (stat -L -c %i "/run/netns/$name") | Should -Not -Be $before
+                Assert-EndedWithLeft $watch
+            }
+            finally {
+                if ($watch) { $watch.PS.Stop(); $watch.PS.Dispose() }
+                ip netns del $name 2>$null
+                Stop-Scenario $scenario
+            }
+        }
+    }
 }

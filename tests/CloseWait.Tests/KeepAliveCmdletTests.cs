@@ -163,12 +163,16 @@ namespace CloseWait.Tests
                 "$xml = [System.Management.Automation.PSSerializer]::Serialize($baseline)\n" +
                 "$restored = [System.Management.Automation.PSSerializer]::Deserialize($xml)\n" +
                 "$restored.PSObject.TypeNames[0]\n" +
-                "$restored | Set-TcpKeepAliveSetting -NetworkNamespace $b -PassThru",
+                "$restored | Set-TcpKeepAliveSetting -NetworkNamespace $b -ErrorAction SilentlyContinue -ErrorVariable refused\n" +
+                "$refused[0].FullyQualifiedErrorId\n" +
+                "[pscustomobject]@{ Time = $restored.Time; Interval = $restored.Interval; Probes = $restored.Probes } | Set-TcpKeepAliveSetting -NetworkNamespace $b -PassThru",
                 Vars(("a", source.Spec), ("b", target.Spec))).ThrowIfFailed();
 
             Assert.Equal("Deserialized.CloseWait.TcpKeepAliveSetting", r.Output[0].BaseObject);
-            var applied = Assert.IsType<TcpKeepAliveSetting>(r.Output[1].BaseObject);
-            Assert.Equal(target.Spec, applied.NetworkNamespace); // the baseline's own NetworkNamespace never redirects the write
+            // Issue 19 item 6: a namespace's setting with -NetworkNamespace naming another is refused; without its namespace it is a baseline.
+            Assert.Equal("SettingNamespaceConflict,CloseWait.Commands.SetTcpKeepAliveSettingCommand", r.Output[1].BaseObject);
+            var applied = Assert.IsType<TcpKeepAliveSetting>(r.Output[2].BaseObject);
+            Assert.Equal(target.Spec, applied.NetworkNamespace);
             Assert.Equal((300L, 30L, 5L), target.Values());
             Assert.Equal((300L, 30L, 5L), source.Values());
             Assert.Equal(host, KeepAliveHost.Values());
@@ -181,7 +185,7 @@ namespace CloseWait.Tests
         [InlineData("[pscustomobject]@{ Time = [pscustomobject]@{ Ticks = [long]3000000000; Days = 0; TotalSeconds = 300.0 }; Interval = [pscustomobject]@{ Ticks = [long]300000000; TotalSeconds = 30.0 }; Probes = [long]5 }")]
         [InlineData("[pscustomobject]@{ Time = [pscustomobject]@{ TotalSeconds = 300.0 }; Interval = @{ TotalSeconds = 30 }; Probes = 5 }")]
         [InlineData("[pscustomobject]@{ Time = '00:05:00'; Interval = '30'; Probes = '5' }")]
-        [InlineData("[pscustomobject]@{ Time = [timespan]'00:05:00'; Interval = 30; Probes = 5; Platform = 'Linux'; NetworkNamespace = '1' }")]
+        [InlineData("[pscustomobject]@{ Time = [timespan]'00:05:00'; Interval = 30; Probes = 5; Platform = 'Linux'; NetworkNamespace = '' }")]
         public void JsonShapedBaselinesBindByPropertyName(string baseline)
         {
             using var ns = new KeepAliveNamespace();

@@ -12,7 +12,7 @@ namespace CloseWait.Commands
     /// (Get-TcpCloseWait | Close-TcpConnection), or those the Get-TcpConnection filters select, where
     /// -State must be named. A listening socket closes only when -State names Listen.
     /// </summary>
-    [Cmdlet(VerbsCommon.Close, "TcpConnection", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = FilterSet)]
+    [Cmdlet(VerbsCommon.Close, "TcpConnection", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = FilterSet)]
     [OutputType(typeof(TcpCloseResult))]
     public sealed class CloseTcpConnectionCommand : TcpConnectionCommandBase, IDisposable
     {
@@ -44,7 +44,7 @@ namespace CloseWait.Commands
         [Parameter]
         public TcpCloseMethod Method { get; set; } = TcpCloseMethod.Abort;
 
-        /// <summary>Close without asking (-WhatIf still only reports).</summary>
+        /// <summary>Close without the stronger question, as Stop-Process -Force; -WhatIf and -Confirm still apply (the engine decides).</summary>
         [Parameter]
         public SwitchParameter Force { get; set; }
 
@@ -244,22 +244,30 @@ namespace CloseWait.Commands
             return _closer!;
         }
 
-        /// <summary>-Force skips the prompt, but -WhatIf still only reports and an explicit -Confirm still asks.</summary>
+        /// <summary>
+        /// As Stop-Process: the engine owns ShouldProcess (-WhatIf, -Confirm, $WhatIfPreference, $ConfirmPreference);
+        /// then the stronger question, which -Force (or an explicit -Confirm:$false) skips.
+        /// </summary>
         private bool Confirmed(string target, string action)
         {
-            if (Force && !Requested("Confirm") && !WhatIfRequested())
+            if (!ShouldProcess(target, action))
+            {
+                return false;
+            }
+
+            if (Force || ConfirmDeclined())
             {
                 return true;
             }
 
-            return ShouldProcess(target, action);
+            return ShouldContinue($"Close {target}? The owner keeps running, but its work on this connection is lost.", action, ref _yesToAll, ref _noToAll);
         }
 
-        private bool Requested(string name) =>
-            MyInvocation.BoundParameters.TryGetValue(name, out object? value) && LanguagePrimitives.IsTrue(value);
+        private bool _yesToAll;
+        private bool _noToAll;
 
-        private bool WhatIfRequested() =>
-            MyInvocation.BoundParameters.ContainsKey("WhatIf") ? Requested("WhatIf") : LanguagePrimitives.IsTrue(GetVariableValue("WhatIfPreference"));
+        private bool ConfirmDeclined() =>
+            MyInvocation.BoundParameters.TryGetValue("Confirm", out object? value) && !LanguagePrimitives.IsTrue(value);
 
         private void WritePassThru(TcpCloseResult result)
         {

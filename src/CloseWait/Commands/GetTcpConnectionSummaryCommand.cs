@@ -18,7 +18,8 @@ namespace CloseWait.Commands
 
         /// <summary>Linux: count another network namespace (a container's) by PID, name or path.</summary>
         [Parameter]
-        [ValidateNotNullOrEmpty]
+        [AllowNull]
+        [AllowEmptyString]
         [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
         public string? NetworkNamespace { get; set; }
 
@@ -34,6 +35,8 @@ namespace CloseWait.Commands
 
         protected override void EndProcessing()
         {
+            NamespaceScanReporter.RefuseEmpty(this, NetworkNamespace);
+            NetworkNamespace = NamespaceScanReporter.FromLocation(this, NetworkNamespace);
             NamespaceScanReporter.Validate(this, AllNetworkNamespaces, NetworkNamespace);
             var where = NamespaceScanReporter.Resolve(this, AllNetworkNamespaces ? null : NetworkNamespace);
             var scan = AllNetworkNamespaces ? new NamespaceScanReporter(this) : null;

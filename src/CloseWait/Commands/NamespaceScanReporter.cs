@@ -1,3 +1,4 @@
+using System;
 using System.Diagnostics;
 using System.Globalization;
 using System.Linq;
@@ -42,6 +43,51 @@ namespace CloseWait.Commands
             {
                 cmdlet.ThrowTerminatingError(e.ToErrorRecord());
                 throw; // not reached
+            }
+        }
+
+        /// <summary>
+        /// A typed -NetworkNamespace that is empty or blank stops the command with InvalidNetworkNamespace,
+        /// the same id on every cmdlet (a piped empty value on the settings cmdlets means the caller's own).
+        /// </summary>
+        internal static void RefuseEmpty(PSCmdlet cmdlet, string? networkNamespace)
+        {
+            if (cmdlet.MyInvocation.BoundParameters.ContainsKey("NetworkNamespace") && string.IsNullOrWhiteSpace(networkNamespace))
+            {
+                cmdlet.ThrowTerminatingError(new CloseWaitException(ErrorIds.InvalidNetworkNamespace, ErrorCategory.InvalidArgument,
+                    "-NetworkNamespace is empty. Give a process ID (its namespace is used), a name listed by `ip netns`, or a path such as /proc/<pid>/ns/net; leave it out for this namespace.",
+                    networkNamespace).ToErrorRecord());
+            }
+        }
+
+        /// <summary>
+        /// A -NetworkNamespace given as a path follows PowerShell's current location and `~`, as a
+        /// built-in cmdlet's path does (after Set-Location /proc, ./self/ns/net is /proc/self/ns/net);
+        /// a PID or an `ip netns` name (no '/') is kept as typed.
+        /// </summary>
+        internal static string? FromLocation(PSCmdlet cmdlet, string? networkNamespace)
+        {
+            if (string.IsNullOrWhiteSpace(networkNamespace))
+            {
+                return networkNamespace;
+            }
+
+            string spec = networkNamespace!.Trim();
+            bool isPath = spec.IndexOf('/') >= 0 || spec == "~" || spec == "." || spec == "..";
+            if (!isPath || spec.StartsWith("/", StringComparison.Ordinal))
+            {
+                return networkNamespace;
+            }
+
+            try
+            {
+                string resolved = cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(spec, out ProviderInfo provider, out _);
+                return provider.Name == "FileSystem" ? resolved : networkNamespace;
+            }
+            catch (Exception e) when (!(e is PipelineStoppedException))
+            {
+                // Not a file-system location (a registry drive, a missing drive): the resolver says what is wrong with the spec.
+                return networkNamespace;
             }
         }
 

@@ -63,6 +63,12 @@ namespace CloseWait.Commands
         [Parameter]
         public SwitchParameter PassThru { get; set; }
 
+        /// <summary>The piped setting itself: its NetworkNamespace is checked against a typed -NetworkNamespace.</summary>
+        [Parameter(ValueFromPipeline = true, DontShow = true)]
+        public PSObject? InputObject { get; set; }
+
+        internal override PSObject? PipedRecord => InputObject;
+
         /// <summary>From a piped setting: the inode of the namespace it was read in (checked against what its NetworkNamespace names now).</summary>
         [Parameter(ValueFromPipelineByPropertyName = true, DontShow = true)]
         public ulong? NetworkNamespaceId { get; set; }

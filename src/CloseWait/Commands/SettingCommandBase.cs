@@ -25,7 +25,7 @@ namespace CloseWait.Commands
         private bool _namespaceGiven;
 
         /// <summary>The namespace this record acts on: the one given, or the piped record's; null for the caller's own.</summary>
-        internal string? TargetNamespace => _namespaceGiven || !string.IsNullOrWhiteSpace(NetworkNamespace) ? NetworkNamespace : null;
+        internal string? TargetNamespace => _namespaceGiven || !string.IsNullOrWhiteSpace(NetworkNamespace) ? NamespaceScanReporter.FromLocation(this, NetworkNamespace) : null;
 
         /// <summary>Off Linux a namespace cannot be honoured: the error for this record, else null.</summary>
         internal CloseWaitException? RefuseNamespaceHere() =>
@@ -40,7 +40,12 @@ namespace CloseWait.Commands
         /// </summary>
         internal CloseWaitException? RefuseListedElsewhere(ulong? namespaceId, string? computerName, string? bootId)
         {
-            if (_namespaceGiven || TargetNamespace == null)
+            if (_namespaceGiven)
+            {
+                return RefuseConflict(namespaceId, computerName, bootId);
+            }
+
+            if (TargetNamespace == null)
             {
                 return null;
             }
@@ -66,6 +71,64 @@ namespace CloseWait.Commands
                 $"This setting was read on {elsewhere}, so nothing was changed: '{TargetNamespace}' leads elsewhere now. " +
                 $"Read the setting again where it should change (Get-{noun} -NetworkNamespace {TargetNamespace}, on host {computerName ?? "<host>"}) and pipe that, or give -NetworkNamespace to choose the target yourself.",
                 TargetNamespace);
+        }
+
+        /// <summary>Set-*: the piped record itself, whose own NetworkNamespace a typed -NetworkNamespace hides from binding.</summary>
+        internal virtual PSObject? PipedRecord => null;
+
+        /// <summary>
+        /// A typed -NetworkNamespace with a piped setting read in another network namespace (another
+        /// host's, or another here): refused, since the piped values would land on a namespace they
+        /// were not read in. A setting of a host's own namespace (no NetworkNamespace) is a baseline
+        /// for any namespace and is taken.
+        /// </summary>
+        private CloseWaitException? RefuseConflict(ulong? namespaceId, string? computerName, string? bootId)
+        {
+            if (!(PipedRecord?.Properties["NetworkNamespace"]?.Value?.ToString() is string piped) || string.IsNullOrWhiteSpace(piped) || NetworkNamespace == null
+                || string.Equals(NamespaceScanReporter.FromLocation(this, piped), NetworkNamespace, StringComparison.Ordinal))
+            {
+                return null;
+            }
+
+            NamespaceIdentity given;
+            try
+            {
+                given = PlatformServices.ResolveNamespace(NetworkNamespace);
+            }
+            catch (CloseWaitException e)
+            {
+                return e;
+            }
+
+            ulong? listed = namespaceId;
+            if (listed == null && computerName == null && bootId == null)
+            {
+                // A hand-made record: what its spec names here.
+                try
+                {
+                    listed = PlatformServices.ResolveNamespace(NamespaceScanReporter.FromLocation(this, piped)).Inode;
+                }
+                catch (CloseWaitException)
+                {
+                    listed = null;
+                }
+
+                if (listed == null)
+                {
+                    return Conflict(piped);
+                }
+            }
+
+            return given.Elsewhere(computerName, bootId, listed) == null ? null : Conflict(piped);
+        }
+
+        private CloseWaitException Conflict(string piped)
+        {
+            string noun = MyInvocation.MyCommand.Name.Substring(MyInvocation.MyCommand.Name.IndexOf('-') + 1);
+            return new CloseWaitException(ErrorIds.SettingNamespaceConflict, ErrorCategory.InvalidArgument,
+                $"This setting was read in network namespace '{piped}', but -NetworkNamespace names '{NetworkNamespace}', another namespace; nothing was changed. " +
+                $"Leave out -NetworkNamespace to change '{piped}', or give the values for '{NetworkNamespace}' as parameters (for a baseline: ... | Select-Object * -ExcludeProperty NetworkNamespace* | {MyInvocation.MyCommand.Name} -NetworkNamespace {NetworkNamespace}).",
+                NetworkNamespace);
         }
 
         /// <summary>The platform's store for this command; a platform without one stops the command with its error.</summary>
@@ -113,11 +176,10 @@ namespace CloseWait.Commands
         {
             // Only what was typed is bound yet: an empty -NetworkNamespace is an error, a piped empty one is the caller's namespace.
             _namespaceGiven = MyInvocation.BoundParameters.ContainsKey(nameof(NetworkNamespace));
-            if (_namespaceGiven && string.IsNullOrWhiteSpace(NetworkNamespace))
+            NamespaceScanReporter.RefuseEmpty(this, NetworkNamespace);
+            if (_namespaceGiven)
             {
-                ThrowTerminatingError(new CloseWaitException(ErrorIds.InvalidNetworkNamespace, ErrorCategory.InvalidArgument,
-                    "-NetworkNamespace is empty. Give a process ID (its namespace is used), a name listed by `ip netns`, or a path such as /proc/<pid>/ns/net; leave it out for this namespace.",
-                    NetworkNamespace).ToErrorRecord());
+                NetworkNamespace = NamespaceScanReporter.FromLocation(this, NetworkNamespace);
             }
 
             var refused = RefuseNamespaceHere();

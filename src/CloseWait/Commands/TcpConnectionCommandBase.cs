@@ -61,7 +61,8 @@ namespace CloseWait.Commands
 
         /// <summary>Linux: read another network namespace (a container's) by PID, name or path.</summary>
         [Parameter]
-        [ValidateNotNullOrEmpty]
+        [AllowNull]
+        [AllowEmptyString]
         [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
         public string? NetworkNamespace { get; set; }
 
@@ -113,6 +114,8 @@ namespace CloseWait.Commands
         /// <summary>Lists the connections that match the parameters, once, after all pipeline input is in.</summary>
         protected IEnumerable<TcpConnection> ListConnections()
         {
+            NamespaceScanReporter.RefuseEmpty(this, NetworkNamespace);
+            NetworkNamespace = NamespaceScanReporter.FromLocation(this, NetworkNamespace);
             if (SelectsNothing)
             {
                 yield break;

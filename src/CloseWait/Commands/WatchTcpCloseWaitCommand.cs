@@ -71,8 +71,15 @@ namespace CloseWait.Commands
             }
         }
 
+        /// <summary>A read failed because the namespace pinned by -NetworkNamespace (its inode) cannot be entered any more.</summary>
+        private bool PinnedNamespaceGone(SocketQuery query, CloseWaitException e) =>
+            !AllNetworkNamespaces && query.Namespace is NamespaceIdentity pinned && !pinned.IsOwn && pinned.Inode != null
+            && (e.ErrorId == ErrorIds.NetworkNamespaceGone || e.ErrorId == ErrorIds.NetworkNamespaceNotFound);
+
         protected override void EndProcessing()
         {
+            NamespaceScanReporter.RefuseEmpty(this, NetworkNamespace);
+            NetworkNamespace = NamespaceScanReporter.FromLocation(this, NetworkNamespace);
             if (SelectsNothing)
             {
                 return;
@@ -117,6 +124,20 @@ namespace CloseWait.Commands
                 }
                 catch (OperationCanceledException)
                 {
+                    return;
+                }
+                catch (CloseWaitException gone) when (PinnedNamespaceGone(query, gone))
+                {
+                    // The namespace pinned at the start (its inode) is gone, or its name or PID now leads
+                    // to another: its sockets left with it. Never follow the name to a new namespace.
+                    foreach (var e in tracker.Observe(start + clock.Elapsed, new List<TcpConnection>()))
+                    {
+                        WriteObject(e);
+                    }
+
+                    var pinned = query.Namespace!;
+                    WriteWarning(HostWarning.Text(this,
+                        $"The network namespace '{pinned.Spec}' (net:[{pinned.Inode}]) this watch started in is gone, or '{pinned.Spec}' now names another namespace: its sockets are reported Left and the watch ends. Start a new watch to follow what '{pinned.Spec}' names now."));
                     return;
                 }
                 catch (Exception ex) when (TranslateFailure(ex) is ErrorRecord record)

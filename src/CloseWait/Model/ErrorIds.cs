@@ -113,5 +113,8 @@ namespace CloseWait
 
         /// <summary>A piped setting was read on another host, boot or network namespace than its NetworkNamespace names now.</summary>
         internal const string SettingListedElsewhere = nameof(SettingListedElsewhere);
+
+        /// <summary>A setting piped from one network namespace, with a typed -NetworkNamespace naming another.</summary>
+        internal const string SettingNamespaceConflict = nameof(SettingNamespaceConflict);
     }
 }

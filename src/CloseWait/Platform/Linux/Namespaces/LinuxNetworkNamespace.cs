@@ -106,7 +106,10 @@ namespace CloseWait.Platform.Linux
         internal static T Run<T>(string spec, Func<T> body) => Run(NamespaceTarget.Of(spec), body);
 
         /// <summary>Runs <paramref name="body"/> on a new thread that has joined the resolved namespace (its inode checked); rethrows its exception.</summary>
-        internal static T Run<T>(NamespaceIdentity identity, Func<T> body) => Run(NamespaceTarget.Of(identity), body);
+        internal static T Run<T>(NamespaceIdentity identity, Func<T> body) => Run(NamespaceTarget.Of(identity), body, CancellationToken.None);
+
+        /// <summary>As <see cref="Run{T}(NamespaceIdentity, Func{T})"/>; a cancellation (Ctrl+C) returns at once, see <see cref="Run{T}(NamespaceTarget, Func{T}, CancellationToken)"/>.</summary>
+        internal static T Run<T>(NamespaceIdentity identity, Func<T> body, CancellationToken cancellationToken) => Run(NamespaceTarget.Of(identity), body, cancellationToken);
 
         /// <summary>
         /// The namespace this thread joined (set on the threads <see cref="Run{T}(NamespaceTarget, Func{T})"/>
@@ -139,8 +142,17 @@ namespace CloseWait.Platform.Linux
         }
 
         /// <summary>Runs <paramref name="body"/> on a new thread that has joined the target namespace; rethrows its exception.</summary>
-        internal static T Run<T>(NamespaceTarget target, Func<T> body)
+        internal static T Run<T>(NamespaceTarget target, Func<T> body) => Run(target, body, CancellationToken.None);
+
+        /// <summary>
+        /// Runs <paramref name="body"/> on a new thread that has joined the target namespace; rethrows
+        /// its exception. A cancellation throws <see cref="OperationCanceledException"/> at once: the
+        /// thread may be blocked in a kernel call (a netlink receive waits up to its timeout) that no
+        /// token reaches, so it is left to finish on its own (a background thread; its result dropped).
+        /// </summary>
+        internal static T Run<T>(NamespaceTarget target, Func<T> body, CancellationToken cancellationToken)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             if (AlreadyIn(target))
             {
                 return body();
@@ -148,6 +160,7 @@ namespace CloseWait.Platform.Linux
 
             T result = default!;
             Exception? failure = null;
+            var done = new ManualResetEventSlim(false);
             var thread = new Thread(() =>
             {
                 try
@@ -159,10 +172,25 @@ namespace CloseWait.Platform.Linux
                 {
                     failure = e;
                 }
+                finally
+                {
+                    done.Set();
+                }
             });
             thread.IsBackground = true;
             thread.Start();
+            try
+            {
+                done.Wait(cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                // Not disposed: the abandoned thread still sets it when it ends.
+                throw;
+            }
+
             thread.Join();
+            done.Dispose();
             if (failure != null)
             {
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
@@ -184,8 +212,9 @@ namespace CloseWait.Platform.Linux
 
         private static IEnumerable<T> StreamFromThread<T>(NamespaceTarget target, Func<CancellationToken, IEnumerable<T>> producer, CancellationToken cancellationToken)
         {
-            using var queue = new BlockingCollection<T>(boundedCapacity: 1024);
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            // Not disposed here: after a cancellation the thread may still be in a kernel call and use them when it returns.
+            var queue = new BlockingCollection<T>(boundedCapacity: 1024);
+            var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             Exception? failure = null;
             var thread = new Thread(() =>
             {
@@ -221,7 +250,11 @@ namespace CloseWait.Platform.Linux
             finally
             {
                 linked.Cancel();
-                thread.Join();
+                if (!cancellationToken.IsCancellationRequested)
+                {
+                    // The consumer stopped early or the producer ended: it ends promptly now.
+                    thread.Join();
+                }
             }
 
             if (failure != null)

@@ -105,7 +105,7 @@ namespace CloseWait.Platform.Linux
         {
             // The whole dump runs on the namespace's thread and hands back only the compact result.
             return LinuxTableFailures.Run(() => query.Namespace is NamespaceIdentity ns && !ns.IsOwn
-                ? LinuxNetworkNamespace.Run(ns, () => ReadStatesHere(query, keepInodes, cancellationToken))
+                ? LinuxNetworkNamespace.Run(ns, () => ReadStatesHere(query, keepInodes, cancellationToken), cancellationToken)
                 : ReadStatesHere(query, keepInodes, cancellationToken));
         }
 

@@ -26,16 +26,21 @@ namespace CloseWait.Tests
             using var more = StartShell("for fd in $(seq 20 39); do eval \"exec $fd</dev/null\"; done; ulimit -S -n 777; echo ready; exec sleep 30");
             try
             {
-                Assert.True(PlatformServices.ProcessDescriptors.TryGet(plain.Id, out int baseline, out long? plainLimit));
-                Assert.True(PlatformServices.ProcessDescriptors.TryGet(more.Id, out int open, out long? limit));
+                // The count agrees with a listing of the same moment (a table can change between two
+                // reads: wait until one count and one listing agree, as they never would if the count were wrong).
+                int baseline = 0, open = 0;
+                long? plainLimit = null, limit = null;
+                Assert.True(SpinWaitFor(() =>
+                    PlatformServices.ProcessDescriptors.TryGet(plain.Id, out baseline, out plainLimit)
+                    && PlatformServices.ProcessDescriptors.TryGet(more.Id, out open, out limit)
+                    && baseline == Directory.GetFileSystemEntries($"/proc/{plain.Id}/fd").Length
+                    && open == Directory.GetFileSystemEntries($"/proc/{more.Id}/fd").Length), "the children's descriptor tables never settled");
                 // The children inherit whatever the test host had open without close-on-exec when each
                 // was forked (other threads' descriptors come and go), so compare each with its own table.
                 var numbers = Directory.GetFileSystemEntries($"/proc/{more.Id}/fd").Select(f => int.Parse(Path.GetFileName(f), System.Globalization.CultureInfo.InvariantCulture)).ToList();
                 Assert.Equal(20, numbers.Count(n => n >= 20 && n <= 39));
-                Assert.Equal(Directory.GetFileSystemEntries($"/proc/{plain.Id}/fd").Length, baseline);
                 Assert.Equal(4096, plainLimit);
                 Assert.Equal(777, limit);
-                Assert.Equal(Directory.GetFileSystemEntries($"/proc/{more.Id}/fd").Length, open);
             }
             finally
             {
@@ -57,6 +62,7 @@ namespace CloseWait.Tests
             var p = Process.Start(psi)!;
             Assert.Equal("ready", p.StandardOutput.ReadLine());
             Assert.True(SpinWaitFor(() => TestNative.Comm(p.Id) == "sleep"), "the child never became sleep");
+            WaitAsleep(p);
             return p;
         }
 
@@ -79,10 +85,17 @@ namespace CloseWait.Tests
             {
                 // Between fork and exec the child still holds the test host's close-on-exec descriptors.
                 Assert.True(SpinWaitFor(() => TestNative.Comm(child.Id) == "sleep"), "the child never became sleep");
+                WaitAsleep(child);
                 string fdDir = $"/proc/{child.Id}/fd";
-                int listed = Directory.GetFileSystemEntries(fdDir).Length;
-                Assert.Equal(listed, LinuxProcessDescriptors.CountOpen(child.Id));
-                Assert.Equal(listed, LinuxProcessDescriptors.CountOpen(child.Id, kernelSize: false));
+                long listed = -1, kernel = -2, walked = -3;
+                bool agree = SpinWaitFor(() =>
+                {
+                    listed = Directory.GetFileSystemEntries(fdDir).Length;
+                    kernel = LinuxProcessDescriptors.CountOpen(child.Id);
+                    walked = LinuxProcessDescriptors.CountOpen(child.Id, kernelSize: false);
+                    return listed == kernel && listed == walked;
+                });
+                Assert.True(agree, $"listed {listed}, kernel size {kernel}, walked {walked}");
             }
             finally
             {
@@ -109,6 +122,16 @@ namespace CloseWait.Tests
             string text = "Limit                     Soft Limit           Hard Limit           Units     \n" + line + "\n";
             Assert.Equal(found, LinuxProcessDescriptors.ParseOpenFilesLimit(new StringReader(text), out long? parsed));
             Assert.Equal(soft, parsed);
+        }
+
+        /// <summary>
+        /// Waits until the child sleeps in nanosleep: the kernel names the new program (comm) before
+        /// exec closes the close-on-exec descriptors, so only then is its table final.
+        /// </summary>
+        private static void WaitAsleep(Process p)
+        {
+            string wchan = $"/proc/{p.Id}/wchan";
+            Assert.True(SpinWaitFor(() => !File.Exists(wchan) || File.ReadAllText(wchan) is string w && (w == "0" || w.Contains("nanosleep"))), "the child never slept");
         }
 
         private static bool SpinWaitFor(Func<bool> condition) =>
